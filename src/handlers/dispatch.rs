@@ -1,0 +1,163 @@
+//! The hand-over point between ingress (webhook or polling) and the router.
+//!
+//! An update is admitted without waiting for its work: it takes a backlog permit, is checked
+//! against the update ids already seen (Telegram redelivers), and is routed in a task of its
+//! own that returns the permit when done. When every permit is taken the webhook answers 503 so
+//! Telegram keeps the update and retries; nothing is marked seen until it is really admitted.
+//! At shutdown admission closes and [`Dispatcher::drain`] waits for the permits to come back.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use moka::sync::Cache;
+use teloxide::types::{Update, UpdateKind};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::router::Router;
+
+/// How many update ids are remembered for deduplication.
+const SEEN_UPDATES_CAPACITY: u64 = 200_000;
+/// How long an update id is remembered: Telegram gives up redelivering after 24 hours.
+const SEEN_UPDATES_TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// What happened to an offered update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Handed to the router.
+    Accepted,
+    /// Seen before: acknowledged, not processed again.
+    Duplicate,
+    /// Malformed or of a kind we do not handle: acknowledged and logged.
+    Unusable,
+    /// The backlog is full: ask Telegram to retry later.
+    Busy,
+    /// Shutting down: ask Telegram to retry later.
+    Closed,
+}
+
+/// Admits updates into the router, bounded and deduplicated.
+pub struct Dispatcher {
+    router: Arc<Router>,
+    /// One permit per update being handled; its size is the backlog bound.
+    backlog: Arc<Semaphore>,
+    backlog_max: usize,
+    /// Update ids already admitted (bounded, expiring).
+    seen: Cache<u32, ()>,
+    /// Cleared when shutdown begins.
+    accepting: AtomicBool,
+}
+
+impl Dispatcher {
+    /// A dispatcher that lets at most `backlog_max` updates be handled at once.
+    pub fn new(router: Arc<Router>, backlog_max: usize) -> Self {
+        let backlog_max = backlog_max.clamp(1, Semaphore::MAX_PERMITS);
+        Self {
+            router,
+            backlog: Arc::new(Semaphore::new(backlog_max)),
+            backlog_max,
+            seen: Cache::builder()
+                .max_capacity(SEEN_UPDATES_CAPACITY)
+                .time_to_live(SEEN_UPDATES_TTL)
+                .build(),
+            accepting: AtomicBool::new(true),
+        }
+    }
+
+    /// Offers a raw webhook body; never waits.
+    pub fn offer_raw(&self, body: &[u8]) -> Admission {
+        if !self.is_accepting() {
+            return Admission::Closed;
+        }
+        match parse_update(body) {
+            Some(update) => self.offer(update),
+            None => Admission::Unusable,
+        }
+    }
+
+    /// Offers a parsed update; never waits. `Busy` when the backlog is full.
+    pub fn offer(&self, update: Update) -> Admission {
+        if !self.is_accepting() {
+            return Admission::Closed;
+        }
+        match self.backlog.clone().try_acquire_owned() {
+            Ok(permit) => self.start(update, permit),
+            Err(_) => Admission::Busy,
+        }
+    }
+
+    /// Offers a parsed update, waiting for backlog room (polling applies back-pressure).
+    pub async fn offer_waiting(&self, update: Update) -> Admission {
+        if !self.is_accepting() {
+            return Admission::Closed;
+        }
+        match self.backlog.clone().acquire_owned().await {
+            Ok(permit) => self.start(update, permit),
+            Err(_) => Admission::Closed,
+        }
+    }
+
+    /// Whether new updates are admitted.
+    pub fn is_accepting(&self) -> bool {
+        self.accepting.load(Ordering::Acquire)
+    }
+
+    /// Updates currently being handled.
+    pub fn backlog_len(&self) -> usize {
+        self.backlog_max - self.backlog.available_permits()
+    }
+
+    /// Refuses new updates from now on (they get 503 and are retried by Telegram).
+    pub fn stop_accepting(&self) {
+        self.accepting.store(false, Ordering::Release);
+    }
+
+    /// Waits up to `grace` for every admitted update to finish; `false` if time ran out.
+    pub async fn drain(&self, grace: Duration) -> bool {
+        let everything = u32::try_from(self.backlog_max).unwrap_or(u32::MAX);
+        tokio::time::timeout(grace, self.backlog.acquire_many(everything))
+            .await
+            .is_ok()
+    }
+
+    fn start(&self, update: Update, permit: OwnedSemaphorePermit) -> Admission {
+        if let UpdateKind::Error(_) = update.kind {
+            tracing::warn!(
+                update_id = update.id.0,
+                "update of an unknown or malformed kind"
+            );
+            return Admission::Unusable;
+        }
+        if !self.seen.entry(update.id.0).or_insert(()).is_fresh() {
+            tracing::debug!(update_id = update.id.0, "duplicate update ignored");
+            return Admission::Duplicate;
+        }
+        let router = Arc::clone(&self.router);
+        tokio::spawn(async move {
+            router.route(update).await;
+            drop(permit);
+        });
+        Admission::Accepted
+    }
+}
+
+/// Parses a webhook body, logging (with the `update_id` when readable) what cannot be used.
+pub fn parse_update(body: &[u8]) -> Option<Update> {
+    match serde_json::from_slice::<Update>(body) {
+        Ok(update) => Some(update),
+        Err(error) => {
+            let update_id = serde_json::from_slice::<serde_json::Value>(body)
+                .ok()
+                .and_then(|value| value.get("update_id")?.as_u64());
+            match update_id {
+                Some(id) => tracing::warn!(update_id = id, %error, "schema-invalid update"),
+                None => tracing::warn!(%error, bytes = body.len(), "unparsable webhook body"),
+            }
+            None
+        }
+    }
+}

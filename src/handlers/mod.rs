@@ -1,0 +1,9 @@
+//! Everything that turns an incoming update into replies: HTTP endpoints, the polling loop,
+//! the dispatcher between them and the router, and the handlers the router calls.
+
+pub mod commands;
+pub mod dispatch;
+pub mod health;
+pub mod polling;
+pub mod router;
+pub mod webhook;

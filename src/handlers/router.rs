@@ -1,0 +1,123 @@
+//! Routes one update to what handles it: commands, locations, button presses, membership
+//! changes, payments. Each update runs in a span carrying its `update_id` and chat id.
+
+use std::sync::Arc;
+
+use teloxide::{
+    payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
+    prelude::Requester,
+    types::{
+        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
+    },
+};
+use tracing::Instrument;
+
+use super::commands;
+use crate::{
+    config::Settings,
+    i18n::Lang,
+    telegram::{Outbox, TelegramError},
+    users::UserStore,
+};
+
+/// Everything a handler needs to answer an update.
+pub struct Router {
+    /// The way replies leave.
+    pub outbox: Outbox,
+    /// Per-user memory (language, blocked).
+    pub users: UserStore,
+    /// Start-up settings (admin ids, ...).
+    pub settings: Arc<Settings>,
+    /// Our own @username, to recognise `/command@ourbot` in groups.
+    pub bot_username: String,
+}
+
+impl Router {
+    /// Handles one update to the end; never panics on odd input.
+    pub async fn route(&self, update: Update) {
+        let chat_id = update.chat().map(|chat| chat.id.0);
+        let span = tracing::info_span!("update", update_id = update.id.0, chat_id);
+        self.dispatch(update.kind).instrument(span).await;
+    }
+
+    async fn dispatch(&self, kind: UpdateKind) {
+        match kind {
+            UpdateKind::Message(message) => self.on_message(message).await,
+            UpdateKind::CallbackQuery(query) => commands::on_button(self, query).await,
+            UpdateKind::MyChatMember(change) => self.on_membership(&change),
+            UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
+            UpdateKind::EditedMessage(_) => tracing::debug!("edited message ignored"),
+            _ => tracing::debug!("update kind not handled"),
+        }
+    }
+
+    async fn on_message(&self, message: Message) {
+        let Some(user) = message.from.clone() else {
+            tracing::debug!("message without a sender ignored");
+            return;
+        };
+        self.users.mark_reachable(message.chat.id);
+        let lang = self.users.language_of(&user);
+        if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
+            commands::on_command(self, &message, &user, lang, text).await;
+        } else if message.location().is_some() {
+            self.reply(message.chat.id, lang.texts().stories_unavailable)
+                .await;
+        } else if message.chat.is_private() {
+            self.reply(message.chat.id, lang.texts().unusable_message)
+                .await;
+        }
+    }
+
+    fn on_membership(&self, change: &ChatMemberUpdated) {
+        if !change.chat.is_private() {
+            return;
+        }
+        if change.new_chat_member.is_present() {
+            self.users.mark_reachable(change.chat.id);
+        } else {
+            tracing::info!("the user blocked the bot");
+            self.users.mark_blocked(change.chat.id);
+        }
+    }
+
+    async fn on_pre_checkout(&self, query: PreCheckoutQuery) {
+        let lang = self.language(&query.from);
+        let answer = self
+            .outbox
+            .bot()
+            .answer_pre_checkout_query(query.id, false)
+            .error_message(lang.texts().payments_unavailable);
+        if let Err(error) = self
+            .outbox
+            .send(ChatId(query.from.id.0 as i64), answer)
+            .await
+        {
+            tracing::warn!(%error, "pre-checkout query not answered");
+        }
+    }
+
+    /// The language to answer `user` in.
+    pub fn language(&self, user: &User) -> Lang {
+        self.users.language_of(user)
+    }
+
+    /// Sends an HTML text to `chat`; failures are logged by the outbox and end here.
+    pub async fn reply(&self, chat: ChatId, html: &str) -> Option<Message> {
+        let request = self
+            .outbox
+            .bot()
+            .send_message(chat, html)
+            .parse_mode(ParseMode::Html);
+        self.outbox.send(chat, request).await.ok()
+    }
+
+    /// Sends a prepared request to `chat`, logging nothing more than the outbox does.
+    pub async fn send<R>(&self, chat: ChatId, request: R) -> Result<(), TelegramError>
+    where
+        R: teloxide::requests::Request<Err = teloxide::RequestError>
+            + teloxide::requests::HasPayload,
+    {
+        self.outbox.send(chat, request).await.map(|_| ())
+    }
+}

@@ -1,0 +1,164 @@
+//! Every user-facing string, in Russian and English, in one place.
+//!
+//! A [`Texts`] table per language: adding a string means adding a field, and the compiler then
+//! refuses to build until both languages have it, so a user never meets a missing translation.
+
+/// A language the bot speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// Russian, also used for Ukrainian and Belarusian speakers.
+    Ru,
+    /// English, for everyone else.
+    En,
+}
+
+impl Lang {
+    /// Every language, for menus.
+    pub const ALL: [Lang; 2] = [Lang::Ru, Lang::En];
+
+    /// The language for a Telegram `language_code` (IETF tag such as `ru`, `uk`, `en-US`).
+    pub fn from_telegram(language_code: Option<&str>) -> Lang {
+        let primary = language_code
+            .and_then(|code| code.split(['-', '_']).next())
+            .map(str::to_ascii_lowercase);
+        match primary.as_deref() {
+            Some("ru" | "uk" | "be") => Lang::Ru,
+            _ => Lang::En,
+        }
+    }
+
+    /// The ISO 639-1 code (also the Wikipedia subdomain).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ru => "ru",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses an ISO 639-1 code this bot speaks.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        Lang::ALL.into_iter().find(|lang| lang.code() == code)
+    }
+
+    /// The strings in this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Ru => &RU,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// The strings of one language. HTML where the message is sent with `parse_mode = HTML`.
+#[derive(Debug)]
+pub struct Texts {
+    /// `/start`: what the bot does, in two lines.
+    pub welcome: &'static str,
+    /// How to share a live location (HTML).
+    pub live_guide: &'static str,
+    /// The reply-keyboard button that sends the user's location.
+    pub send_location_button: &'static str,
+    /// `/language`: the prompt above the language buttons.
+    pub choose_language: &'static str,
+    /// The language was switched to this one.
+    pub language_set: &'static str,
+    /// Name of this language on its button.
+    pub language_name: &'static str,
+    /// Anything the bot cannot use (sticker, photo, text, ...).
+    pub unusable_message: &'static str,
+    /// A location arrived but stories cannot be told yet.
+    pub stories_unavailable: &'static str,
+    /// A command the bot does not know.
+    pub unknown_command: &'static str,
+    /// Admin-only command sent by someone else.
+    pub admin_only: &'static str,
+    /// Payments are not offered.
+    pub payments_unavailable: &'static str,
+    /// A button press the bot no longer knows about.
+    pub stale_button: &'static str,
+    /// Something failed on our side; the user should try again.
+    pub internal_error: &'static str,
+    /// Command descriptions for the menu: start, help, language.
+    pub command_descriptions: CommandDescriptions,
+}
+
+/// Descriptions shown in Telegram's command menu.
+#[derive(Debug)]
+pub struct CommandDescriptions {
+    /// `/start`
+    pub start: &'static str,
+    /// `/help`
+    pub help: &'static str,
+    /// `/language`
+    pub language: &'static str,
+}
+
+static EN: Texts = Texts {
+    welcome: "Hi! I tell short, true stories about real places near you.\n\
+              Send me your location and I will find a place nearby and tell you about it.",
+    live_guide: "<b>Walking?</b> Share a live location and I will tell you about a new place \
+                 every few minutes:\n📎 Attach → 📍 Location → <b>Share My Live Location</b>.",
+    send_location_button: "📍 Send my location",
+    choose_language: "Choose a language:",
+    language_set: "Done: I will speak English.",
+    language_name: "English",
+    unusable_message: "I can't use that. Send me a location (📎 → 📍) and I'll tell you about a place nearby.",
+    stories_unavailable: "Got your location, but I can't tell stories about places yet. Please come back soon.",
+    unknown_command: "I don't know that command. /help shows what I can do.",
+    admin_only: "This command is for the bot's administrators.",
+    payments_unavailable: "Payments are not available right now.",
+    stale_button: "This button has expired.",
+    internal_error: "Something went wrong on my side. Please try again in a minute.",
+    command_descriptions: CommandDescriptions {
+        start: "Start: what this bot does",
+        help: "How to share a live location",
+        language: "Switch language",
+    },
+};
+
+static RU: Texts = Texts {
+    welcome: "Привет! Я рассказываю короткие правдивые истории о настоящих местах рядом с вами.\n\
+              Пришлите геопозицию, и я найду место поблизости и расскажу о нём.",
+    live_guide: "<b>Гуляете?</b> Включите трансляцию геопозиции, и я буду рассказывать о новом \
+                 месте каждые несколько минут:\n📎 Вложение → 📍 Геопозиция → \
+                 <b>Транслировать геопозицию</b>.",
+    send_location_button: "📍 Отправить геопозицию",
+    choose_language: "Выберите язык:",
+    language_set: "Готово: буду говорить по-русски.",
+    language_name: "Русский",
+    unusable_message: "Это я не понимаю. Пришлите геопозицию (📎 → 📍), и я расскажу о месте рядом.",
+    stories_unavailable: "Геопозицию получил, но рассказывать о местах пока не умею. Загляните чуть позже.",
+    unknown_command: "Такой команды я не знаю. /help покажет, что я умею.",
+    admin_only: "Эта команда только для администраторов бота.",
+    payments_unavailable: "Платежи сейчас недоступны.",
+    stale_button: "Эта кнопка устарела.",
+    internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
+    command_descriptions: CommandDescriptions {
+        start: "Начать: что умеет бот",
+        help: "Как включить трансляцию геопозиции",
+        language: "Сменить язык",
+    },
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn russian_for_ru_uk_be_english_otherwise() {
+        for code in ["ru", "uk", "be", "ru-RU", "UK"] {
+            assert_eq!(Lang::from_telegram(Some(code)), Lang::Ru, "{code}");
+        }
+        for code in [Some("en"), Some("de"), Some("en-US"), Some(""), None] {
+            assert_eq!(Lang::from_telegram(code), Lang::En, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn codes_round_trip() {
+        for lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code("de"), None);
+    }
+}

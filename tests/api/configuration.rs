@@ -1,0 +1,103 @@
+//! Start-up configuration: errors name their variable; the webhook is registered only when it
+//! differs from what Telegram has.
+
+use std::process::Command;
+
+use serde_json::json;
+
+use crate::helpers::mock_telegram::ok;
+use crate::helpers::{MockTelegram, SECRET, spawn_app, spawn_app_on};
+
+fn run_binary(vars: &[(&str, &str)]) -> (Option<i32>, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_excursobot"))
+        .env_clear()
+        .envs(vars.iter().copied())
+        .output()
+        .expect("binary runs");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_missing_token_stops_start_up_with_one_line_naming_it() {
+    let (code, stderr) = run_binary(&[]);
+
+    assert_eq!(code, Some(2));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("TELEGRAM_BOT_TOKEN: is missing"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_malformed_variable_is_named_with_its_expected_form() {
+    let (code, stderr) = run_binary(&[("TELEGRAM_BOT_TOKEN", "1:abc"), ("PORT", "http")]);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("PORT: is malformed"), "{stderr}");
+    assert!(stderr.contains("expected a port number"), "{stderr}");
+}
+
+#[test]
+fn webhook_mode_without_a_secret_is_refused() {
+    let vars = [
+        ("TELEGRAM_BOT_TOKEN", "1:abc"),
+        ("WEBHOOK_URL", "https://x.example"),
+    ];
+
+    let (code, stderr) = run_binary(&vars);
+
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("WEBHOOK_SECRET"), "{stderr}");
+}
+
+#[actix_web::test]
+async fn the_webhook_is_set_with_secret_and_allowed_updates_when_telegram_differs() {
+    let app = spawn_app().await;
+
+    let calls = app.telegram.wait_for("setWebhook", 1).await;
+
+    assert_eq!(calls.len(), 1);
+    let received = app.telegram.server.received_requests().await.unwrap();
+    let set = received
+        .iter()
+        .find(|r| r.url.path().to_ascii_lowercase().ends_with("/setwebhook"))
+        .unwrap();
+    let body = String::from_utf8_lossy(&set.body);
+    assert!(
+        body.contains("https://excursobot.example/webhook"),
+        "{body}"
+    );
+    assert!(body.contains(SECRET), "secret_token not sent");
+    for update in [
+        "message",
+        "edited_message",
+        "callback_query",
+        "pre_checkout_query",
+        "my_chat_member",
+    ] {
+        assert!(
+            body.contains(&format!("\"{update}\"")),
+            "{update} missing: {body}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn the_webhook_is_left_alone_when_telegram_already_has_it() {
+    let telegram = MockTelegram::start().await;
+    let current = json!({
+        "url": "https://excursobot.example/webhook", "has_custom_certificate": false,
+        "pending_update_count": 0,
+        "allowed_updates": ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"]
+    });
+    telegram.answer_always("getWebhookInfo", ok(current)).await;
+
+    let app = spawn_app_on(telegram, &[]).await;
+
+    assert_eq!(app.telegram.calls("getWebhookInfo").await.len(), 1);
+    assert!(app.telegram.calls("setWebhook").await.is_empty());
+}

@@ -1,0 +1,174 @@
+//! `spawn_app()`: the real application on port 0, configured through the same variables as in
+//! production, talking over real HTTP to a mock Telegram.
+
+pub mod mock_telegram;
+
+use std::{collections::HashMap, time::Duration};
+
+use excursobot::{config::Settings, startup::Application};
+use serde_json::{Value, json};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub use mock_telegram::MockTelegram;
+
+/// The webhook secret every test app expects.
+pub const SECRET: &str = "test-secret_123";
+
+/// A running application and its mocks.
+pub struct TestApp {
+    pub address: String,
+    pub telegram: MockTelegram,
+    pub http: reqwest::Client,
+    shutdown: CancellationToken,
+    running: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Starts the app in webhook mode with default settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with these variables on top of the test defaults (`("WEBHOOK_URL", "")`
+/// switches to long polling).
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let telegram = MockTelegram::start().await;
+    spawn_app_on(telegram, overrides).await
+}
+
+/// Starts the app against an already prepared mock Telegram.
+pub async fn spawn_app_on(telegram: MockTelegram, overrides: &[(&str, &str)]) -> TestApp {
+    excursobot::install_tls_provider();
+    let mut vars: HashMap<String, String> = [
+        ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
+        ("WEBHOOK_URL", "https://excursobot.example"),
+        ("WEBHOOK_SECRET", SECRET),
+        ("PORT", "0"),
+        ("HTTP_WORKERS", "1"),
+        ("SHUTDOWN_GRACE_SECS", "5"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    vars.insert("TELEGRAM_API_URL".into(), telegram.url());
+    for (name, value) in overrides {
+        vars.insert((*name).to_owned(), (*value).to_owned());
+    }
+    let mut settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
+    settings.host = "127.0.0.1".to_owned();
+    let application = Application::build(settings).await.expect("app builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
+    TestApp {
+        address,
+        telegram,
+        http: reqwest::Client::new(),
+        shutdown,
+        running: Some(running),
+    }
+}
+
+impl TestApp {
+    /// POSTs `update` to the webhook with the right secret.
+    pub async fn post_update(&self, update: &Value) -> reqwest::Response {
+        self.post_raw(update.to_string().into_bytes(), Some(SECRET))
+            .await
+    }
+
+    /// POSTs raw bytes to the webhook with `secret` (or none).
+    pub async fn post_raw(&self, body: Vec<u8>, secret: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .http
+            .post(format!("{}/webhook", self.address))
+            .header("Content-Type", "application/json")
+            .body(body);
+        if let Some(secret) = secret {
+            request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
+        }
+        request.send().await.expect("webhook answers")
+    }
+
+    /// GETs a path of the app.
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("app answers")
+    }
+
+    /// Begins shutdown, as SIGTERM would.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    /// Waits for the app to stop after [`TestApp::begin_shutdown`].
+    pub async fn stopped(&mut self) -> anyhow::Result<()> {
+        let running = self.running.take().expect("still running");
+        tokio::time::timeout(Duration::from_secs(15), running)
+            .await
+            .expect("app stops in time")
+            .expect("app task")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// A sample update from `tests/fixtures/telegram_updates`, parsed.
+pub fn sample(name: &str) -> Value {
+    serde_json::from_str(&sample_text(name)).expect("sample is JSON")
+}
+
+/// A sample update's raw text.
+pub fn sample_text(name: &str) -> String {
+    let path = format!(
+        "{}/tests/fixtures/telegram_updates/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(path).expect("sample exists")
+}
+
+/// A private-chat text message from user `user_id` with Telegram language `language`.
+pub fn text_update(update_id: u64, user_id: i64, language: &str, text: &str) -> Value {
+    let mut update = json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": { "id": user_id, "type": "private", "first_name": "Test" },
+            "from": { "id": user_id, "is_bot": false, "first_name": "Test", "language_code": language },
+            "text": text
+        }
+    });
+    if text.starts_with('/') {
+        let length = text
+            .split_whitespace()
+            .next()
+            .map_or(0, |command| command.encode_utf16().count());
+        update["message"]["entities"] =
+            json!([{ "type": "bot_command", "offset": 0, "length": length }]);
+    }
+    update
+}
+
+/// A button press by `user_id` on message `message_id` in their private chat.
+pub fn button_update(update_id: u64, user_id: i64, data: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": format!("cb{update_id}"),
+            "chat_instance": "ci",
+            "data": data,
+            "from": { "id": user_id, "is_bot": false, "first_name": "Test", "language_code": "en" },
+            "message": {
+                "message_id": 77, "date": 1_700_000_000, "text": "Choose a language:",
+                "chat": { "id": user_id, "type": "private", "first_name": "Test" }
+            }
+        }
+    })
+}

@@ -1,0 +1,12 @@
+//! One integration-test binary: the real application on port 0 against mock servers.
+// Test code: a failed expectation should panic with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod configuration;
+mod onboarding;
+mod polling;
+mod sending;
+mod shutdown;
+mod webhook;

@@ -1,0 +1,124 @@
+//! The webhook handler's rules: secret, size, odd bodies, duplicates, back-pressure.
+
+use std::time::Duration;
+
+use crate::helpers::mock_telegram::{ok, sent_message};
+use crate::helpers::{SECRET, sample, spawn_app, spawn_app_with, text_update};
+
+#[actix_web::test]
+async fn a_missing_or_wrong_secret_gets_401_and_nothing_is_processed() {
+    let app = spawn_app().await;
+    let body = text_update(1, 601, "en", "/start").to_string().into_bytes();
+
+    let missing = app.post_raw(body.clone(), None).await;
+    let wrong = app.post_raw(body.clone(), Some("not-the-secret")).await;
+    let longer = app.post_raw(body, Some(&format!("{SECRET}x"))).await;
+
+    for response in [missing, wrong, longer] {
+        assert_eq!(response.status(), 401);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(app.telegram.messages_to(601).await.is_empty());
+}
+
+#[actix_web::test]
+async fn every_sample_update_gets_200_and_the_app_stays_up() {
+    let app = spawn_app().await;
+    let dir = format!(
+        "{}/tests/fixtures/telegram_updates",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 30, "fixtures are missing");
+
+    for path in &names {
+        let body = std::fs::read(path).unwrap();
+        let response = app.post_raw(body, Some(SECRET)).await;
+        assert_eq!(response.status(), 200, "{}", path.display());
+    }
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    app.post_update(&text_update(999_999, 602, "en", "/start"))
+        .await;
+    assert_eq!(app.telegram.wait_for_messages_to(602, 1).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_body_over_one_mebibyte_gets_413() {
+    let app = spawn_app().await;
+
+    let response = app
+        .post_raw(vec![b' '; 1024 * 1024 + 1], Some(SECRET))
+        .await;
+
+    assert_eq!(response.status(), 413);
+}
+
+#[actix_web::test]
+async fn a_redelivered_update_id_gets_one_reply() {
+    let app = spawn_app().await;
+    let update = text_update(42, 603, "en", "/help");
+
+    for _ in 0..3 {
+        assert_eq!(app.post_update(&update).await.status(), 200);
+    }
+
+    app.telegram.wait_for_messages_to(603, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.telegram.messages_to(603).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn a_full_backlog_answers_503_and_the_retried_update_is_not_lost() {
+    let app = spawn_app_with(&[("UPDATE_BACKLOG_MAX", "1")]).await;
+    let slow = ok(sent_message()).set_delay(Duration::from_millis(700));
+    app.telegram.answer_next("sendMessage", slow, 1).await;
+    let first = text_update(1, 604, "en", "/start");
+    let second = text_update(2, 605, "en", "/start");
+
+    assert_eq!(app.post_update(&first).await.status(), 200);
+    let refused = app.post_update(&second).await;
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+
+    // Telegram retries the refused update later, as it does after a 503.
+    let mut retries = 0;
+    while app.post_update(&second).await.status() == 503 {
+        retries += 1;
+        assert!(retries < 50, "the backlog never freed up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.telegram.wait_for_messages_to(605, 1).await.len(), 1);
+    assert_eq!(app.telegram.messages_to(604).await.len(), 1);
+}
+
+#[actix_web::test]
+async fn health_and_readiness_answer() {
+    let app = spawn_app().await;
+
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    assert_eq!(app.get("/readyz").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn the_real_start_sample_is_answered_after_an_unparsable_one() {
+    let app = spawn_app().await;
+
+    let broken = sample_bytes("91_MALFORMED_truncated_DERIVED.json.txt");
+    assert_eq!(app.post_raw(broken, Some(SECRET)).await.status(), 200);
+    app.post_update(&sample("01_start_command_private.json"))
+        .await;
+
+    assert_eq!(
+        app.telegram.wait_for_messages_to(1443186301, 1).await.len(),
+        1
+    );
+}
+
+fn sample_bytes(name: &str) -> Vec<u8> {
+    crate::helpers::sample_text(name).into_bytes()
+}
