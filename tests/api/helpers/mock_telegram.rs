@@ -113,14 +113,7 @@ impl MockTelegram {
 
     /// Waits (up to 10 s) until at least `count` calls to `name` were made; returns them all.
     pub async fn wait_for(&self, name: &str, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let calls = self.calls(name).await;
-            if calls.len() >= count || Instant::now() > deadline {
-                return calls;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        eventually(count, || self.calls(name)).await
     }
 
     /// `sendMessage` bodies addressed to `chat_id` so far.
@@ -134,13 +127,22 @@ impl MockTelegram {
 
     /// Waits (up to 10 s) for `count` messages to `chat_id`.
     pub async fn wait_for_messages_to(&self, chat_id: i64, count: usize) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let messages = self.messages_to(chat_id).await;
-            if messages.len() >= count || Instant::now() > deadline {
-                return messages;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        eventually(count, || self.messages_to(chat_id)).await
+    }
+}
+
+/// Polls `read` until it returns at least `count` items or 10 s pass; returns the last read.
+async fn eventually<F, Fut>(count: usize, read: F) -> Vec<Value>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Vec<Value>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let items = read().await;
+        if items.len() >= count || Instant::now() > deadline {
+            return items;
         }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
