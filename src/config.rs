@@ -59,6 +59,36 @@ pub struct SendLimits {
     pub global_per_sec: NonZeroU32,
 }
 
+/// The LLM endpoint and how the gate uses it.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// API key; `None` means no LLM: every story is the place's own summary.
+    pub api_key: Option<SecretString>,
+    /// Any OpenAI-compatible endpoint.
+    pub base_url: Url,
+    /// Chat model name.
+    pub model: String,
+    /// Concurrent LLM calls.
+    pub permits: usize,
+    /// Longest one LLM call may take.
+    pub call_timeout: Duration,
+    /// How long an interactive request may wait for a permit before the fallback is sent.
+    pub queue_wait: Duration,
+}
+
+/// Where facts come from and how long they are kept.
+#[derive(Debug, Clone)]
+pub struct FactSettings {
+    /// MediaWiki API URL template; `{lang}` becomes the wiki language.
+    pub wikipedia_api_url: String,
+    /// Redis for the shared cache and deduplication; `None` keeps both in process.
+    pub redis_url: Option<SecretString>,
+    /// Prefix of every Redis key.
+    pub redis_key_prefix: String,
+    /// How long stories and place lists are cached.
+    pub cache_ttl: Duration,
+}
+
 /// Everything the application needs, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -86,6 +116,10 @@ pub struct Settings {
     pub update_backlog_max: usize,
     /// Outgoing message limits.
     pub send_limits: SendLimits,
+    /// LLM access.
+    pub llm: LlmSettings,
+    /// Place and fact sources and their cache.
+    pub facts: FactSettings,
 }
 
 impl Settings {
@@ -118,6 +152,8 @@ impl Settings {
                 per_chat_burst: env.non_zero("TELEGRAM_PER_CHAT_BURST", 3)?,
                 global_per_sec: env.non_zero("TELEGRAM_GLOBAL_PER_SEC", 30)?,
             },
+            llm: llm(&env)?,
+            facts: facts(&env)?,
         })
     }
 
@@ -263,6 +299,69 @@ fn log_format(env: &Env) -> Result<LogFormat, ConfigError> {
     }
 }
 
+fn llm(env: &Env) -> Result<LlmSettings, ConfigError> {
+    let permits: usize = env.parsed("LLM_PERMITS", 3, "a positive integer")?;
+    if permits == 0 {
+        return Err(malformed("LLM_PERMITS", "0", "a positive integer"));
+    }
+    Ok(LlmSettings {
+        api_key: env.get("OPENAI_API_KEY").map(SecretString::from),
+        base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
+        model: env
+            .get("OPENAI_MODEL")
+            .unwrap_or_else(|| "gpt-4.1-mini".to_owned()),
+        permits,
+        call_timeout: Duration::from_secs(env.parsed(
+            "LLM_TIMEOUT_SECS",
+            30,
+            "a whole number of seconds",
+        )?),
+        queue_wait: Duration::from_secs(env.parsed(
+            "LLM_QUEUE_WAIT_SECS",
+            8,
+            "a whole number of seconds",
+        )?),
+    })
+}
+
+fn facts(env: &Env) -> Result<FactSettings, ConfigError> {
+    const WIKI: &str = "https://{lang}.wikipedia.org/w/api.php";
+    let template = env
+        .get("WIKIPEDIA_API_URL")
+        .unwrap_or_else(|| WIKI.to_owned());
+    let expected =
+        "an http(s) URL with {lang} for the language, like https://{lang}.wikipedia.org/w/api.php";
+    let probe = template.replace("{lang}", "en");
+    let is_url =
+        matches!(Url::parse(&probe), Ok(url) if url.has_host() && url.scheme().starts_with("http"));
+    if !is_url || !template.contains("{lang}") {
+        return Err(malformed("WIKIPEDIA_API_URL", &template, expected));
+    }
+    let redis_url = env.get("REDIS_URL");
+    if let Some(url) = &redis_url
+        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
+    {
+        // The URL may carry a password: name the variable, not the value.
+        return Err(ConfigError {
+            variable: "REDIS_URL",
+            problem: "is malformed".to_owned(),
+            expected: "redis://[user:password@]host:port[/db]",
+        });
+    }
+    Ok(FactSettings {
+        wikipedia_api_url: template,
+        redis_url: redis_url.map(SecretString::from),
+        redis_key_prefix: env
+            .get("REDIS_KEY_PREFIX")
+            .unwrap_or_else(|| "excursobot:".to_owned()),
+        cache_ttl: Duration::from_secs(env.parsed(
+            "FACT_CACHE_TTL_SECS",
+            7 * 24 * 3600,
+            "a whole number of seconds",
+        )?),
+    })
+}
+
 fn log_filter(env: &Env) -> Result<String, ConfigError> {
     let filter = env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
     match tracing_subscriber::EnvFilter::try_new(&filter) {
@@ -347,6 +446,11 @@ mod tests {
             ("RUST_LOG", "info,=[{"),
             ("TELEGRAM_API_URL", "ftp://x"),
             ("TELEGRAM_PER_CHAT_BURST", "0"),
+            ("LLM_PERMITS", "0"),
+            ("OPENAI_BASE_URL", "not a url"),
+            ("WIKIPEDIA_API_URL", "nowhere"),
+            ("REDIS_URL", "localhost:6379"),
+            ("FACT_CACHE_TTL_SECS", "week"),
         ] {
             let error = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{error}");

@@ -3,9 +3,13 @@
 //! `main` only reads [`config::Settings`], sets up [`telemetry`] and runs
 //! [`startup::Application`]; everything else lives here so the tests run the very same code.
 
+pub mod actors;
+pub mod cache;
 pub mod config;
+pub mod geo;
 pub mod handlers;
 pub mod i18n;
+pub mod places;
 pub mod startup;
 pub mod telegram;
 pub mod telemetry;

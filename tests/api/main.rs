@@ -5,7 +5,9 @@
 mod helpers;
 
 mod configuration;
+mod gate;
 mod onboarding;
+mod places;
 mod polling;
 mod sending;
 mod shutdown;

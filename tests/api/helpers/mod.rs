@@ -1,7 +1,9 @@
 //! `spawn_app()`: the real application on port 0, configured through the same variables as in
 //! production, talking over real HTTP to a mock Telegram.
 
+pub mod mock_openai;
 pub mod mock_telegram;
+pub mod mock_wikipedia;
 
 use std::{collections::HashMap, time::Duration};
 

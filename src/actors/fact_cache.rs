@@ -1,0 +1,153 @@
+//! The `FactCache` actor: stories and place lists, in two levels.
+//!
+//! L1 is an in-process, size-bounded moka cache; L2 is Redis (when `REDIS_URL` is set), shared
+//! by every instance and surviving restarts. `Get` reads L1, then L2 (filling L1 on a hit);
+//! `Put` writes both. Redis down or slow never fails a request: its errors are counted and L1
+//! answers alone (see [`RedisStore`] for the timeout and back-off). Both entries expire after
+//! `FACT_CACHE_TTL_SECS`.
+//!
+//! Handlers never await inside the actor's state: each returns a future over shared handles,
+//! so the mailbox keeps moving while Redis answers.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use actix::prelude::*;
+use moka::future::Cache;
+
+use crate::cache::RedisStore;
+
+/// Entries kept in process (stories are ~1 KiB, place lists ~10 KiB).
+pub const L1_CAPACITY: u64 = 20_000;
+
+/// Reads a cached value.
+#[derive(Message)]
+#[rtype(result = "Option<Arc<str>>")]
+pub struct Get(pub String);
+
+/// Stores a value under a key for the cache's TTL.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Put {
+    /// The full key, e.g. `fact:v1:en:en:12345`.
+    pub key: String,
+    /// The value, usually JSON or story text.
+    pub value: Arc<str>,
+}
+
+/// Asks for the cache's counters.
+#[derive(Message)]
+#[rtype(result = "CacheSnapshot")]
+pub struct Stats;
+
+/// Counters since start-up.
+#[derive(Debug, Clone, Copy, Default, MessageResponse)]
+pub struct CacheSnapshot {
+    /// Answered from process memory.
+    pub l1_hits: u64,
+    /// Answered from Redis.
+    pub l2_hits: u64,
+    /// Found nowhere.
+    pub misses: u64,
+    /// Redis operations that failed or timed out.
+    pub redis_errors: u64,
+    /// Whether a Redis is configured.
+    pub redis_configured: bool,
+}
+
+#[derive(Default)]
+struct Counters {
+    l1_hits: AtomicU64,
+    l2_hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+/// Two-level cache of stories and place lists.
+pub struct FactCache {
+    l1: Cache<String, Arc<str>>,
+    redis: Option<RedisStore>,
+    ttl: Duration,
+    counters: Arc<Counters>,
+}
+
+impl FactCache {
+    /// A cache whose entries live `ttl`, backed by `redis` when given.
+    pub fn new(redis: Option<RedisStore>, ttl: Duration) -> Self {
+        let l1 = Cache::builder()
+            .max_capacity(L1_CAPACITY)
+            .time_to_live(ttl)
+            .build();
+        Self {
+            l1,
+            redis,
+            ttl,
+            counters: Arc::default(),
+        }
+    }
+}
+
+impl Actor for FactCache {
+    type Context = Context<Self>;
+}
+
+impl Supervised for FactCache {}
+
+impl Handler<Get> for FactCache {
+    type Result = ResponseFuture<Option<Arc<str>>>;
+
+    fn handle(&mut self, Get(key): Get, _: &mut Self::Context) -> Self::Result {
+        let (l1, redis, counters) = (self.l1.clone(), self.redis.clone(), self.counters.clone());
+        Box::pin(async move {
+            if let Some(value) = l1.get(&key).await {
+                counters.l1_hits.fetch_add(1, Ordering::Relaxed);
+                return Some(value);
+            }
+            let from_redis = match &redis {
+                Some(redis) => redis.get(&key).await.ok().flatten(),
+                None => None,
+            };
+            let Some(value) = from_redis else {
+                counters.misses.fetch_add(1, Ordering::Relaxed);
+                return None;
+            };
+            counters.l2_hits.fetch_add(1, Ordering::Relaxed);
+            let value: Arc<str> = value.into();
+            l1.insert(key, Arc::clone(&value)).await;
+            Some(value)
+        })
+    }
+}
+
+impl Handler<Put> for FactCache {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, Put { key, value }: Put, _: &mut Self::Context) -> Self::Result {
+        let (l1, redis, ttl) = (self.l1.clone(), self.redis.clone(), self.ttl);
+        Box::pin(async move {
+            if let Some(redis) = &redis {
+                // A failed write is counted by the store; L1 still serves this instance.
+                let _ = redis.set(&key, &value, ttl).await;
+            }
+            l1.insert(key, value).await;
+        })
+    }
+}
+
+impl Handler<Stats> for FactCache {
+    type Result = CacheSnapshot;
+
+    fn handle(&mut self, _: Stats, _: &mut Self::Context) -> CacheSnapshot {
+        CacheSnapshot {
+            l1_hits: self.counters.l1_hits.load(Ordering::Relaxed),
+            l2_hits: self.counters.l2_hits.load(Ordering::Relaxed),
+            misses: self.counters.misses.load(Ordering::Relaxed),
+            redis_errors: self.redis.as_ref().map_or(0, RedisStore::error_count),
+            redis_configured: self.redis.is_some(),
+        }
+    }
+}

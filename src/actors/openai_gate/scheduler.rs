@@ -1,0 +1,154 @@
+//! The gate's bookkeeping: admitting waiters, starting calls while permits last, answering
+//! finished calls, expiring Interactive waits and failing fast when the breaker opens.
+
+use std::panic::AssertUnwindSafe;
+
+use actix::{AsyncContext, Context};
+use futures::FutureExt;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::queue::{Admission, Job, Waiter};
+use super::{CallFinished, ChatPrompt, GateError, GateSnapshot, OpenAiGate, Priority, ShedReason};
+
+impl OpenAiGate {
+    /// Places a new waiter: on a call in flight, on a queued job, or in a new job.
+    pub(super) fn admit(
+        &mut self,
+        key: String,
+        prompt: ChatPrompt,
+        waiter: Waiter,
+        ctx: &mut Context<Self>,
+    ) {
+        if let Some(waiters) = self.in_flight.get_mut(&key) {
+            waiters.push(waiter);
+            return;
+        }
+        if self.breaker.rejects_requests(Instant::now()) {
+            waiter.answer(Err(GateError::CircuitOpen));
+            return;
+        }
+        let (id, priority) = (waiter.id, waiter.priority);
+        let queued = match self.queues.join(&key, waiter) {
+            Ok(()) => true,
+            Err(waiter) => self.enqueue(Job::new(key.clone(), prompt, waiter)),
+        };
+        if queued && priority == Priority::Interactive {
+            let wait = self.config.interactive_queue_wait;
+            ctx.run_later(wait, move |gate, _ctx| gate.expire_waiter(&key, id));
+        }
+    }
+
+    /// Queues a new job, shedding as needed; returns whether the job was queued.
+    fn enqueue(&mut self, job: Job) -> bool {
+        match self.queues.admit(job) {
+            Admission::Queued { displaced } => {
+                if let Some(job) = displaced {
+                    self.shed(job, ShedReason::Displaced);
+                }
+                true
+            }
+            Admission::Rejected(job, reason) => {
+                self.shed(job, reason);
+                false
+            }
+        }
+    }
+
+    fn shed(&mut self, job: Job, reason: ShedReason) {
+        tracing::warn!(key = %job.key, priority = ?job.priority, %reason, "LLM request shed");
+        let answered = job.answer_all(&Err(GateError::Shed(reason)));
+        self.counters.shed += answered as u64;
+    }
+
+    /// An Interactive waiter's queue wait is over: answer `QueueWait` if it has not started.
+    fn expire_waiter(&mut self, key: &str, id: u64) {
+        if let Some(waiter) = self.queues.remove_waiter(key, id) {
+            tracing::info!(key, "interactive LLM request waited too long in the queue");
+            waiter.answer(Err(GateError::QueueWait));
+        }
+    }
+
+    /// Starts queued jobs while permits are free and the breaker lets calls through.
+    pub(super) fn dispatch(&mut self, ctx: &mut Context<Self>) {
+        while self.in_flight.len() < self.config.permits {
+            let Some(job) = self.queues.pop_next() else {
+                return;
+            };
+            if !self.breaker.try_start_call(Instant::now()) {
+                self.queues.push_front(job);
+                return;
+            }
+            self.start_call(job, ctx);
+        }
+    }
+
+    /// Spawns the call on the arbiter; it always reports back with `CallFinished`.
+    fn start_call(&mut self, job: Job, ctx: &mut Context<Self>) {
+        let span =
+            tracing::info_span!("openai_gate.call", key = %job.key, priority = ?job.priority);
+        job.waiters.iter().for_each(|w| {
+            span.follows_from(&w.span);
+        });
+        let (client, gate, key) = (self.client.clone(), ctx.address(), job.key.clone());
+        let prompt = job.prompt;
+        let call = async move {
+            let result = AssertUnwindSafe(client.generate(&prompt))
+                .catch_unwind()
+                .await;
+            let result = result.unwrap_or_else(|_panic| {
+                tracing::error!("LLM call panicked");
+                Err(GateError::Upstream("panic".into()))
+            });
+            gate.do_send(CallFinished { key, result });
+        };
+        actix::spawn(call.instrument(span));
+        self.in_flight.insert(job.key, job.waiters);
+        self.counters.calls_started += 1;
+        let in_flight = self.in_flight.len();
+        self.counters.max_in_flight_seen = self.counters.max_in_flight_seen.max(in_flight);
+    }
+
+    /// A call ended: free its permit, update the breaker and answer its waiters.
+    pub(super) fn finish(&mut self, key: String, result: Result<String, GateError>) {
+        if let Err(error) = &result {
+            tracing::warn!(key = %key, %error, "LLM call failed");
+        }
+        if self.breaker.record(&result, Instant::now()) {
+            tracing::error!("LLM circuit breaker opened; failing queued requests");
+            self.fail_queued(GateError::CircuitOpen);
+        }
+        let waiters = self.in_flight.remove(&key).unwrap_or_default();
+        waiters.into_iter().for_each(|w| w.answer(result.clone()));
+    }
+
+    /// Answers every queued waiter with `error` and empties the queues.
+    pub(super) fn fail_queued(&mut self, error: GateError) {
+        let result = Err(error);
+        for job in self.queues.drain() {
+            job.answer_all(&result);
+        }
+    }
+
+    /// Answers every queued and in-flight waiter (the gate is stopping).
+    pub(super) fn fail_everything(&mut self, error: GateError) {
+        self.fail_queued(error.clone());
+        for (_key, waiters) in self.in_flight.drain() {
+            waiters
+                .into_iter()
+                .for_each(|w| w.answer(Err(error.clone())));
+        }
+    }
+
+    pub(super) fn snapshot(&self) -> GateSnapshot {
+        GateSnapshot {
+            permits: self.config.permits,
+            in_flight: self.in_flight.len(),
+            queued: self.queues.lens(),
+            calls_started: self.counters.calls_started,
+            max_in_flight_seen: self.counters.max_in_flight_seen,
+            shed: self.counters.shed,
+            breaker_open: self.breaker.is_open(),
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! The `OpenAiGate` actor against a wiremock OpenAI.
+
+use std::time::Duration;
+
+use crate::helpers::mock_openai::{MockOpenAi, Reply};
+use actix::{Actor, Addr};
+use excursobot::actors::openai_gate::{
+    ChatPrompt, GateConfig, GateError, GateSnapshot, GateStats, Generate, OpenAiGate, Priority,
+    ShedReason,
+};
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use Priority::{Background, Interactive, Live};
+
+/// Small timings so the whole file runs in seconds.
+fn test_config() -> GateConfig {
+    GateConfig {
+        call_timeout: Duration::from_secs(5),
+        max_retry_after: Duration::from_secs(2),
+        retry_backoff: Duration::from_millis(50),
+        breaker_cooldown: Duration::from_millis(400),
+        ..GateConfig::default()
+    }
+}
+
+fn start_gate(mock: &MockOpenAi, config: GateConfig) -> Addr<OpenAiGate> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    OpenAiGate::new(config, mock.config()).unwrap().start()
+}
+
+fn prompt(user: &str) -> ChatPrompt {
+    ChatPrompt {
+        system: "You tell short true stories about places.".into(),
+        user: user.into(),
+        max_tokens: 200,
+    }
+}
+
+/// Sends a request whose user text is `key`, so the mock can tell requests apart. The message
+/// is posted at once; the returned future awaits the answer.
+fn generate(
+    gate: &Addr<OpenAiGate>,
+    key: &str,
+    priority: Priority,
+) -> impl Future<Output = Result<String, GateError>> + use<> {
+    let request = gate.send(Generate::new(key, prompt(key), priority));
+    async move { request.await.unwrap() }
+}
+
+/// Starts a request in the background (the future is polled by the arbiter).
+fn spawn_generate(
+    gate: &Addr<OpenAiGate>,
+    key: &str,
+    priority: Priority,
+) -> tokio::task::JoinHandle<Result<String, GateError>> {
+    actix::spawn(generate(gate, key, priority))
+}
+
+async fn stats(gate: &Addr<OpenAiGate>) -> GateSnapshot {
+    gate.send(GateStats).await.unwrap()
+}
+
+/// Polls the gate's stats until `ready` holds (at most 3 s).
+async fn wait_for(gate: &Addr<OpenAiGate>, ready: impl Fn(&GateSnapshot) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let snapshot = stats(gate).await;
+        if ready(&snapshot) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gate never reached the state: {snapshot:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[actix_rt::test]
+async fn never_more_than_permits_calls_run_at_once() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(60));
+    let gate = start_gate(&mock, test_config());
+
+    let requests = (0..50).map(|i| generate(&gate, &format!("place-{i}"), Live));
+    let answers = join_all(requests).await;
+
+    assert!(answers.iter().all(|a| a.as_deref() == Ok("A story.")));
+    assert_eq!(mock.request_count(), 50);
+    assert_eq!(mock.max_concurrent_requests(), 3);
+    let snapshot = stats(&gate).await;
+    assert_eq!(snapshot.max_in_flight_seen, 3);
+    assert_eq!(snapshot.calls_started, 50);
+}
+
+#[actix_rt::test]
+async fn interactive_overtakes_live() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(150));
+    let gate = start_gate(
+        &mock,
+        GateConfig {
+            permits: 1,
+            ..test_config()
+        },
+    );
+
+    let hold = spawn_generate(&gate, "hold", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    let live = [
+        spawn_generate(&gate, "live-1", Live),
+        spawn_generate(&gate, "live-2", Live),
+    ];
+    wait_for(&gate, |s| s.queued == [0, 2, 0]).await;
+    let interactive = spawn_generate(&gate, "interactive-1", Interactive);
+    wait_for(&gate, |s| s.queued == [1, 2, 0]).await;
+
+    assert!(hold.await.unwrap().is_ok() && interactive.await.unwrap().is_ok());
+    for request in live {
+        assert!(request.await.unwrap().is_ok());
+    }
+    let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
+    assert_eq!(order, ["hold", "interactive-1", "live-1", "live-2"]);
+}
+
+#[actix_rt::test]
+async fn overflow_sheds_the_newest_live_request_first() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(100));
+    let config = GateConfig {
+        permits: 1,
+        total_queue_cap: 3,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let hold = spawn_generate(&gate, "hold", Background);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    let live: Vec<_> = (1..=3)
+        .map(|i| spawn_generate(&gate, &format!("live-{i}"), Live))
+        .collect();
+    wait_for(&gate, |s| s.queued == [0, 3, 0]).await;
+
+    let interactive = spawn_generate(&gate, "interactive", Interactive);
+    let late_live = generate(&gate, "live-4", Live).await;
+    let background = generate(&gate, "background", Background).await;
+
+    assert_eq!(late_live, Err(GateError::Shed(ShedReason::QueueFull)));
+    assert_eq!(background, Err(GateError::Shed(ShedReason::QueueFull)));
+    assert!(interactive.await.unwrap().is_ok() && hold.await.unwrap().is_ok());
+    let answers: Vec<_> = join_all(live)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert!(answers[0].is_ok() && answers[1].is_ok());
+    assert_eq!(answers[2], Err(GateError::Shed(ShedReason::Displaced)));
+    assert_eq!(stats(&gate).await.shed, 3);
+    let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
+    assert_eq!(order, ["hold", "interactive", "live-1", "live-2"]);
+}
+
+#[actix_rt::test]
+async fn twenty_requests_for_one_key_make_one_call() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(200));
+    mock.always(Reply::Story(
+        "  The old mill ground flour for 300 years.\n".into(),
+    ));
+    let gate = start_gate(&mock, test_config());
+
+    let requests = (0..20).map(|_| generate(&gate, "fact:v1:en:en:12345", Live));
+    let answers = join_all(requests).await;
+
+    assert_eq!(mock.request_count(), 1);
+    let expected = Ok("The old mill ground flour for 300 years.".to_owned());
+    assert!(answers.iter().all(|a| *a == expected), "{answers:?}");
+}
+
+#[actix_rt::test]
+async fn a_higher_priority_waiter_promotes_a_queued_job() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(100));
+    let gate = start_gate(
+        &mock,
+        GateConfig {
+            permits: 1,
+            ..test_config()
+        },
+    );
+    let hold = spawn_generate(&gate, "hold", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+
+    let background = spawn_generate(&gate, "shared", Background);
+    wait_for(&gate, |s| s.queued == [0, 0, 1]).await;
+    let interactive = spawn_generate(&gate, "shared", Interactive);
+    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
+
+    assert!(hold.await.unwrap().is_ok());
+    assert_eq!(background.await.unwrap(), interactive.await.unwrap());
+    assert_eq!(mock.request_count(), 2);
+}
+
+#[actix_rt::test]
+async fn rate_limit_is_retried_after_retry_after() {
+    let mock = MockOpenAi::start().await;
+    mock.then([Reply::RateLimited {
+        retry_after_secs: Some(1),
+    }]);
+    let gate = start_gate(&mock, test_config());
+
+    let answer = generate(&gate, "place", Interactive).await;
+
+    assert!(answer.is_ok(), "{answer:?}");
+    let requests = mock.requests();
+    assert_eq!(requests.len(), 2);
+    let waited = requests[1].at - requests[0].at;
+    assert!(
+        waited >= Duration::from_millis(950),
+        "retried after {waited:?}"
+    );
+    assert!(
+        waited < Duration::from_millis(1800),
+        "retried after {waited:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn insufficient_quota_is_not_retried() {
+    let mock = MockOpenAi::start().await;
+    mock.always(Reply::InsufficientQuota);
+    let gate = start_gate(&mock, test_config());
+
+    let answer = generate(&gate, "place", Interactive).await;
+
+    assert_eq!(answer, Err(GateError::QuotaExceeded));
+    assert_eq!(mock.request_count(), 1);
+}
+
+#[actix_rt::test]
+async fn a_hanging_llm_times_out_after_bounded_retries() {
+    let mock = MockOpenAi::start().await;
+    mock.always(Reply::Hang);
+    let config = GateConfig {
+        call_timeout: Duration::from_millis(250),
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+
+    let started = Instant::now();
+    let answer = generate(&gate, "place", Live).await;
+
+    assert_eq!(answer, Err(GateError::Timeout));
+    assert_eq!(mock.request_count(), 3, "one attempt and two retries");
+    // 3 x 250 ms attempts + 50 ms + 100 ms back-off, plus slack.
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[actix_rt::test]
+async fn two_server_errors_then_success_succeeds() {
+    let mock = MockOpenAi::start().await;
+    mock.then([Reply::ServerError, Reply::ServerError]);
+    let gate = start_gate(&mock, test_config());
+
+    let answer = generate(&gate, "place", Live).await;
+
+    assert_eq!(answer, Ok("A story.".to_owned()));
+    assert_eq!(mock.request_count(), 3);
+}
+
+#[actix_rt::test]
+async fn refusal_length_and_content_filter_map_to_their_errors() {
+    let mock = MockOpenAi::start().await;
+    let gate = start_gate(&mock, test_config());
+    let cases = [
+        (Reply::Refusal, GateError::Refused),
+        (Reply::Length, GateError::Truncated),
+        (Reply::ContentFilter, GateError::ContentFilter),
+        (Reply::ContentFilter400, GateError::ContentFilter),
+    ];
+
+    for (i, (reply, expected)) in cases.into_iter().enumerate() {
+        mock.always(reply);
+        let answer = generate(&gate, &format!("place-{i}"), Interactive).await;
+        assert_eq!(answer, Err(expected));
+    }
+    assert_eq!(mock.request_count(), 4, "none of them is retried");
+    assert!(
+        !stats(&gate).await.breaker_open,
+        "healthy answers do not trip the breaker"
+    );
+}
+
+#[actix_rt::test]
+async fn the_breaker_opens_after_failures_and_closes_after_cool_down() {
+    let mock = MockOpenAi::start().await;
+    mock.always(Reply::ServerError);
+    let config = GateConfig {
+        max_retries: 0,
+        breaker_failures: 3,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    for i in 0..3 {
+        let answer = generate(&gate, &format!("failing-{i}"), Live).await;
+        assert!(matches!(answer, Err(GateError::Upstream(_))), "{answer:?}");
+    }
+
+    let started = Instant::now();
+    let answer = generate(&gate, "while-open", Interactive).await;
+    assert_eq!(answer, Err(GateError::CircuitOpen));
+    assert!(started.elapsed() < Duration::from_millis(50));
+    assert_eq!(mock.request_count(), 3);
+    assert!(stats(&gate).await.breaker_open);
+
+    mock.always(Reply::Story("Back again.".into()));
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    assert_eq!(
+        generate(&gate, "probe", Live).await,
+        Ok("Back again.".to_owned())
+    );
+    assert!(!stats(&gate).await.breaker_open);
+}
+
+#[actix_rt::test]
+async fn queued_requests_fail_fast_when_the_breaker_opens() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(100));
+    mock.always(Reply::ServerError);
+    let config = GateConfig {
+        permits: 1,
+        max_retries: 0,
+        breaker_failures: 1,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let failing = spawn_generate(&gate, "failing", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+
+    let queued = generate(&gate, "queued", Interactive).await;
+
+    assert_eq!(queued, Err(GateError::CircuitOpen));
+    assert!(matches!(
+        failing.await.unwrap(),
+        Err(GateError::Upstream(_))
+    ));
+    assert_eq!(mock.request_count(), 1);
+}
+
+#[actix_rt::test]
+async fn an_interactive_request_gets_queue_wait_while_permits_are_held() {
+    let mock = MockOpenAi::start().await;
+    mock.always(Reply::Hang);
+    let config = GateConfig {
+        permits: 1,
+        call_timeout: Duration::from_secs(3600),
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let _hold = spawn_generate(&gate, "hold", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    while mock.request_count() == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The held call now only waits on the socket: the paused clock jumps to the queue wait.
+    tokio::time::pause();
+    let started = Instant::now();
+    let answer = generate(&gate, "interactive", Interactive).await;
+    let waited = started.elapsed();
+    tokio::time::resume();
+
+    assert_eq!(answer, Err(GateError::QueueWait));
+    let expected = GateConfig::default().interactive_queue_wait;
+    assert!(
+        waited >= expected && waited < expected + Duration::from_millis(100),
+        "{waited:?}"
+    );
+    assert_eq!(stats(&gate).await.queued, [0, 0, 0]);
+}
+
+#[actix_rt::test]
+async fn the_gate_answers_stats_while_every_permit_hangs() {
+    let mock = MockOpenAi::start().await;
+    mock.always(Reply::Hang);
+    let config = GateConfig {
+        call_timeout: Duration::from_secs(3600),
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let _calls: Vec<_> = (0..13)
+        .map(|i| spawn_generate(&gate, &format!("p-{i}"), Live))
+        .collect();
+    wait_for(&gate, |s| s.in_flight == 3 && s.queued == [0, 10, 0]).await;
+
+    for _ in 0..10 {
+        let started = Instant::now();
+        let snapshot = stats(&gate).await;
+        assert!(started.elapsed() < Duration::from_millis(50));
+        assert_eq!(snapshot.in_flight, 3);
+    }
+}
+
+#[actix_rt::test]
+async fn a_panicking_call_is_answered_and_frees_its_permit() {
+    let mock = MockOpenAi::start().await;
+    let mut openai = mock.config();
+    // async-openai unwraps the Authorization header value; a newline makes it panic.
+    openai.api_key = "bad\nkey".into();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let gate = OpenAiGate::new(
+        GateConfig {
+            permits: 1,
+            ..test_config()
+        },
+        openai,
+    )
+    .unwrap()
+    .start();
+
+    let first = generate(&gate, "first", Interactive).await;
+    let second = generate(&gate, "second", Interactive).await;
+
+    assert_eq!(first, Err(GateError::Upstream("panic".into())));
+    assert_eq!(second, Err(GateError::Upstream("panic".into())));
+    assert_eq!(stats(&gate).await.in_flight, 0);
+}

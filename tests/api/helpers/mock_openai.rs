@@ -1,0 +1,211 @@
+//! A wiremock stand-in for OpenAI's `POST /chat/completions`, answering with the real samples
+//! in `tests/fixtures/openai/`. Knobs: latency, a script of replies consumed first, then a
+//! fallback reply. It records every request (user text and timing) so tests can check order
+//! and count concurrent requests.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use excursobot::actors::openai_gate::OpenAiConfig;
+use serde_json::Value;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+/// The key the gate must send as `Authorization: Bearer ...`.
+pub const API_KEY: &str = "test-key";
+/// How long a "hanging" LLM takes to answer: longer than any test.
+const HANG: Duration = Duration::from_secs(3600);
+
+const STOP: &str = include_str!("../../fixtures/openai/chat_completion_200_stop_recorded.json");
+const REFUSAL: &str =
+    include_str!("../../fixtures/openai/chat_completion_200_refusal_recorded.json");
+const LENGTH: &str =
+    include_str!("../../fixtures/openai/chat_completion_200_length_truncated_recorded.json");
+const FILTERED: &str =
+    include_str!("../../fixtures/openai/chat_completion_200_finish_content_filter_azure.json");
+const FILTER_400: &str = include_str!("../../fixtures/openai/error_400_content_filter_azure.json");
+const QUOTA_429: &str = include_str!("../../fixtures/openai/error_429_insufficient_quota.json");
+const RATE_429: &str =
+    include_str!("../../fixtures/openai/error_429_rate_limit_exceeded_tokens.json");
+const SERVER_500: &str = include_str!("../../fixtures/openai/error_500_server_error.json");
+
+/// One answer of the mock.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// 200, `finish_reason: stop`, with this text as the content.
+    Story(String),
+    /// 200 with `message.refusal` set and null content.
+    Refusal,
+    /// 200, `finish_reason: length`.
+    Length,
+    /// 200, `finish_reason: content_filter`, null content (Azure).
+    ContentFilter,
+    /// 400 with error code `content_filter` (Azure).
+    ContentFilter400,
+    /// 429 `rate_limit_exceeded`, with `Retry-After` seconds if given.
+    RateLimited { retry_after_secs: Option<u64> },
+    /// 429 `insufficient_quota`.
+    InsufficientQuota,
+    /// 500 `server_error`.
+    ServerError,
+    /// Never answers within a test.
+    Hang,
+}
+
+/// A request the mock received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Text of the user message.
+    pub user: String,
+    /// When it arrived.
+    pub at: Instant,
+    /// When its answer was due (arrival + delay).
+    pub until: Instant,
+}
+
+#[derive(Debug)]
+struct State {
+    script: VecDeque<Reply>,
+    fallback: Reply,
+    latency: Duration,
+    received: Vec<Received>,
+}
+
+/// The mock server and its knobs.
+pub struct MockOpenAi {
+    server: MockServer,
+    state: Arc<Mutex<State>>,
+}
+
+impl MockOpenAi {
+    /// Starts a mock answering `Reply::Story("A story.")` at once.
+    pub async fn start() -> Self {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(State {
+            script: VecDeque::new(),
+            fallback: Reply::Story("A story.".into()),
+            latency: Duration::ZERO,
+            received: Vec::new(),
+        }));
+        Mock::given(method("POST"))
+            .and(path("/chat/completions"))
+            .and(header(
+                "authorization",
+                format!("Bearer {API_KEY}").as_str(),
+            ))
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        Self { server, state }
+    }
+
+    /// Gate settings pointing at this mock.
+    pub fn config(&self) -> OpenAiConfig {
+        OpenAiConfig {
+            base_url: self.server.uri(),
+            api_key: API_KEY.into(),
+            model: "gpt-4o-mini".into(),
+        }
+    }
+
+    /// Delay before every answer.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    /// The reply once the script is used up.
+    pub fn always(&self, reply: Reply) {
+        self.lock().fallback = reply;
+    }
+
+    /// Replies used first, one per request, in order.
+    pub fn then(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().script.extend(replies);
+    }
+
+    /// Everything received so far, in arrival order.
+    pub fn requests(&self) -> Vec<Received> {
+        self.lock().received.clone()
+    }
+
+    /// How many requests arrived.
+    pub fn request_count(&self) -> usize {
+        self.lock().received.len()
+    }
+
+    /// Most requests whose answer windows overlapped at one moment.
+    pub fn max_concurrent_requests(&self) -> usize {
+        let received = self.requests();
+        let overlapping = |r: &Received| {
+            received
+                .iter()
+                .filter(|o| o.at <= r.at && r.at < o.until)
+                .count()
+        };
+        received.iter().map(overlapping).max().unwrap_or(0)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+}
+
+struct Responder(Arc<Mutex<State>>);
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut state = self.0.lock().unwrap();
+        let reply = state.script.pop_front().unwrap_or(state.fallback.clone());
+        let delay = if reply == Reply::Hang {
+            HANG
+        } else {
+            state.latency
+        };
+        let at = Instant::now();
+        state.received.push(Received {
+            user: user_text(request),
+            at,
+            until: at + delay,
+        });
+        template(&reply).set_delay(delay)
+    }
+}
+
+fn user_text(request: &Request) -> String {
+    let body: Value = request.body_json().unwrap();
+    let messages = body["messages"].as_array().unwrap();
+    let user = messages.iter().find(|m| m["role"] == "user").unwrap();
+    user["content"].as_str().unwrap().to_owned()
+}
+
+fn template(reply: &Reply) -> ResponseTemplate {
+    match reply {
+        Reply::Story(text) => json(200, &story(text)),
+        Reply::Refusal => json(200, REFUSAL),
+        Reply::Length => json(200, LENGTH),
+        Reply::ContentFilter => json(200, FILTERED),
+        Reply::ContentFilter400 => json(400, FILTER_400),
+        Reply::RateLimited { retry_after_secs } => {
+            let template = json(429, RATE_429);
+            match retry_after_secs {
+                Some(secs) => template.insert_header("retry-after", secs.to_string().as_str()),
+                None => template,
+            }
+        }
+        Reply::InsufficientQuota => json(429, QUOTA_429),
+        Reply::ServerError => json(500, SERVER_500),
+        Reply::Hang => json(200, STOP),
+    }
+}
+
+/// The recorded `stop` answer with its content replaced.
+fn story(text: &str) -> String {
+    let mut body: Value = serde_json::from_str(STOP).unwrap();
+    body["choices"][0]["message"]["content"] = Value::String(text.to_owned());
+    body.to_string()
+}
+
+fn json(status: u16, body: &str) -> ResponseTemplate {
+    ResponseTemplate::new(status).set_body_raw(body.to_owned(), "application/json")
+}
