@@ -79,6 +79,13 @@ fn round3(value: f64) -> String {
     format!("{:.3}", rounded + 0.0)
 }
 
+impl Compass {
+    /// Position in N, NE, E, SE, S, SW, W, NW order (for per-language phrase tables).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The compass direction a bearing (degrees, any value; wrapped into 0..360) points to.
 pub fn compass_direction(bearing_deg: f64) -> Compass {
     const SECTORS: [Compass; 8] = [

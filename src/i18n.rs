@@ -66,8 +66,6 @@ pub struct Texts {
     pub language_name: &'static str,
     /// Anything the bot cannot use (sticker, photo, text, ...).
     pub unusable_message: &'static str,
-    /// A location arrived but stories cannot be told yet.
-    pub stories_unavailable: &'static str,
     /// A command the bot does not know.
     pub unknown_command: &'static str,
     /// Admin-only command sent by someone else.
@@ -78,6 +76,30 @@ pub struct Texts {
     pub stale_button: &'static str,
     /// Something failed on our side; the user should try again.
     pub internal_error: &'static str,
+    /// Button under a story: a deeper story about the same place.
+    pub tell_more_button: &'static str,
+    /// Button under a story: the next nearest untold place.
+    pub another_place_button: &'static str,
+    /// Link text of the source article.
+    pub source_label: &'static str,
+    /// Marks a story that is the place's own summary (the LLM was not available).
+    pub from_wikipedia: &'static str,
+    /// No untold place nearby; `{near}` is replaced by [`Texts::you_are_near`] or nothing.
+    pub nothing_nearby: &'static str,
+    /// Wikipedia could not be reached; `{near}` as above.
+    pub sources_down: &'static str,
+    /// "You are near {locality}." (`{locality}` is replaced).
+    pub you_are_near: &'static str,
+    /// Too many requests right now; try again shortly.
+    pub busy: &'static str,
+    /// "{distance} {direction}" of the user, e.g. "350 m north of you"; see [`Texts::compass`].
+    pub distance_template: &'static str,
+    /// Metres and kilometres units.
+    pub units: (&'static str, &'static str),
+    /// Direction phrases for N, NE, E, SE, S, SW, W, NW.
+    pub compass: [&'static str; 8],
+    /// The language's name in English, for the LLM prompt.
+    pub prompt_language: &'static str,
     /// Command descriptions for the menu: start, help, language.
     pub command_descriptions: CommandDescriptions,
 }
@@ -103,11 +125,31 @@ static EN: Texts = Texts {
     language_set: "Done: I will speak English.",
     language_name: "English",
     unusable_message: "I can't use that. Send me a location (📎 → 📍) and I'll tell you about a place nearby.",
-    stories_unavailable: "Got your location, but I can't tell stories about places yet. Please come back soon.",
     unknown_command: "I don't know that command. /help shows what I can do.",
     admin_only: "This command is for the bot's administrators.",
     payments_unavailable: "Payments are not available right now.",
     stale_button: "This button has expired.",
+    tell_more_button: "🔎 Tell me more",
+    another_place_button: "➡️ Another place",
+    source_label: "Wikipedia",
+    from_wikipedia: "📖 From Wikipedia:",
+    nothing_nearby: "I have no new place to tell you about right here.{near} Walk a little and send your location again.",
+    sources_down: "My sources are out of reach right now.{near} Please try again in a minute.",
+    you_are_near: " You are near {locality}.",
+    busy: "Lots of people are exploring right now. Please try again in a minute.",
+    distance_template: "{distance} {direction} of you",
+    units: ("m", "km"),
+    compass: [
+        "north",
+        "north-east",
+        "east",
+        "south-east",
+        "south",
+        "south-west",
+        "west",
+        "north-west",
+    ],
+    prompt_language: "English",
     internal_error: "Something went wrong on my side. Please try again in a minute.",
     command_descriptions: CommandDescriptions {
         start: "Start: what this bot does",
@@ -127,11 +169,31 @@ static RU: Texts = Texts {
     language_set: "Готово: буду говорить по-русски.",
     language_name: "Русский",
     unusable_message: "Это я не понимаю. Пришлите геопозицию (📎 → 📍), и я расскажу о месте рядом.",
-    stories_unavailable: "Геопозицию получил, но рассказывать о местах пока не умею. Загляните чуть позже.",
     unknown_command: "Такой команды я не знаю. /help покажет, что я умею.",
     admin_only: "Эта команда только для администраторов бота.",
     payments_unavailable: "Платежи сейчас недоступны.",
     stale_button: "Эта кнопка устарела.",
+    tell_more_button: "🔎 Подробнее",
+    another_place_button: "➡️ Другое место",
+    source_label: "Википедия",
+    from_wikipedia: "📖 Из Википедии:",
+    nothing_nearby: "Здесь мне пока нечего рассказать вам нового.{near} Пройдите немного и пришлите геопозицию ещё раз.",
+    sources_down: "Мои источники сейчас недоступны.{near} Попробуйте через минуту.",
+    you_are_near: " Вы рядом с местом {locality}.",
+    busy: "Сейчас очень много желающих. Попробуйте через минуту.",
+    distance_template: "{distance} {direction} от вас",
+    units: ("м", "км"),
+    compass: [
+        "к северу",
+        "к северо-востоку",
+        "к востоку",
+        "к юго-востоку",
+        "к югу",
+        "к юго-западу",
+        "к западу",
+        "к северо-западу",
+    ],
+    prompt_language: "Russian",
     internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
     command_descriptions: CommandDescriptions {
         start: "Начать: что умеет бот",

@@ -6,6 +6,7 @@
 pub mod actors;
 pub mod cache;
 pub mod config;
+pub mod facts;
 pub mod geo;
 pub mod handlers;
 pub mod i18n;

@@ -13,7 +13,10 @@ use teloxide::{
 };
 
 use super::router::Router;
-use crate::i18n::Lang;
+use crate::{
+    facts::reply::{MORE_BUTTON, NEXT_BUTTON},
+    i18n::Lang,
+};
 
 /// Prefix of the language buttons' callback data (`lang:ru`).
 const LANGUAGE_BUTTON: &str = "lang";
@@ -53,22 +56,55 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
 pub async fn on_button(router: &Router, query: CallbackQuery) {
     let lang = router.language(&query.from);
     let data = query.data.as_deref().unwrap_or_default();
-    let answer = match data.split_once(':') {
+    match data.split_once(':') {
         Some((LANGUAGE_BUTTON, code)) => match Lang::from_code(code) {
             Some(chosen) => {
                 choose_language(router, &query, chosen).await;
-                chosen.texts().language_set
+                answer_button(router, &query, Some(chosen.texts().language_set)).await;
             }
-            None => lang.texts().stale_button,
+            None => answer_button(router, &query, Some(lang.texts().stale_button)).await,
         },
-        _ => lang.texts().stale_button,
-    };
-    // Always answer, or the user's button keeps spinning.
-    let request = router
-        .outbox
-        .bot()
-        .answer_callback_query(query.id.clone())
-        .text(answer);
+        Some((kind @ (MORE_BUTTON | NEXT_BUTTON), token)) => {
+            // Answer first: the story may take seconds and the button must stop spinning.
+            answer_button(router, &query, None).await;
+            let known = match token.parse() {
+                Ok(token) => story_button(router, &query, lang, kind, token).await,
+                Err(_) => false,
+            };
+            if !known {
+                router
+                    .reply(query.from.id.into(), lang.texts().stale_button)
+                    .await;
+            }
+        }
+        _ => answer_button(router, &query, Some(lang.texts().stale_button)).await,
+    }
+}
+
+async fn story_button(
+    router: &Router,
+    query: &CallbackQuery,
+    lang: Lang,
+    kind: &str,
+    token: u64,
+) -> bool {
+    let chat = query
+        .regular_message()
+        .map_or(query.from.id.into(), |message| message.chat.id);
+    let user_id = query.from.id.0;
+    if kind == MORE_BUTTON {
+        router.stories.tell_more(user_id, chat, lang, token).await
+    } else {
+        router.stories.tell_next(user_id, chat, lang, token).await
+    }
+}
+
+/// Answers a button press (always, or the user's button keeps spinning).
+async fn answer_button(router: &Router, query: &CallbackQuery, text: Option<&str>) {
+    let mut request = router.outbox.bot().answer_callback_query(query.id.clone());
+    if let Some(text) = text {
+        request = request.text(text);
+    }
     if let Err(error) = router.outbox.send(query.from.id.into(), request).await {
         tracing::debug!(%error, "callback query not answered");
     }

@@ -14,16 +14,11 @@ use std::{
     time::Duration,
 };
 
-use moka::sync::Cache;
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::router::Router;
-
-/// How many update ids are remembered for deduplication.
-const SEEN_UPDATES_CAPACITY: u64 = 200_000;
-/// How long an update id is remembered: Telegram gives up redelivering after 24 hours.
-const SEEN_UPDATES_TTL: Duration = Duration::from_secs(24 * 3600);
+use crate::cache::SeenUpdates;
 
 /// What happened to an offered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,46 +41,43 @@ pub struct Dispatcher {
     /// One permit per update being handled; its size is the backlog bound.
     backlog: Arc<Semaphore>,
     backlog_max: usize,
-    /// Update ids already admitted (bounded, expiring).
-    seen: Cache<u32, ()>,
+    /// Update ids already admitted (Redis when configured, else in process).
+    seen: SeenUpdates,
     /// Cleared when shutdown begins.
     accepting: AtomicBool,
 }
 
 impl Dispatcher {
     /// A dispatcher that lets at most `backlog_max` updates be handled at once.
-    pub fn new(router: Arc<Router>, backlog_max: usize) -> Self {
+    pub fn new(router: Arc<Router>, backlog_max: usize, seen: SeenUpdates) -> Self {
         let backlog_max = backlog_max.clamp(1, Semaphore::MAX_PERMITS);
         Self {
             router,
             backlog: Arc::new(Semaphore::new(backlog_max)),
             backlog_max,
-            seen: Cache::builder()
-                .max_capacity(SEEN_UPDATES_CAPACITY)
-                .time_to_live(SEEN_UPDATES_TTL)
-                .build(),
+            seen,
             accepting: AtomicBool::new(true),
         }
     }
 
     /// Offers a raw webhook body; never waits.
-    pub fn offer_raw(&self, body: &[u8]) -> Admission {
+    pub async fn offer_raw(&self, body: &[u8]) -> Admission {
         if !self.is_accepting() {
             return Admission::Closed;
         }
         match parse_update(body) {
-            Some(update) => self.offer(update),
+            Some(update) => self.offer(update).await,
             None => Admission::Unusable,
         }
     }
 
     /// Offers a parsed update; never waits. `Busy` when the backlog is full.
-    pub fn offer(&self, update: Update) -> Admission {
+    pub async fn offer(&self, update: Update) -> Admission {
         if !self.is_accepting() {
             return Admission::Closed;
         }
         match self.backlog.clone().try_acquire_owned() {
-            Ok(permit) => self.start(update, permit),
+            Ok(permit) => self.start(update, permit).await,
             Err(_) => Admission::Busy,
         }
     }
@@ -96,7 +88,7 @@ impl Dispatcher {
             return Admission::Closed;
         }
         match self.backlog.clone().acquire_owned().await {
-            Ok(permit) => self.start(update, permit),
+            Ok(permit) => self.start(update, permit).await,
             Err(_) => Admission::Closed,
         }
     }
@@ -124,7 +116,7 @@ impl Dispatcher {
             .is_ok()
     }
 
-    fn start(&self, update: Update, permit: OwnedSemaphorePermit) -> Admission {
+    async fn start(&self, update: Update, permit: OwnedSemaphorePermit) -> Admission {
         if let UpdateKind::Error(_) = update.kind {
             tracing::warn!(
                 update_id = update.id.0,
@@ -132,7 +124,7 @@ impl Dispatcher {
             );
             return Admission::Unusable;
         }
-        if !self.seen.entry(update.id.0).or_insert(()).is_fresh() {
+        if !self.seen.first_time(update.id.0).await {
             tracing::debug!(update_id = update.id.0, "duplicate update ignored");
             return Admission::Duplicate;
         }

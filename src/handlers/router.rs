@@ -7,7 +7,8 @@ use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
     types::{
-        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
+        ChatId, ChatMemberUpdated, Location, Message, ParseMode, PreCheckoutQuery, Update,
+        UpdateKind, User,
     },
 };
 use tracing::Instrument;
@@ -15,6 +16,8 @@ use tracing::Instrument;
 use super::commands;
 use crate::{
     config::Settings,
+    facts::{StoryRequest, Storyteller},
+    geo::Coordinates,
     i18n::Lang,
     telegram::{Outbox, TelegramError},
     users::UserStore,
@@ -30,6 +33,8 @@ pub struct Router {
     pub settings: Arc<Settings>,
     /// Our own @username, to recognise `/command@ourbot` in groups.
     pub bot_username: String,
+    /// The facts pipeline.
+    pub stories: Arc<Storyteller>,
 }
 
 impl Router {
@@ -60,13 +65,28 @@ impl Router {
         let lang = self.users.language_of(&user);
         if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
             commands::on_command(self, &message, &user, lang, text).await;
-        } else if message.location().is_some() {
-            self.reply(message.chat.id, lang.texts().stories_unavailable)
-                .await;
+        } else if let Some(location) = message.location() {
+            self.on_location(&message, &user, lang, location).await;
         } else if message.chat.is_private() {
             self.reply(message.chat.id, lang.texts().unusable_message)
                 .await;
         }
+    }
+
+    async fn on_location(&self, message: &Message, user: &User, lang: Lang, location: &Location) {
+        let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
+            tracing::warn!("location out of range");
+            self.reply(message.chat.id, lang.texts().unusable_message)
+                .await;
+            return;
+        };
+        let request = StoryRequest {
+            user_id: user.id.0,
+            chat: message.chat.id,
+            point,
+            lang,
+        };
+        self.stories.tell_nearby(request).await;
     }
 
     fn on_membership(&self, change: &ChatMemberUpdated) {

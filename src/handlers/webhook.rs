@@ -55,7 +55,7 @@ pub async fn receive(
         tracing::warn!(peer = ?request.peer_addr(), "webhook call with a missing or wrong secret");
         return HttpResponse::Unauthorized().finish();
     }
-    match state.dispatcher.offer_raw(&body) {
+    match state.dispatcher.offer_raw(&body).await {
         Admission::Accepted | Admission::Duplicate | Admission::Unusable => {
             HttpResponse::Ok().finish()
         }

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::helpers::mock_telegram::ok;
-use crate::helpers::{MockTelegram, SECRET, spawn_app, spawn_app_on};
+use crate::helpers::{Mocks, SECRET, spawn_app};
 
 fn run_binary(vars: &[(&str, &str)]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_excursobot"))
@@ -88,15 +88,18 @@ async fn the_webhook_is_set_with_secret_and_allowed_updates_when_telegram_differ
 
 #[actix_web::test]
 async fn the_webhook_is_left_alone_when_telegram_already_has_it() {
-    let telegram = MockTelegram::start().await;
+    let mocks = Mocks::start().await;
     let current = json!({
         "url": "https://excursobot.example/webhook", "has_custom_certificate": false,
         "pending_update_count": 0,
         "allowed_updates": ["message", "edited_message", "callback_query", "pre_checkout_query", "my_chat_member"]
     });
-    telegram.answer_always("getWebhookInfo", ok(current)).await;
+    mocks
+        .telegram
+        .answer_always("getWebhookInfo", ok(current))
+        .await;
 
-    let app = spawn_app_on(telegram, &[]).await;
+    let app = mocks.spawn(&[]).await;
 
     assert_eq!(app.telegram.calls("getWebhookInfo").await.len(), 1);
     assert!(app.telegram.calls("setWebhook").await.is_empty());

@@ -5,10 +5,12 @@
 mod helpers;
 
 mod configuration;
+mod facts;
 mod gate;
 mod onboarding;
 mod places;
 mod polling;
+mod redis_cache;
 mod sending;
 mod shutdown;
 mod webhook;

@@ -5,18 +5,18 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::mock_telegram::ok;
-use crate::helpers::{MockTelegram, sample, spawn_app_on};
+use crate::helpers::{Mocks, sample};
 
 #[actix_web::test]
 async fn polling_mode_pulls_updates_and_replies() {
-    let telegram = MockTelegram::start().await;
+    let mocks = Mocks::start().await;
     let batch = json!([
         sample("01_start_command_private.json"),
         sample("14_sticker_private_teloxide.json")
     ]);
-    telegram.answer_next("getUpdates", ok(batch), 1).await;
+    mocks.telegram.answer_next("getUpdates", ok(batch), 1).await;
 
-    let mut app = spawn_app_on(telegram, &[("WEBHOOK_URL", "")]).await;
+    let mut app = mocks.spawn(&[("WEBHOOK_URL", "")]).await;
 
     let welcome = app.telegram.wait_for_messages_to(1443186301, 1).await;
     assert!(welcome[0]["text"].as_str().unwrap().starts_with("Hi!"));
@@ -41,8 +41,8 @@ async fn polling_mode_pulls_updates_and_replies() {
 
 #[actix_web::test]
 async fn in_polling_mode_the_webhook_refuses_every_post() {
-    let telegram = MockTelegram::start().await;
-    let app = spawn_app_on(telegram, &[("WEBHOOK_URL", "")]).await;
+    let mocks = Mocks::start().await;
+    let app = mocks.spawn(&[("WEBHOOK_URL", "")]).await;
 
     let response = app.post_raw(b"{}".to_vec(), Some("anything")).await;
 

@@ -57,6 +57,8 @@ impl MockTelegram {
             ),
             ("sendMessage", ok(sent_message())),
             ("editMessageText", ok(sent_message())),
+            ("sendPhoto", ok(sent_message())),
+            ("sendVenue", ok(sent_message())),
         ];
         for (name, answer) in answers {
             Self::mount_on(&server, name, answer, DEFAULT_PRIORITY).await;
@@ -100,14 +102,14 @@ impl MockTelegram {
         Self::mount_on(&self.server, name, answer, 2).await;
     }
 
-    /// JSON bodies of the calls made to `name` so far (multipart calls give `Null`).
+    /// Bodies of the calls made to `name` so far, as JSON (multipart forms become objects).
     pub async fn calls(&self, name: &str) -> Vec<Value> {
         let wanted = format!("/{}", name.to_ascii_lowercase());
         let requests = self.server.received_requests().await.unwrap_or_default();
         requests
             .iter()
             .filter(|request| request.url.path().to_ascii_lowercase().ends_with(&wanted))
-            .map(|request| serde_json::from_slice(&request.body).unwrap_or(Value::Null))
+            .map(body_as_json)
             .collect()
     }
 
@@ -145,4 +147,36 @@ where
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
+}
+
+/// A request body as JSON: JSON as is, a multipart form as an object of its fields (each
+/// field parsed as JSON when it is JSON, e.g. `chat_id` and `reply_markup`).
+fn body_as_json(request: &wiremock::Request) -> Value {
+    let content_type = request
+        .headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let Some(boundary) = content_type.split("boundary=").nth(1) else {
+        return serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+    };
+    let body = String::from_utf8_lossy(&request.body);
+    let mut fields = serde_json::Map::new();
+    for part in body.split(&format!("--{boundary}")) {
+        let Some((head, value)) = part.split_once("\r\n\r\n") else {
+            continue;
+        };
+        let Some(name) = head
+            .split("name=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+        else {
+            continue;
+        };
+        let value = value.strip_suffix("\r\n").unwrap_or(value);
+        let parsed =
+            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        fields.insert(name.to_owned(), parsed);
+    }
+    Value::Object(fields)
 }

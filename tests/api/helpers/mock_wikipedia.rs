@@ -64,6 +64,14 @@ impl MockWikipedia {
         .await;
     }
 
+    /// `lang` answers the standard places with page ids of their own for every ~110 m cell.
+    pub async fn serve_distinct_places(&self, lang: &str) {
+        let responder = DistinctPlacesResponder {
+            lang: lang.to_owned(),
+        };
+        self.mount(lang, None, responder).await;
+    }
+
     /// `lang` answers the standard places only when asked with exactly `radius_m`; this
     /// takes priority over the other answers for that language.
     pub async fn serve_places_at_radius(&self, lang: &str, radius_m: u32) {
@@ -141,6 +149,28 @@ impl Respond for PlacesResponder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let (lat, lon) = query_point(request).unwrap_or((0.0, 0.0));
         ResponseTemplate::new(200).set_body_json(places_body(&self.lang, lat, lon))
+    }
+}
+
+/// Like [`PlacesResponder`], but each ~110 m cell has pages of its own (distinct page ids),
+/// so users at different spots hear about different places.
+struct DistinctPlacesResponder {
+    lang: String,
+}
+
+impl Respond for DistinctPlacesResponder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let (lat, lon) = query_point(request).unwrap_or((0.0, 0.0));
+        let cell = ((lat * 1000.0).round() as i64).unsigned_abs() * 100_003
+            + ((lon * 1000.0).round() as i64).unsigned_abs();
+        let mut body = places_body(&self.lang, lat, lon);
+        if let Some(pages) = body["query"]["pages"].as_array_mut() {
+            for page in pages {
+                let id = page["pageid"].as_u64().unwrap_or(0) + cell * 10_000;
+                page["pageid"] = json!(id);
+            }
+        }
+        ResponseTemplate::new(200).set_body_json(body)
     }
 }
 

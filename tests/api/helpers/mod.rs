@@ -4,6 +4,7 @@
 pub mod mock_openai;
 pub mod mock_telegram;
 pub mod mock_wikipedia;
+pub mod redis_proxy;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -12,15 +13,43 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+pub use mock_openai::{MockOpenAi, Reply};
 pub use mock_telegram::MockTelegram;
+pub use mock_wikipedia::MockWikipedia;
 
 /// The webhook secret every test app expects.
 pub const SECRET: &str = "test-secret_123";
+
+/// The mock services an app talks to; prepare them, then [`Mocks::spawn`].
+pub struct Mocks {
+    pub telegram: MockTelegram,
+    pub wikipedia: MockWikipedia,
+    pub openai: MockOpenAi,
+}
+
+impl Mocks {
+    /// Mocks with defaults: Telegram answers, OpenAI writes "A story.", Wikipedia knows
+    /// nothing until told (`wikipedia.serve_places(..)`).
+    pub async fn start() -> Self {
+        Self {
+            telegram: MockTelegram::start().await,
+            wikipedia: MockWikipedia::start().await,
+            openai: MockOpenAi::start().await,
+        }
+    }
+
+    /// Starts the app against these mocks with `overrides` on top of the test defaults.
+    pub async fn spawn(self, overrides: &[(&str, &str)]) -> TestApp {
+        spawn_app_on(self, overrides).await
+    }
+}
 
 /// A running application and its mocks.
 pub struct TestApp {
     pub address: String,
     pub telegram: MockTelegram,
+    pub wikipedia: MockWikipedia,
+    pub openai: MockOpenAi,
     pub http: reqwest::Client,
     shutdown: CancellationToken,
     running: Option<JoinHandle<anyhow::Result<()>>>,
@@ -32,15 +61,50 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts the app with these variables on top of the test defaults (`("WEBHOOK_URL", "")`
-/// switches to long polling).
+/// switches to long polling); Wikipedia knows places in English and Russian.
 pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
-    let telegram = MockTelegram::start().await;
-    spawn_app_on(telegram, overrides).await
+    let mocks = Mocks::start().await;
+    mocks.wikipedia.serve_places("en").await;
+    mocks.wikipedia.serve_places("ru").await;
+    mocks.spawn(overrides).await
 }
 
-/// Starts the app against an already prepared mock Telegram.
-pub async fn spawn_app_on(telegram: MockTelegram, overrides: &[(&str, &str)]) -> TestApp {
+/// A fresh Redis key prefix, so tests sharing one Redis never see each other's keys.
+pub fn unique_redis_prefix() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("test:{}:{nanos}:{n}:", std::process::id())
+}
+
+/// `TEST_REDIS_URL`, or `None` after saying the test runs without Redis.
+pub fn test_redis_url(test: &str) -> Option<String> {
+    let url = std::env::var("TEST_REDIS_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
+    if url.is_none() {
+        // Written to stderr directly: libtest captures `eprintln!` of passing tests.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED {test}: TEST_REDIS_URL is not set (no Redis to test against)"
+        );
+    }
+    url
+}
+
+/// Starts the app against prepared mocks. With `TEST_REDIS_URL` set, it uses that Redis under
+/// a fresh key prefix (unless `overrides` set `REDIS_URL`).
+pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
     excursobot::install_tls_provider();
+    let Mocks {
+        telegram,
+        wikipedia,
+        openai,
+    } = mocks;
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
         ("WEBHOOK_URL", "https://excursobot.example"),
@@ -53,6 +117,13 @@ pub async fn spawn_app_on(telegram: MockTelegram, overrides: &[(&str, &str)]) ->
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     vars.insert("TELEGRAM_API_URL".into(), telegram.url());
+    vars.insert("WIKIPEDIA_API_URL".into(), wikipedia.api_url_template());
+    vars.insert("OPENAI_BASE_URL".into(), openai.config().base_url);
+    vars.insert("OPENAI_API_KEY".into(), mock_openai::API_KEY.into());
+    if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
+        vars.insert("REDIS_URL".into(), redis);
+    }
+    vars.insert("REDIS_KEY_PREFIX".into(), unique_redis_prefix());
     for (name, value) in overrides {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
@@ -65,6 +136,8 @@ pub async fn spawn_app_on(telegram: MockTelegram, overrides: &[(&str, &str)]) ->
     TestApp {
         address,
         telegram,
+        wikipedia,
+        openai,
         http: reqwest::Client::new(),
         shutdown,
         running: Some(running),
@@ -135,27 +208,38 @@ pub fn sample_text(name: &str) -> String {
     std::fs::read_to_string(path).expect("sample exists")
 }
 
-/// A private-chat text message from user `user_id` with Telegram language `language`.
-pub fn text_update(update_id: u64, user_id: i64, language: &str, text: &str) -> Value {
-    let mut update = json!({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1_700_000_000,
-            "chat": { "id": user_id, "type": "private", "first_name": "Test" },
-            "from": { "id": user_id, "is_bot": false, "first_name": "Test", "language_code": language },
-            "text": text
-        }
+/// A private-chat message from `user_id` (Telegram language `language`) with `content`
+/// fields (`text`, `location`, ...).
+pub fn private_message(update_id: u64, user_id: i64, language: &str, content: Value) -> Value {
+    let mut message = json!({
+        "message_id": update_id,
+        "date": 1_700_000_000,
+        "chat": { "id": user_id, "type": "private", "first_name": "Test" },
+        "from": { "id": user_id, "is_bot": false, "first_name": "Test", "language_code": language },
     });
+    if let (Some(message), Value::Object(content)) = (message.as_object_mut(), content) {
+        message.extend(content);
+    }
+    json!({ "update_id": update_id, "message": message })
+}
+
+/// A private-chat text message (a command gets its `bot_command` entity).
+pub fn text_update(update_id: u64, user_id: i64, language: &str, text: &str) -> Value {
+    let mut content = json!({ "text": text });
     if text.starts_with('/') {
         let length = text
             .split_whitespace()
             .next()
             .map_or(0, |command| command.encode_utf16().count());
-        update["message"]["entities"] =
-            json!([{ "type": "bot_command", "offset": 0, "length": length }]);
+        content["entities"] = json!([{ "type": "bot_command", "offset": 0, "length": length }]);
     }
-    update
+    private_message(update_id, user_id, language, content)
+}
+
+/// A one-off location (no `live_period`) in a private chat.
+pub fn location_update(update_id: u64, user_id: i64, language: &str, lat: f64, lon: f64) -> Value {
+    let content = json!({ "location": { "latitude": lat, "longitude": lon } });
+    private_message(update_id, user_id, language, content)
 }
 
 /// A button press by `user_id` on message `message_id` in their private chat.

@@ -1,0 +1,417 @@
+//! The facts pipeline: from a location to a story about a real place nearby.
+//!
+//! 1. Places near the point: the place list cache (a ~110 m cell), else Wikipedia (the user's
+//!    language, English fallback, widening radius). Wikipedia unreachable: the offline
+//!    gazetteer names the locality and the user is told to try again shortly.
+//! 2. The nearest place this user has not been told about.
+//! 3. Its story: the fact cache, else the LLM through the `OpenAiGate` (single-flight, so a
+//!    crowd at one spot costs one call), else the place's own summary, marked as such.
+//! 4. The reply (see [`reply`]): photo, caption, source link, buttons, venue pin.
+//!
+//! At most one location per user is in flight: a newer one cancels the older.
+
+pub mod prompt;
+pub mod reply;
+pub mod told;
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use actix::Addr;
+use moka::sync::Cache;
+use teloxide::{
+    prelude::Requester,
+    types::{ChatAction, ChatId},
+};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    actors::{
+        fact_cache::{FactCache, Get, Put},
+        openai_gate::{Generate, OpenAiGate, Priority},
+    },
+    cache::{fact_key, more_fact_key, places_key},
+    geo::Coordinates,
+    i18n::Lang,
+    places::{Place, PlaceError, PlaceSource, find_places, gazetteer::Gazetteer},
+    telegram::Outbox,
+};
+use reply::{StoryReply, send_story};
+use told::ToldPlaces;
+
+/// Search radius when the user has not chosen one.
+pub const DEFAULT_RADIUS_M: u32 = 1000;
+/// How long the buttons under a story keep working.
+const BUTTONS_LIVE_FOR: Duration = Duration::from_secs(24 * 3600);
+/// Stories whose buttons are remembered.
+const BUTTONS_CAPACITY: u64 = 100_000;
+/// Sentences of the place's own summary used when the LLM cannot write.
+const FALLBACK_SENTENCES: usize = 3;
+
+/// Where a story came from (for statistics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorySource {
+    /// The fact cache.
+    Cache,
+    /// A fresh LLM call.
+    Llm,
+    /// The place's own summary.
+    Fallback,
+}
+
+/// A first story or a "tell me more".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// The short first story.
+    First,
+    /// The deeper story behind "Tell me more".
+    More,
+}
+
+/// Who asks, where, in which language.
+#[derive(Debug, Clone)]
+pub struct StoryRequest {
+    /// Telegram user id.
+    pub user_id: u64,
+    /// Where replies go.
+    pub chat: ChatId,
+    /// The user's position.
+    pub point: Coordinates,
+    /// The user's language.
+    pub lang: Lang,
+}
+
+/// What the buttons under a story refer to (kept here, not in the 64-byte callback data).
+#[derive(Debug, Clone)]
+struct StoryContext {
+    place: Place,
+    from: Coordinates,
+}
+
+/// Turns locations into stories.
+pub struct Storyteller {
+    places: Arc<dyn PlaceSource>,
+    gazetteer: Gazetteer,
+    cache: Addr<FactCache>,
+    /// `None` when no `OPENAI_API_KEY` is set: every story is the summary.
+    gate: Option<Addr<OpenAiGate>>,
+    outbox: Outbox,
+    told: ToldPlaces,
+    /// Button tokens to the story they sit under.
+    contexts: Cache<u64, Arc<StoryContext>>,
+    next_token: AtomicU64,
+    /// Per user: the generation and cancel token of the location being answered.
+    in_flight: Mutex<HashMap<u64, (u64, CancellationToken)>>,
+}
+
+impl Storyteller {
+    /// A storyteller over these sources and actors.
+    pub fn new(
+        places: Arc<dyn PlaceSource>,
+        cache: Addr<FactCache>,
+        gate: Option<Addr<OpenAiGate>>,
+        outbox: Outbox,
+    ) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |since| since.as_secs());
+        Self {
+            places,
+            gazetteer: Gazetteer::new(),
+            cache,
+            gate,
+            outbox,
+            told: ToldPlaces::default(),
+            contexts: Cache::builder()
+                .max_capacity(BUTTONS_CAPACITY)
+                .time_to_live(BUTTONS_LIVE_FOR)
+                .build(),
+            // Seeded from the clock so buttons from before a restart do not alias new ones.
+            next_token: AtomicU64::new(seed << 20),
+            in_flight: Mutex::default(),
+        }
+    }
+
+    /// Answers a location the user just sent; a newer location from the same user cancels it.
+    pub async fn tell_nearby(&self, request: StoryRequest) {
+        let (generation, cancel) = self.begin(request.user_id);
+        tokio::select! {
+            () = cancel.cancelled() => tracing::info!("replaced by a newer location"),
+            () = self.tell_nearest_untold(&request, Priority::Interactive) => {}
+        }
+        self.finish(request.user_id, generation);
+    }
+
+    /// "Tell me more" under the story `token`; `false` when the button is stale.
+    pub async fn tell_more(&self, user_id: u64, chat: ChatId, lang: Lang, token: u64) -> bool {
+        let Some(context) = self.contexts.get(&token) else {
+            return false;
+        };
+        self.typing(chat);
+        let request = StoryRequest {
+            user_id,
+            chat,
+            point: context.from,
+            lang,
+        };
+        self.tell_place(
+            &request,
+            context.place.clone(),
+            Depth::More,
+            Priority::Interactive,
+        )
+        .await;
+        true
+    }
+
+    /// "Another place" under the story `token`; `false` when the button is stale.
+    pub async fn tell_next(&self, user_id: u64, chat: ChatId, lang: Lang, token: u64) -> bool {
+        let Some(context) = self.contexts.get(&token) else {
+            return false;
+        };
+        let request = StoryRequest {
+            user_id,
+            chat,
+            point: context.from,
+            lang,
+        };
+        self.tell_nearest_untold(&request, Priority::Interactive)
+            .await;
+        true
+    }
+
+    /// Finds the nearest untold place and tells it, or says why there is none.
+    pub async fn tell_nearest_untold(&self, request: &StoryRequest, priority: Priority) {
+        self.typing(request.chat);
+        let places = match self.places_near(request.point, request.lang).await {
+            Ok(places) => places,
+            Err(error) => {
+                tracing::warn!(%error, "place lookup failed; using the gazetteer");
+                return self
+                    .say_near(request, request.lang.texts().sources_down)
+                    .await;
+            }
+        };
+        let untold = places
+            .into_iter()
+            .find(|place| !self.told.was_told(request.user_id, &place.id));
+        match untold {
+            Some(place) => {
+                self.tell_place(request, place, Depth::First, priority)
+                    .await;
+            }
+            None => {
+                self.say_near(request, request.lang.texts().nothing_nearby)
+                    .await
+            }
+        }
+    }
+
+    /// Writes (or fetches) the story about `place` and sends it.
+    pub async fn tell_place(
+        &self,
+        request: &StoryRequest,
+        place: Place,
+        depth: Depth,
+        priority: Priority,
+    ) -> StorySource {
+        let (text, source) = self.story(&place, request, depth, priority).await;
+        self.told.mark_told(request.user_id, &place.id);
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let reply = StoryReply {
+            place: &place,
+            text: &text,
+            is_summary: source == StorySource::Fallback,
+            from: request.point,
+            lang: request.lang,
+            photos: true,
+            token,
+        };
+        match send_story(&self.outbox, request.chat, &reply).await {
+            Ok(()) => tracing::info!(place = %place.id, ?source, "story told"),
+            Err(error) => tracing::warn!(%error, "story not delivered"),
+        }
+        let context = StoryContext {
+            place,
+            from: request.point,
+        };
+        self.contexts.insert(token, Arc::new(context));
+        source
+    }
+
+    async fn story(
+        &self,
+        place: &Place,
+        request: &StoryRequest,
+        depth: Depth,
+        priority: Priority,
+    ) -> (String, StorySource) {
+        let lang = request.lang;
+        let key = match depth {
+            Depth::First => fact_key(lang.code(), &place.id),
+            Depth::More => more_fact_key(lang.code(), &place.id),
+        };
+        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
+            return (text.to_string(), StorySource::Cache);
+        }
+        let Some(gate) = &self.gate else {
+            return (fallback_text(&place.summary, depth), StorySource::Fallback);
+        };
+        let prompt = match depth {
+            Depth::First => prompt::story(place, request.point, lang),
+            Depth::More => prompt::deeper_story(place, request.point, lang),
+        };
+        match gate
+            .send(Generate::new(key.clone(), prompt, priority))
+            .await
+        {
+            Ok(Ok(text)) if !text.trim().is_empty() => {
+                let value: Arc<str> = text.as_str().into();
+                self.cache.do_send(Put { key, value });
+                (text, StorySource::Llm)
+            }
+            Ok(Ok(_)) => (fallback_text(&place.summary, depth), StorySource::Fallback),
+            Ok(Err(error)) => {
+                tracing::info!(%error, "no LLM story; telling the summary");
+                (fallback_text(&place.summary, depth), StorySource::Fallback)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "LLM gate unreachable; telling the summary");
+                (fallback_text(&place.summary, depth), StorySource::Fallback)
+            }
+        }
+    }
+
+    /// Places near `point`, nearest first, from the cache or Wikipedia.
+    async fn places_near(&self, point: Coordinates, lang: Lang) -> Result<Vec<Place>, PlaceError> {
+        let key = places_key(lang.code(), point, DEFAULT_RADIUS_M);
+        let cached = match self.cache.send(Get(key.clone())).await {
+            Ok(Some(json)) => serde_json::from_str::<Vec<Place>>(&json).ok(),
+            _ => None,
+        };
+        let mut places = match cached {
+            Some(places) => places,
+            None => {
+                let found =
+                    find_places(self.places.as_ref(), point, lang.code(), DEFAULT_RADIUS_M).await?;
+                if let Ok(json) = serde_json::to_string(&found) {
+                    self.cache.do_send(Put {
+                        key,
+                        value: json.into(),
+                    });
+                }
+                found
+            }
+        };
+        // The list may come from a neighbour in the same cell: measure from this very point.
+        for place in &mut places {
+            place.distance_m = point.distance_m(&place.coordinates);
+        }
+        places.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+        Ok(places)
+    }
+
+    /// Sends `template` with the nearest locality's name in place of `{near}`.
+    async fn say_near(&self, request: &StoryRequest, template: &str) {
+        let texts = request.lang.texts();
+        let near = match self.gazetteer.nearest(request.point).await {
+            Some(locality) => texts
+                .you_are_near
+                .replace("{locality}", &teloxide::utils::html::escape(&locality.name)),
+            None => String::new(),
+        };
+        let text = template.replace("{near}", &near);
+        let message = self.outbox.bot().send_message(request.chat, text);
+        if let Err(error) = self.outbox.send(request.chat, message).await {
+            tracing::warn!(%error, "note not delivered");
+        }
+    }
+
+    /// Shows "typing…" at once; not rate limited (chat actions are not messages) and not awaited.
+    fn typing(&self, chat: ChatId) {
+        let action = self.outbox.bot().send_chat_action(chat, ChatAction::Typing);
+        tokio::spawn(async move {
+            if let Err(error) = action.await {
+                tracing::debug!(%error, "typing action not sent");
+            }
+        });
+    }
+
+    fn begin(&self, user_id: u64) -> (u64, CancellationToken) {
+        let generation = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let token = CancellationToken::new();
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, older)) = in_flight.insert(user_id, (generation, token.clone())) {
+            older.cancel();
+        }
+        (generation, token)
+    }
+
+    fn finish(&self, user_id: u64, generation: u64) {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if in_flight
+            .get(&user_id)
+            .is_some_and(|(current, _)| *current == generation)
+        {
+            in_flight.remove(&user_id);
+        }
+    }
+}
+
+/// The first sentences of a summary (all of it, up to a limit, for "tell me more").
+pub fn fallback_text(summary: &str, depth: Depth) -> String {
+    let (sentences, limit) = match depth {
+        Depth::First => (FALLBACK_SENTENCES, 700),
+        Depth::More => (12, 2500),
+    };
+    let mut text = String::new();
+    for sentence in summary
+        .split_inclusive(['.', '!', '?', '。'])
+        .take(sentences)
+    {
+        if !text.is_empty() && text.chars().count() + sentence.chars().count() > limit {
+            break;
+        }
+        text.push_str(sentence);
+    }
+    let text = text.trim();
+    if text.chars().count() > limit {
+        let cut: String = text.chars().take(limit).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_is_the_first_three_sentences() {
+        let summary = "One. Two is here! Three? Four. Five.";
+        assert_eq!(
+            fallback_text(summary, Depth::First),
+            "One. Two is here! Three?"
+        );
+        assert_eq!(fallback_text(summary, Depth::More), summary);
+    }
+
+    #[test]
+    fn a_fallback_never_exceeds_its_limit() {
+        let summary = "x".repeat(5000);
+        assert!(fallback_text(&summary, Depth::First).chars().count() <= 701);
+    }
+}

@@ -1,0 +1,90 @@
+//! What the LLM is asked. It *writes* about a place we found; it never chooses the place, the
+//! coordinates or the links, and it may use nothing beyond the place's own summary.
+
+use crate::{
+    actors::openai_gate::ChatPrompt,
+    geo::{Coordinates, compass_direction},
+    i18n::Lang,
+    places::Place,
+};
+
+/// Longest summary sent to the LLM, in characters (the intro of an article is plenty).
+const MAX_SUMMARY_CHARS: usize = 3000;
+
+const SYSTEM: &str = "You are a local guide who tells short, vivid, true stories about real places. \
+Use only facts stated in the summary you are given; never invent names, dates, numbers, events or \
+legends. No greeting, no introduction, no questions to the reader, no markdown, no remarks about \
+the summary, the request or yourself.";
+
+/// The prompt for the first story about `place`, told to someone standing at `from`.
+pub fn story(place: &Place, from: Coordinates, lang: Lang) -> ChatPrompt {
+    let task = "Write one surprising, concrete story of 60-90 words about this place.";
+    ChatPrompt {
+        system: SYSTEM.to_owned(),
+        user: user_message(place, from, lang, task),
+        max_tokens: 300,
+    }
+}
+
+/// The prompt for "tell me more": a deeper story about the same place.
+pub fn deeper_story(place: &Place, from: Coordinates, lang: Lang) -> ChatPrompt {
+    let task = "The listener wants to know more. Write a deeper story of 120-160 words about this \
+place: details, people and history from the summary that a first short story would skip.";
+    ChatPrompt {
+        system: SYSTEM.to_owned(),
+        user: user_message(place, from, lang, task),
+        max_tokens: 500,
+    }
+}
+
+fn user_message(place: &Place, from: Coordinates, lang: Lang, task: &str) -> String {
+    let distance = from.distance_m(&place.coordinates).round();
+    let direction = compass_direction(from.bearing_deg(&place.coordinates));
+    let summary: String = place.summary.chars().take(MAX_SUMMARY_CHARS).collect();
+    format!(
+        "Place: {title}\nWhere: about {distance} m to the {direction:?} of the listener.\n\
+         Summary (the only source of facts):\n{summary}\n\n{task} Write it in {language}.",
+        title = place.title,
+        language = lang.texts().prompt_language,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::places::PlaceId;
+
+    fn place() -> Place {
+        Place {
+            id: PlaceId("en:1".into()),
+            title: "Old Church".into(),
+            coordinates: Coordinates {
+                lat: 55.001,
+                lon: 37.0,
+            },
+            distance_m: 111.0,
+            summary: "The Old Church was built in 1712.".into(),
+            image_url: None,
+            source_url: "https://en.wikipedia.org/wiki/Old_Church".into(),
+            lang: "en".into(),
+        }
+    }
+
+    #[test]
+    fn the_prompt_carries_title_summary_distance_direction_and_language() {
+        let prompt = story(
+            &place(),
+            Coordinates {
+                lat: 55.0,
+                lon: 37.0,
+            },
+            Lang::Ru,
+        );
+        assert!(prompt.user.contains("Place: Old Church"));
+        assert!(prompt.user.contains("built in 1712"));
+        assert!(prompt.user.contains("about 111 m to the N"));
+        assert!(prompt.user.contains("60-90 words"));
+        assert!(prompt.user.ends_with("Write it in Russian."));
+        assert!(prompt.system.contains("never invent"));
+    }
+}
