@@ -89,6 +89,22 @@ pub struct FactSettings {
     pub cache_ttl: Duration,
 }
 
+/// Live-location tours (the `LiveLocationSessions` actor).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    /// Active tours one instance runs at most; the next user is told to try later.
+    pub max_sessions: usize,
+    /// Buffered live updates that trigger a batch flush.
+    pub batch_size: usize,
+    /// Longest a live update waits in the buffer.
+    pub batch_flush: Duration,
+    /// Interval between stories for users who have not chosen one.
+    pub default_interval: Duration,
+}
+
+/// Intervals (minutes) a user can choose for a tour; the buttons under the tour's first message.
+pub const LIVE_INTERVALS_MIN: [u64; 4] = [5, 10, 30, 60];
+
 /// Everything the application needs, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -120,6 +136,8 @@ pub struct Settings {
     pub llm: LlmSettings,
     /// Place and fact sources and their cache.
     pub facts: FactSettings,
+    /// Live-location tours.
+    pub live: LiveSettings,
 }
 
 impl Settings {
@@ -154,6 +172,7 @@ impl Settings {
             },
             llm: llm(&env)?,
             facts: facts(&env)?,
+            live: live(&env)?,
         })
     }
 
@@ -362,6 +381,37 @@ fn facts(env: &Env) -> Result<FactSettings, ConfigError> {
     })
 }
 
+fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
+    let max_sessions = env.parsed("LIVE_SESSIONS_MAX", 50, "a whole number of tours")?;
+    let batch_size: usize = env.parsed("LIVE_BATCH_SIZE", 5, "a positive integer")?;
+    if batch_size == 0 {
+        return Err(malformed("LIVE_BATCH_SIZE", "0", "a positive integer"));
+    }
+    let flush_ms: u64 = env.parsed("LIVE_BATCH_FLUSH_MS", 1000, "a positive number of ms")?;
+    if flush_ms == 0 {
+        return Err(malformed(
+            "LIVE_BATCH_FLUSH_MS",
+            "0",
+            "a positive number of ms",
+        ));
+    }
+    let interval: u64 = env.parsed("LIVE_DEFAULT_INTERVAL_MIN", 10, "5, 10, 30 or 60")?;
+    if !LIVE_INTERVALS_MIN.contains(&interval) {
+        let found = interval.to_string();
+        return Err(malformed(
+            "LIVE_DEFAULT_INTERVAL_MIN",
+            &found,
+            "5, 10, 30 or 60",
+        ));
+    }
+    Ok(LiveSettings {
+        max_sessions,
+        batch_size,
+        batch_flush: Duration::from_millis(flush_ms),
+        default_interval: Duration::from_secs(interval * 60),
+    })
+}
+
 fn log_filter(env: &Env) -> Result<String, ConfigError> {
     let filter = env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
     match tracing_subscriber::EnvFilter::try_new(&filter) {
@@ -400,6 +450,10 @@ mod tests {
             settings.telegram_api_url.as_str(),
             "https://api.telegram.org/"
         );
+        assert_eq!(settings.live.max_sessions, 50);
+        assert_eq!(settings.live.batch_size, 5);
+        assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
+        assert_eq!(settings.live.default_interval, Duration::from_secs(600));
     }
 
     #[test]
@@ -451,6 +505,10 @@ mod tests {
             ("WIKIPEDIA_API_URL", "nowhere"),
             ("REDIS_URL", "localhost:6379"),
             ("FACT_CACHE_TTL_SECS", "week"),
+            ("LIVE_SESSIONS_MAX", "many"),
+            ("LIVE_BATCH_SIZE", "0"),
+            ("LIVE_BATCH_FLUSH_MS", "0"),
+            ("LIVE_DEFAULT_INTERVAL_MIN", "7"),
         ] {
             let error = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{error}");

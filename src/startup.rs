@@ -3,7 +3,8 @@
 //!
 //! Shutdown order: stop admitting updates (the webhook answers 503 + `Retry-After`, `/readyz`
 //! fails), stop polling, let in-flight updates finish within the grace period, then stop the
-//! HTTP server.
+//! HTTP server. Live tours are drained into their store (buffered updates applied, every tour
+//! written) before their actors stop, so the next instance restores them.
 
 use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
 
@@ -17,6 +18,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     actors::{
         fact_cache::FactCache,
+        live_sessions::{
+            Clock, Guide, InMemorySessionStore, LiveLocationSessions, SessionStore, Shutdown,
+            TourGuide,
+        },
         openai_gate::{GateConfig, OpenAiConfig, OpenAiGate},
     },
     cache::{RedisStore, SeenUpdates},
@@ -38,6 +43,8 @@ use crate::{
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
+/// Longest the shutdown waits for live tours to reach their store.
+const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A built, not yet running, application.
 pub struct Application {
@@ -49,6 +56,50 @@ pub struct Application {
     polling_bot: Option<Bot>,
     shutdown_grace: Duration,
     facts: FactActors,
+    tours: TourActors,
+}
+
+/// The live-tour actors: the sessions and the guide that tells their stories, each on an
+/// arbiter of its own so story I/O never shares a thread with the tours' timers.
+struct TourActors {
+    sessions: Addr<LiveLocationSessions>,
+    arbiters: Vec<Arbiter>,
+}
+
+impl TourActors {
+    fn start(
+        settings: &Settings,
+        store: Arc<dyn SessionStore>,
+        stories: Arc<Storyteller>,
+        outbox: Outbox,
+    ) -> Self {
+        let guide_arbiter = Arbiter::new();
+        let guide = Supervisor::start_in_arbiter(&guide_arbiter.handle(), move |_| {
+            TourGuide::new(stories, outbox)
+        });
+        let guide = Guide::of(&guide);
+        let live = settings.live;
+        let sessions_arbiter = Arbiter::new();
+        let sessions = Supervisor::start_in_arbiter(&sessions_arbiter.handle(), move |_| {
+            LiveLocationSessions::new(live, store, guide, Clock::new())
+        });
+        Self {
+            sessions,
+            arbiters: vec![sessions_arbiter, guide_arbiter],
+        }
+    }
+
+    /// Writes every tour to the store, then stops the actors.
+    async fn stop(self) {
+        match tokio::time::timeout(TOURS_DRAIN_TIMEOUT, self.sessions.send(Shutdown)).await {
+            Ok(Ok(())) => tracing::info!("live tours saved"),
+            Ok(Err(error)) => tracing::warn!(%error, "live tours not drained"),
+            Err(_) => tracing::warn!("live tours not saved in time"),
+        }
+        for arbiter in self.arbiters {
+            arbiter.stop();
+        }
+    }
 }
 
 /// The actors behind the facts pipeline, each on an arbiter (thread) of its own.
@@ -139,7 +190,16 @@ fn wikipedia(settings: &Settings, user_agent: String) -> anyhow::Result<Arc<dyn 
 
 impl Application {
     /// Talks to Telegram (who are we, command menu, webhook or polling) and binds the server.
+    /// Live tours are kept in process memory.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_session_store(settings, Arc::new(InMemorySessionStore::default())).await
+    }
+
+    /// Like [`Application::build`], with live tours persisted in `store` (and restored from it).
+    pub async fn build_with_session_store(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+    ) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let bot = setup::build_bot(&settings).context("building the Telegram client")?;
         let me = bot
@@ -167,12 +227,14 @@ impl Application {
             facts.gate.clone(),
             outbox.clone(),
         ));
+        let tours = TourActors::start(&settings, store, Arc::clone(&stories), outbox.clone());
         let router = Arc::new(Router {
             outbox: outbox.clone(),
             users,
             settings: Arc::clone(&settings),
             bot_username: me.username().to_owned(),
             stories,
+            tours: tours.sessions.clone(),
         });
         let seen = SeenUpdates::new(redis);
         let dispatcher = Arc::new(Dispatcher::new(router, settings.update_backlog_max, seen));
@@ -185,6 +247,7 @@ impl Application {
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
             facts,
+            tours,
         })
     }
 
@@ -223,6 +286,7 @@ impl Application {
             );
         }
         cleanup.abort();
+        self.tours.stop().await;
         self.facts.stop();
         handle.stop(true).await;
         server.await.context("HTTP server task")??;

@@ -1,5 +1,6 @@
 //! What the bot remembers about users between updates, in memory for now (bounded): the
-//! language a user chose with `/language`, and which chats blocked the bot.
+//! language a user chose with `/language`, the tour interval they last chose, and which chats
+//! blocked the bot.
 //!
 //! Cheap to clone: every clone shares the same maps.
 
@@ -20,6 +21,8 @@ const BLOCKED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 pub struct UserStore {
     /// Explicit choices from `/language`; users without one get their Telegram language.
     languages: Cache<u64, Lang>,
+    /// The tour interval each user chose last (their default for the next tour).
+    live_intervals: Cache<u64, Duration>,
     /// Chats where Telegram said the bot is blocked; cleared when the user writes again.
     blocked: Cache<ChatId, ()>,
 }
@@ -28,6 +31,7 @@ impl Default for UserStore {
     fn default() -> Self {
         Self {
             languages: Cache::new(MAX_REMEMBERED_USERS),
+            live_intervals: Cache::new(MAX_REMEMBERED_USERS),
             blocked: Cache::builder()
                 .max_capacity(MAX_REMEMBERED_USERS)
                 .time_to_live(BLOCKED_TTL)
@@ -47,6 +51,16 @@ impl UserStore {
     /// Remembers the language `user_id` chose.
     pub fn set_language(&self, user_id: u64, lang: Lang) {
         self.languages.insert(user_id, lang);
+    }
+
+    /// The tour interval `user_id` chose last, if any.
+    pub fn live_interval_of(&self, user_id: u64) -> Option<Duration> {
+        self.live_intervals.get(&user_id)
+    }
+
+    /// Remembers the tour interval `user_id` chose.
+    pub fn set_live_interval(&self, user_id: u64, interval: Duration) {
+        self.live_intervals.insert(user_id, interval);
     }
 
     /// Marks `chat` as having blocked the bot.

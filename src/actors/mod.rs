@@ -2,4 +2,5 @@
 //! its `Addr`, so a slow LLM call or a slow Redis never holds up an update.
 
 pub mod fact_cache;
+pub mod live_sessions;
 pub mod openai_gate;

@@ -1,4 +1,4 @@
-//! Commands (`/start`, `/help`, `/language`) and the inline buttons they send.
+//! Commands (`/start`, `/help`, `/language`, `/stop`) and the inline buttons they send.
 //!
 //! Button data is a short `kind:value` string (well under Telegram's 64-byte limit).
 
@@ -12,7 +12,10 @@ use teloxide::{
     utils::command::parse_command,
 };
 
-use super::router::Router;
+use super::{
+    router::Router,
+    tours::{self, INTERVAL_BUTTON},
+};
 use crate::{
     facts::reply::{MORE_BUTTON, NEXT_BUTTON},
     i18n::Lang,
@@ -36,6 +39,7 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
             send_with_keyboard(router, message, lang, html).await;
         }
         "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()).await,
+        "stop" => tours::on_stop(router, chat, user, lang).await,
         "language" => {
             let request = router
                 .outbox
@@ -64,6 +68,9 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
             }
             None => answer_button(router, &query, Some(lang.texts().stale_button)).await,
         },
+        Some((INTERVAL_BUTTON, minutes)) => {
+            tours::on_interval_button(router, &query, lang, minutes).await;
+        }
         Some((kind @ (MORE_BUTTON | NEXT_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
             answer_button(router, &query, None).await;

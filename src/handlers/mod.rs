@@ -6,4 +6,5 @@ pub mod dispatch;
 pub mod health;
 pub mod polling;
 pub mod router;
+pub mod tours;
 pub mod webhook;

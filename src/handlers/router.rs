@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use actix::Addr;
 use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
@@ -13,8 +14,9 @@ use teloxide::{
 };
 use tracing::Instrument;
 
-use super::commands;
+use super::{commands, tours};
 use crate::{
+    actors::live_sessions::LiveLocationSessions,
     config::Settings,
     facts::{StoryRequest, Storyteller},
     geo::Coordinates,
@@ -35,6 +37,8 @@ pub struct Router {
     pub bot_username: String,
     /// The facts pipeline.
     pub stories: Arc<Storyteller>,
+    /// Live-location tours.
+    pub tours: Addr<LiveLocationSessions>,
 }
 
 impl Router {
@@ -51,7 +55,7 @@ impl Router {
             UpdateKind::CallbackQuery(query) => commands::on_button(self, query).await,
             UpdateKind::MyChatMember(change) => self.on_membership(&change),
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
-            UpdateKind::EditedMessage(_) => tracing::debug!("edited message ignored"),
+            UpdateKind::EditedMessage(message) => tours::on_edited_message(self, &message),
             _ => tracing::debug!("update kind not handled"),
         }
     }
@@ -74,6 +78,10 @@ impl Router {
     }
 
     async fn on_location(&self, message: &Message, user: &User, lang: Lang, location: &Location) {
+        if location.live_period.is_some() && message.chat.is_private() {
+            return tours::on_live_location(self, message, user, lang, location).await;
+        }
+        // A plain location (also during a tour): a one-off story; the tour goes on.
         let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
             tracing::warn!("location out of range");
             self.reply(message.chat.id, lang.texts().unusable_message)

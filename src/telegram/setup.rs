@@ -40,7 +40,7 @@ pub fn build_bot(settings: &Settings) -> Result<Bot, RequestError> {
     Ok(Bot::with_client(token, client).set_api_url(settings.telegram_api_url.clone()))
 }
 
-/// Publishes `/start`, `/help`, `/language` with English (default) and Russian descriptions.
+/// Publishes `/start`, `/help`, `/language`, `/stop` with English (default) and Russian descriptions.
 pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
     for lang in Lang::ALL {
         let texts = &lang.texts().command_descriptions;
@@ -48,6 +48,7 @@ pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
             BotCommand::new("start", texts.start),
             BotCommand::new("help", texts.help),
             BotCommand::new("language", texts.language),
+            BotCommand::new("stop", texts.stop),
         ];
         let request = bot.set_my_commands(commands);
         match lang {
