@@ -309,6 +309,9 @@ impl Handler<LiveUpdate> for LiveLocationSessions {
             fix: msg.fix,
         };
         if !msg.sharing {
+            if let Some(buffered) = self.buffer.take(msg.user_id) {
+                self.apply_one(msg.user_id, buffered);
+            }
             self.apply_one(msg.user_id, update);
             self.end_tour(msg.user_id, EndReason::SharingStopped, ctx);
             return;

@@ -6,9 +6,9 @@ pub mod mock_telegram;
 pub mod mock_wikipedia;
 pub mod redis_proxy;
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use excursobot::{config::Settings, startup::Application};
+use excursobot::{actors::live_sessions::SessionStore, config::Settings, startup::Application};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -99,6 +99,16 @@ pub fn test_redis_url(test: &str) -> Option<String> {
 /// Starts the app against prepared mocks. With `TEST_REDIS_URL` set, it uses that Redis under
 /// a fresh key prefix (unless `overrides` set `REDIS_URL`).
 pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
+    spawn_app_on_store(mocks, overrides, None).await
+}
+
+/// Like [`spawn_app_on`], keeping live tours in `store` (shared between app instances to
+/// restart "the same" deployment).
+pub async fn spawn_app_on_store(
+    mocks: Mocks,
+    overrides: &[(&str, &str)],
+    store: Option<Arc<dyn SessionStore>>,
+) -> TestApp {
     excursobot::install_tls_provider();
     let Mocks {
         telegram,
@@ -129,7 +139,11 @@ pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
     }
     let mut settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
     settings.host = "127.0.0.1".to_owned();
-    let application = Application::build(settings).await.expect("app builds");
+    let application = match store {
+        Some(store) => Application::build_with_session_store(settings, store).await,
+        None => Application::build(settings).await,
+    }
+    .expect("app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
