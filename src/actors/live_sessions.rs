@@ -25,24 +25,22 @@ mod batch;
 mod clock;
 mod guide;
 mod lifecycle;
+mod restore;
 mod session;
 mod store;
+mod stories;
+mod timers;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix::prelude::*;
 use tokio_util::sync::CancellationToken;
 
-use crate::{
-    config::LiveSettings,
-    facts::tour::{TourOutcome, TourStoryRequest},
-    geo::Coordinates,
-    i18n::Lang,
-};
-use batch::{BufferedUpdate, UpdateBuffer};
+use crate::{config::LiveSettings, geo::Coordinates, i18n::Lang};
+use batch::UpdateBuffer;
 
 pub use clock::Clock;
-pub use guide::TourGuide;
+pub use guide::{Guide, TellTourStory, TourEnded, TourGuide};
 pub use session::{EndReason, LiveSession, PositionFix, TourSummary};
 pub use store::{InMemorySessionStore, SessionStore, SessionWriter, StoreError};
 
@@ -151,49 +149,6 @@ pub struct SessionsSnapshot {
 #[rtype(result = "()")]
 pub struct Shutdown;
 
-/// Sent to the storyteller: tell this tour story and answer what happened.
-#[derive(Debug, Message)]
-#[rtype(result = "TourOutcome")]
-pub struct TellTourStory(pub TourStoryRequest);
-
-/// Sent when a tour ends, for the summary.
-#[derive(Debug, Clone, Message)]
-#[rtype(result = "()")]
-pub struct TourEnded {
-    /// Telegram user id.
-    pub user_id: u64,
-    /// Where the summary goes.
-    pub chat_id: i64,
-    /// The user's language.
-    pub lang: Lang,
-    /// Why it ended (no summary for [`EndReason::Blocked`]).
-    pub reason: EndReason,
-    /// Stories, distance, duration.
-    pub summary: TourSummary,
-}
-
-/// Where the actor's stories and summaries go: the [`TourGuide`] in production, a stub in tests.
-#[derive(Clone)]
-pub struct Guide {
-    /// Tells tour stories.
-    pub stories: Recipient<TellTourStory>,
-    /// Sends end-of-tour summaries.
-    pub endings: Recipient<TourEnded>,
-}
-
-impl Guide {
-    /// Both recipients from one actor.
-    pub fn of<A>(addr: &Addr<A>) -> Self
-    where
-        A: Actor<Context = Context<A>> + Handler<TellTourStory> + Handler<TourEnded>,
-    {
-        Self {
-            stories: addr.clone().recipient(),
-            endings: addr.clone().recipient(),
-        }
-    }
-}
-
 /// A running tour: its data and the handles of what is scheduled for it.
 struct Tour {
     session: LiveSession,
@@ -288,6 +243,9 @@ impl Supervised for LiveLocationSessions {
                 story.cancel.cancel();
             }
         }
+        for (_, ended) in std::mem::take(&mut self.finishing) {
+            self.announce(ended);
+        }
     }
 }
 
@@ -303,29 +261,7 @@ impl Handler<LiveUpdate> for LiveLocationSessions {
     type Result = ();
 
     fn handle(&mut self, msg: LiveUpdate, ctx: &mut Self::Context) {
-        self.counters.updates_received += 1;
-        let update = BufferedUpdate {
-            chat_id: msg.chat_id,
-            fix: msg.fix,
-        };
-        if !msg.sharing {
-            if let Some(buffered) = self.buffer.take(msg.user_id) {
-                self.apply_one(msg.user_id, buffered);
-            }
-            self.apply_one(msg.user_id, update);
-            self.end_tour(msg.user_id, EndReason::SharingStopped, ctx);
-            return;
-        }
-        let received = self.buffer.push(msg.user_id, update);
-        if received >= self.settings.batch_size {
-            self.flush(ctx);
-        } else if self.flush_timer.is_none() {
-            let after = self.settings.batch_flush;
-            self.flush_timer = Some(ctx.run_later(after, |act, ctx| {
-                act.flush_timer = None;
-                act.flush(ctx);
-            }));
-        }
+        self.receive(msg, ctx);
     }
 }
 
@@ -375,25 +311,8 @@ impl Handler<Shutdown> for LiveLocationSessions {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
-        self.flush(ctx);
-        let users: Vec<u64> = self.tours.keys().copied().collect();
-        let saved = users.len();
-        for user_id in users {
-            self.persist(user_id);
-        }
-        for (_, tour) in self.tours.drain() {
-            if let Some(story) = tour.story {
-                story.cancel.cancel();
-            }
-        }
-        self.finishing.clear();
-        tracing::info!(saved, "live tours handed to the store");
-        let flushed = self.writer.as_ref().map(SessionWriter::flushed);
+        let written = self.hand_over(ctx);
         ctx.stop();
-        Box::pin(async move {
-            if let Some(flushed) = flushed {
-                flushed.await;
-            }
-        })
+        Box::pin(written)
     }
 }

@@ -1,8 +1,11 @@
 //! Live-location tours through the real application and a mock Telegram: a live location
 //! starts one, edits move and stop it, `/stop`, the cap, a plain location in the middle, a
-//! restart in the middle. The timing rules are in [`clocked`], on tokio's paused clock.
+//! restart in the middle. The timing rules are in [`clocked`] and [`endings`], on tokio's paused
+//! clock, against the actor alone with a stub guide ([`rig`], [`stub`]).
 
 mod clocked;
+mod endings;
+mod rig;
 mod stub;
 
 use std::{

@@ -1,6 +1,7 @@
-//! `TourGuide`: the production [`Guide`](super::Guide) of the tours actor. It tells tour
-//! stories through the [`Storyteller`] and sends end-of-tour summaries through the outbox,
-//! each in a future of its own, so neither it nor the tours actor ever waits on the other.
+//! What the tours actor asks of its guide ([`TellTourStory`], [`TourEnded`], reached through
+//! the [`Guide`] recipients, so tests can put a stub there) and `TourGuide`, the production
+//! guide: it tells tour stories through the [`Storyteller`] and sends end-of-tour summaries
+//! through the outbox, each in a future of its own, so neither actor ever waits on the other.
 
 use std::{panic::AssertUnwindSafe, sync::Arc};
 
@@ -8,11 +9,58 @@ use actix::prelude::*;
 use futures::FutureExt;
 use teloxide::{prelude::Requester, types::ChatId};
 
-use super::{EndReason, TellTourStory, TourEnded};
+use super::{EndReason, TourSummary};
 use crate::{
-    facts::{Storyteller, tour::TourOutcome},
+    facts::{
+        Storyteller,
+        tour::{TourOutcome, TourStoryRequest},
+    },
+    i18n::Lang,
     telegram::Outbox,
 };
+
+/// Sent to the storyteller: tell this tour story and answer what happened.
+#[derive(Debug, Message)]
+#[rtype(result = "TourOutcome")]
+pub struct TellTourStory(pub TourStoryRequest);
+
+/// Sent when a tour ends, for the summary.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TourEnded {
+    /// Telegram user id.
+    pub user_id: u64,
+    /// Where the summary goes.
+    pub chat_id: i64,
+    /// The user's language.
+    pub lang: Lang,
+    /// Why it ended (no summary for [`EndReason::Blocked`]).
+    pub reason: EndReason,
+    /// Stories, distance, duration.
+    pub summary: TourSummary,
+}
+
+/// Where the actor's stories and summaries go: the [`TourGuide`] in production, a stub in tests.
+#[derive(Clone)]
+pub struct Guide {
+    /// Tells tour stories.
+    pub stories: Recipient<TellTourStory>,
+    /// Sends end-of-tour summaries.
+    pub endings: Recipient<TourEnded>,
+}
+
+impl Guide {
+    /// Both recipients from one actor.
+    pub fn of<A>(addr: &Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<TellTourStory> + Handler<TourEnded>,
+    {
+        Self {
+            stories: addr.clone().recipient(),
+            endings: addr.clone().recipient(),
+        }
+    }
+}
 
 /// Tells tour stories and summaries for real.
 pub struct TourGuide {

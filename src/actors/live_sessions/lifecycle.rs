@@ -1,30 +1,16 @@
-//! A tour's life inside the actor: start, batched updates, ticks, stories, the end, restore.
+//! A tour's life inside the actor: start, batched updates, persistence, the end. Ticks and
+//! end checks are in `timers`, stories in `stories`, restoring in `restore`.
 //!
-//! Every function here runs on the actor's thread and returns at once; stories and store
-//! reads are spawned into the actor's context and report back through closures.
+//! Every function here runs on the actor's thread and returns at once.
 
 use actix::prelude::*;
-use tokio_util::sync::CancellationToken;
 
 use super::{
-    LiveLocationSessions, RESTORE_TIMEOUT, STORY_DEADLINE, Start, StartOutcome, StoryInFlight,
-    TellTourStory, Tour, TourEnded,
+    LiveLocationSessions, LiveUpdate, SessionWriter, Start, StartOutcome, Tour, TourEnded,
     batch::BufferedUpdate,
-    session::{EndReason, LiveSession, TickPlan, millis},
-    store::StoreError,
+    session::{EndReason, LiveSession},
 };
-use crate::{
-    actors::openai_gate::Priority,
-    facts::tour::{TourOutcome, TourStoryRequest},
-};
-
-/// Why a story's answer never came.
-enum StoryLost {
-    /// Not back within [`STORY_DEADLINE`].
-    TimedOut,
-    /// The storyteller's mailbox is closed.
-    Unreachable,
-}
+use crate::actors::openai_gate::Priority;
 
 impl LiveLocationSessions {
     /// Handles [`Start`]; see [`StartOutcome`].
@@ -63,8 +49,65 @@ impl LiveLocationSessions {
         StartOutcome::Started { interval }
     }
 
+    /// Handles a [`LiveUpdate`]: buffer it (flushing when the batch is full or its timer
+    /// fires), or end the tour at once when sharing stopped.
+    pub(super) fn receive(&mut self, msg: LiveUpdate, ctx: &mut Context<Self>) {
+        self.counters.updates_received += 1;
+        let update = BufferedUpdate {
+            chat_id: msg.chat_id,
+            fix: msg.fix,
+        };
+        if !msg.sharing {
+            if let Some(buffered) = self.buffer.take(msg.user_id) {
+                self.apply_one(msg.user_id, buffered);
+            }
+            self.apply_one(msg.user_id, update);
+            self.end_tour(msg.user_id, EndReason::SharingStopped, ctx);
+            return;
+        }
+        let received = self.buffer.push(msg.user_id, update);
+        if received >= self.settings.batch_size {
+            self.flush(ctx);
+        } else if self.flush_timer.is_none() {
+            let after = self.settings.batch_flush;
+            self.flush_timer = Some(ctx.run_later(after, |act, ctx| {
+                act.flush_timer = None;
+                act.flush(ctx);
+            }));
+        }
+    }
+
+    /// For [`Shutdown`](super::Shutdown): applies buffered updates, writes every tour, lets go of them without
+    /// summaries (the next instance restores them), sends the summaries still waiting. The
+    /// future completes once everything is in the store.
+    pub(super) fn hand_over(
+        &mut self,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = ()> + use<> {
+        self.flush(ctx);
+        let users: Vec<u64> = self.tours.keys().copied().collect();
+        tracing::info!(tours = users.len(), "live tours handed to the store");
+        for user_id in users {
+            self.persist(user_id);
+        }
+        for (_, tour) in self.tours.drain() {
+            if let Some(story) = tour.story {
+                story.cancel.cancel();
+            }
+        }
+        for (_, ended) in std::mem::take(&mut self.finishing) {
+            self.announce(ended);
+        }
+        let flushed = self.writer.as_ref().map(SessionWriter::flushed);
+        async move {
+            if let Some(flushed) = flushed {
+                flushed.await;
+            }
+        }
+    }
+
     /// Takes `session` in, saves it and arms its timers.
-    fn adopt(&mut self, session: LiveSession, ctx: &mut Context<Self>) {
+    pub(super) fn adopt(&mut self, session: LiveSession, ctx: &mut Context<Self>) {
         let user_id = session.user_id;
         let tour = Tour {
             session,
@@ -115,160 +158,6 @@ impl LiveLocationSessions {
         writer.save(tour.session.clone());
     }
 
-    /// Schedules the tour's next tick at `next_tick_at`.
-    pub(super) fn arm_tick(&mut self, user_id: u64, ctx: &mut Context<Self>) {
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        if let Some(old) = tour.tick.take() {
-            ctx.cancel_future(old);
-        }
-        let delay = self.clock.until(tour.session.next_tick_at);
-        tour.tick = Some(ctx.run_later(delay, move |act, ctx| act.on_tick(user_id, ctx)));
-    }
-
-    fn on_tick(&mut self, user_id: u64, ctx: &mut Context<Self>) {
-        let now = self.clock.now_ms();
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        tour.tick = None;
-        let interval = millis(tour.session.interval());
-        tour.session.next_tick_at = now.saturating_add(interval);
-        let busy = tour.story.is_some();
-        let plan = tour.session.tick_plan();
-        self.persist(user_id);
-        self.arm_tick(user_id, ctx);
-        if busy {
-            tracing::debug!(user_id, "tick skipped: a story is still being written");
-            return;
-        }
-        let nearer_than = match plan {
-            TickPlan::Tell => None,
-            TickPlan::TellIfNearer(distance) => Some(distance),
-        };
-        self.ask_story(user_id, Priority::Live, nearer_than, ctx);
-    }
-
-    /// Schedules the next look at expiry and inactivity.
-    pub(super) fn arm_end_check(&mut self, user_id: u64, ctx: &mut Context<Self>) {
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        if let Some(old) = tour.end_check.take() {
-            ctx.cancel_future(old);
-        }
-        let Some(at) = tour.session.next_end_check(tour.story.is_some()) else {
-            return;
-        };
-        let delay = self.clock.until(at);
-        tour.end_check = Some(ctx.run_later(delay, move |act, ctx| act.on_end_check(user_id, ctx)));
-    }
-
-    fn on_end_check(&mut self, user_id: u64, ctx: &mut Context<Self>) {
-        let now = self.clock.now_ms();
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        tour.end_check = None;
-        match tour.session.end_due(now, tour.story.is_some()) {
-            Some(reason) => {
-                self.end_tour(user_id, reason, ctx);
-            }
-            None => self.arm_end_check(user_id, ctx),
-        }
-    }
-
-    /// Asks the storyteller for the tour's next story; its answer comes back in `on_story`.
-    fn ask_story(
-        &mut self,
-        user_id: u64,
-        priority: Priority,
-        nearer_than_m: Option<f64>,
-        ctx: &mut Context<Self>,
-    ) {
-        let now = self.clock.now_ms();
-        self.next_story_id += 1;
-        let id = self.next_story_id;
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        let session = &tour.session;
-        let cancel = CancellationToken::new();
-        let request = TourStoryRequest {
-            user_id,
-            chat: teloxide::types::ChatId(session.chat_id),
-            point: session.position,
-            heading: session.heading,
-            lang: session.lang,
-            number: session.stories_told.saturating_add(1),
-            priority,
-            nearer_than_m,
-            cancel: cancel.clone(),
-        };
-        tour.story = Some(StoryInFlight {
-            id,
-            started_at: now,
-            from: session.position,
-            cancel,
-        });
-        let asked = self.guide.stories.send(TellTourStory(request));
-        let answer = async move {
-            match tokio::time::timeout(STORY_DEADLINE, asked).await {
-                Ok(Ok(outcome)) => Ok(outcome),
-                Ok(Err(_)) => Err(StoryLost::Unreachable),
-                Err(_) => Err(StoryLost::TimedOut),
-            }
-        };
-        ctx.spawn(
-            answer
-                .into_actor(self)
-                .map(move |answer, act, ctx| act.on_story(user_id, id, answer, ctx)),
-        );
-        self.arm_end_check(user_id, ctx);
-    }
-
-    fn on_story(
-        &mut self,
-        user_id: u64,
-        id: u64,
-        answer: Result<TourOutcome, StoryLost>,
-        ctx: &mut Context<Self>,
-    ) {
-        if let Some(mut ended) = self.finishing.remove(&id) {
-            if let Ok(TourOutcome::Told { .. }) = answer {
-                ended.summary.stories = ended.summary.stories.saturating_add(1);
-            }
-            self.announce(ended);
-            return;
-        }
-        let now = self.clock.now_ms();
-        let Some(tour) = self.tours.get_mut(&user_id) else {
-            return;
-        };
-        let Some(story) = tour.story.take_if(|story| story.id == id) else {
-            return;
-        };
-        tour.session.credit_writing(story.started_at, now);
-        match answer {
-            Ok(TourOutcome::Told { distance_m, .. }) => {
-                tour.session.record_story(story.from, distance_m);
-            }
-            Ok(TourOutcome::Undelivered { blocked: true }) => {
-                self.end_tour(user_id, EndReason::Blocked, ctx);
-                return;
-            }
-            Ok(outcome) => tracing::debug!(user_id, ?outcome, "no tour story this time"),
-            Err(StoryLost::TimedOut) => {
-                tracing::warn!(user_id, "tour story timed out; cancelled");
-                story.cancel.cancel();
-            }
-            Err(StoryLost::Unreachable) => tracing::error!(user_id, "the storyteller is gone"),
-        }
-        self.persist(user_id);
-        self.arm_end_check(user_id, ctx);
-    }
-
     /// Ends `user_id`'s tour; `false` when there was none. The summary waits for a story in
     /// flight to settle (it is cancelled first), so nothing arrives after it.
     pub(super) fn end_tour(
@@ -310,55 +199,7 @@ impl LiveLocationSessions {
         true
     }
 
-    fn announce(&self, ended: TourEnded) {
+    pub(super) fn announce(&self, ended: TourEnded) {
         self.guide.endings.do_send(ended);
-    }
-
-    /// Reads the store (holding other messages until done) and adopts every tour in it.
-    pub(super) fn restore(&mut self, ctx: &mut Context<Self>) {
-        let store = std::sync::Arc::clone(&self.store);
-        let load = async move {
-            match tokio::time::timeout(RESTORE_TIMEOUT, store.load_all()).await {
-                Ok(result) => result,
-                Err(_) => Err(StoreError::Backend("timed out".into())),
-            }
-        };
-        ctx.wait(load.into_actor(self).map(|loaded, act, ctx| {
-            act.restored = true;
-            match loaded {
-                Ok(sessions) => act.adopt_restored(sessions, ctx),
-                Err(error) => tracing::error!(%error, "live tours not restored"),
-            }
-        }));
-    }
-
-    fn adopt_restored(&mut self, sessions: Vec<LiveSession>, ctx: &mut Context<Self>) {
-        let now = self.clock.now_ms();
-        let count = sessions.len();
-        for mut session in sessions {
-            let user_id = session.user_id;
-            session.credit_downtime(now);
-            self.adopt(session, ctx);
-            self.on_end_check(user_id, ctx);
-        }
-        if count > 0 {
-            tracing::info!(
-                restored = count,
-                active = self.tours.len(),
-                "live tours restored"
-            );
-        }
-    }
-
-    /// After a supervised restart: every tour's timers again.
-    pub(super) fn rearm_all(&mut self, ctx: &mut Context<Self>) {
-        let users: Vec<u64> = self.tours.keys().copied().collect();
-        for user_id in users {
-            self.arm_tick(user_id, ctx);
-            self.arm_end_check(user_id, ctx);
-        }
-        if !self.buffer.is_empty() {
-            self.flush(ctx);
-        }
     }
 }

@@ -55,7 +55,7 @@ pub struct LiveSession {
     pub last_place_distance_m: Option<f64>,
     /// Stories sent in this tour; the next one is `#stories_told + 1`.
     pub stories_told: u32,
-    /// Metres walked, measured between points at least [`JITTER_M`] apart.
+    /// Metres walked, measured between points at least `JITTER_M` (10 m) apart.
     pub distance_walked_m: f64,
     /// The point the distance walked was last measured from.
     pub walk_anchor: Coordinates,

@@ -1,76 +1,23 @@
 //! The tours actor on tokio's paused clock (no real sleeping), with the stub guide: ticks,
-//! batches, the cap, every way a tour ends, numbering, heading cues, restore after a restart,
-//! and a mailbox that keeps moving while every LLM permit hangs.
+//! batches, the cap, numbering, heading cues, restore after a restart, and a mailbox that
+//! keeps moving while every LLM permit hangs. Endings are in `endings`.
 
 use std::time::Duration;
 
 use excursobot::{
     actors::{
-        live_sessions::{
-            EndReason, LiveUpdate, PositionFix, SessionStore, SessionsSnapshot, SessionsStats,
-            SetInterval, Shutdown, Start, StartOutcome, Stop,
-        },
+        live_sessions::{SessionStore, SetInterval, Shutdown, StartOutcome, Stop},
         openai_gate::Priority,
     },
     facts::tour::HeadingCue,
-    geo::Coordinates,
-    i18n::Lang,
 };
 
-use super::stub::{Mode, Rig, at, settings};
-
-const SEC: Duration = Duration::from_secs(1);
-const MIN: Duration = Duration::from_secs(60);
-
-/// Lets `span` of paused time pass; every timer due meanwhile fires, in order.
-async fn pass(span: Duration) {
-    tokio::time::sleep(span).await;
-}
-
-fn fix(rig: &Rig, point: Coordinates, heading: Option<u16>) -> PositionFix {
-    PositionFix {
-        position: point,
-        heading,
-        date: rig.clock.now_ms() / 1000,
-    }
-}
-
-fn start_at(rig: &Rig, user: u64, point: Coordinates, interval_min: u64) -> Start {
-    Start {
-        user_id: user,
-        chat_id: user as i64,
-        lang: Lang::En,
-        fix: fix(rig, point, None),
-        live_period_secs: None,
-        sent_at: rig.clock.now_ms() / 1000,
-        interval: Duration::from_secs(interval_min * 60),
-    }
-}
-
-async fn start(rig: &Rig, user: u64, interval_min: u64) -> StartOutcome {
-    let point = at(0.0, 10.0 * user as f64);
-    rig.tours
-        .send(start_at(rig, user, point, interval_min))
-        .await
-        .unwrap()
-}
-
-fn moved(rig: &Rig, user: u64, point: Coordinates, heading: Option<u16>) -> LiveUpdate {
-    LiveUpdate {
-        user_id: user,
-        chat_id: user as i64,
-        fix: fix(rig, point, heading),
-        sharing: true,
-    }
-}
-
-async fn stats(rig: &Rig) -> SessionsSnapshot {
-    rig.tours.send(SessionsStats).await.unwrap()
-}
-
-fn seconds(asked: &[super::stub::Asked]) -> Vec<u64> {
-    asked.iter().map(|a| a.at.as_secs()).collect()
-}
+use super::{
+    rig::{
+        MIN, Rig, SEC, at, moved, pass, seconds, settings, start, start_at, start_home, stats, stay,
+    },
+    stub::Mode,
+};
 
 #[actix_rt::test]
 async fn ticks_come_at_the_chosen_interval_and_follow_a_new_one() {
@@ -180,136 +127,6 @@ async fn past_the_cap_a_tour_is_refused_until_one_ends() {
 }
 
 #[actix_rt::test]
-async fn an_edit_without_live_period_ends_the_tour_at_once_with_a_summary() {
-    let rig = Rig::start();
-    start(&rig, 1, 10).await;
-    pass(3 * MIN).await;
-    rig.tours.do_send(moved(&rig, 1, at(120.0, 10.0), None));
-
-    let mut last = moved(&rig, 1, at(150.0, 10.0), None);
-    last.sharing = false;
-    rig.tours.do_send(last);
-    pass(SEC).await;
-
-    let (ended, when) = rig.ending(1).unwrap();
-    assert_eq!(ended.reason, EndReason::SharingStopped);
-    assert_eq!(when.as_secs(), 180);
-    assert_eq!(ended.summary.stories, 1);
-    assert!((ended.summary.distance_m - 150.0).abs() < 1.0);
-    assert_eq!(ended.summary.duration.as_secs(), 180);
-    pass(30 * MIN).await;
-    assert_eq!(rig.asked(1).len(), 1, "no ticks after the end");
-    assert_eq!(stats(&rig).await.active, 0);
-}
-
-#[actix_rt::test]
-async fn a_live_period_that_runs_out_ends_the_tour_on_our_own_timer() {
-    let rig = Rig::start();
-    let mut message = start_at(&rig, 1, at(0.0, 0.0), 10);
-    message.live_period_secs = Some(30 * 60);
-    rig.tours.send(message).await.unwrap();
-
-    for minute in 1..=40 {
-        pass(MIN).await;
-        rig.tours
-            .do_send(moved(&rig, 1, at(10.0 * f64::from(minute), 0.0), None));
-    }
-
-    let (ended, when) = rig.ending(1).unwrap();
-    assert_eq!(ended.reason, EndReason::Expired);
-    assert!((29 * 60..=30 * 60).contains(&when.as_secs()), "{when:?}");
-}
-
-#[actix_rt::test]
-async fn no_update_for_fifteen_minutes_or_interval_plus_ten_ends_the_tour() {
-    let rig = Rig::start();
-    start(&rig, 1, 5).await;
-    start(&rig, 2, 60).await;
-
-    pass(15 * MIN - SEC).await;
-    assert!(rig.ending(1).is_none());
-    pass(2 * SEC).await;
-    assert_eq!(rig.ending(1).unwrap().0.reason, EndReason::Inactive);
-    pass(55 * MIN - 2 * SEC).await;
-    assert!(
-        rig.ending(2).is_none(),
-        "an hour's interval allows 70 minutes"
-    );
-    pass(2 * SEC).await;
-    assert_eq!(rig.ending(2).unwrap().0.reason, EndReason::Inactive);
-}
-
-#[actix_rt::test]
-async fn stop_ends_the_tour_and_a_second_stop_finds_none() {
-    let rig = Rig::start();
-    start(&rig, 1, 10).await;
-    pass(MIN).await;
-
-    assert!(rig.tours.send(Stop { user_id: 1 }).await.unwrap());
-    assert!(!rig.tours.send(Stop { user_id: 1 }).await.unwrap());
-    pass(SEC).await;
-
-    let (ended, _) = rig.ending(1).unwrap();
-    assert_eq!(ended.reason, EndReason::Command);
-    assert_eq!(ended.summary.stories, 1);
-}
-
-#[actix_rt::test]
-async fn time_spent_writing_a_story_is_not_inactivity() {
-    let rig = Rig::start();
-    rig.world().script.push_back(Mode::Slow(3 * MIN));
-    start(&rig, 1, 30).await;
-
-    pass(42 * MIN).await;
-    assert!(
-        rig.ending(1).is_none(),
-        "40 idle minutes, not counting 3 of writing"
-    );
-    pass(2 * MIN).await;
-
-    let (ended, when) = rig.ending(1).unwrap();
-    assert_eq!(ended.reason, EndReason::Inactive);
-    assert_eq!(when.as_secs(), 43 * 60);
-    assert_eq!(rig.numbers_told(1), [1]);
-}
-
-#[actix_rt::test]
-async fn a_story_slower_than_its_deadline_is_dropped_but_the_tour_goes_on() {
-    let rig = Rig::start();
-    rig.world().mode = Mode::Slow(6 * MIN);
-    start(&rig, 1, 5).await;
-
-    stay(&rig, 1, at(0.0, 10.0), 30).await;
-
-    assert!(
-        rig.world().told.is_empty(),
-        "nothing is sent after its deadline"
-    );
-    assert_eq!(stats(&rig).await.active, 1);
-    assert!(rig.ending(1).is_none());
-}
-
-#[actix_rt::test]
-async fn a_story_still_being_written_when_the_tour_ends_is_never_sent() {
-    let rig = Rig::start();
-    rig.world().script.push_back(Mode::Slow(3 * MIN));
-    start(&rig, 1, 10).await;
-
-    pass(2 * MIN).await;
-    rig.tours.send(Stop { user_id: 1 }).await.unwrap();
-    pass(10 * MIN).await;
-
-    assert!(rig.world().told.is_empty());
-    let (ended, when) = rig.ending(1).unwrap();
-    assert_eq!(ended.summary.stories, 0);
-    assert_eq!(
-        when.as_secs(),
-        120,
-        "the summary does not wait for the slow story"
-    );
-}
-
-#[actix_rt::test]
 async fn a_story_longer_than_the_interval_skips_ticks_instead_of_piling_up() {
     let rig = Rig::start();
     rig.world().mode = Mode::Slow(3 * MIN);
@@ -325,14 +142,6 @@ async fn a_story_longer_than_the_interval_skips_ticks_instead_of_piling_up() {
     assert_eq!(rig.numbers_told(1), [1, 2, 3]);
     let told_at: Vec<u64> = rig.world().told.iter().map(|t| t.at.as_secs()).collect();
     assert_eq!(told_at, [180, 420, 660]);
-}
-
-/// Sends `point` at the start of each of `minutes` minutes.
-async fn stay(rig: &Rig, user: u64, point: Coordinates, minutes: u32) {
-    for _ in 0..minutes {
-        rig.tours.do_send(moved(rig, user, point, None));
-        pass(MIN).await;
-    }
 }
 
 #[actix_rt::test]
@@ -363,11 +172,6 @@ async fn numbers_are_used_only_by_stories_that_were_sent() {
     rig.tours.send(Stop { user_id: 1 }).await.unwrap();
     pass(SEC).await;
     assert_eq!(rig.ending(1).unwrap().0.summary.stories, 3);
-}
-
-async fn start_home(rig: &Rig) {
-    let message = start_at(rig, 1, at(0.0, 0.0), 10);
-    rig.tours.send(message).await.unwrap();
 }
 
 #[actix_rt::test]

@@ -4,36 +4,21 @@
 
 use std::{
     collections::{HashSet, VecDeque},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use actix::prelude::*;
 use excursobot::{
     actors::{
-        live_sessions::{
-            Clock, Guide, InMemorySessionStore, LiveLocationSessions, TellTourStory, TourEnded,
-        },
+        live_sessions::{TellTourStory, TourEnded},
         openai_gate::Priority,
     },
-    config::LiveSettings,
     facts::tour::{HeadingCue, TourOutcome},
     geo::Coordinates,
     places::PlaceId,
 };
 use tokio::{sync::Semaphore, time::Instant};
-
-/// Metres per degree of latitude.
-pub const M_PER_DEG: f64 = 111_195.0;
-/// Where walks start.
-pub const HOME: (f64, f64) = (55.75, 37.62);
-
-/// `metres` north and `east_m` east of [`HOME`].
-pub fn at(north_m: f64, east_m: f64) -> Coordinates {
-    let lat = HOME.0 + north_m / M_PER_DEG;
-    let lon = HOME.1 + east_m / (M_PER_DEG * HOME.0.to_radians().cos());
-    Coordinates::new(lat, lon).unwrap()
-}
 
 /// How the stub answers a request.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,106 +71,6 @@ pub struct World {
 /// The stub actor; clones of `world` let the test look inside.
 pub struct StubGuide {
     pub world: Arc<Mutex<World>>,
-}
-
-/// A test's tours actor, its stub and its store.
-pub struct Rig {
-    pub tours: Addr<LiveLocationSessions>,
-    pub world: Arc<Mutex<World>>,
-    pub store: InMemorySessionStore,
-    pub clock: Clock,
-}
-
-impl Rig {
-    /// Pauses tokio's clock and starts the actor (cap 50, batches of 5 or 1 s) over a world
-    /// with a place every 150 m north of home, from 40 m.
-    pub fn start() -> Self {
-        Self::capped(50)
-    }
-
-    /// Like [`Rig::start`], with at most `cap` tours.
-    pub fn capped(cap: usize) -> Self {
-        tokio::time::pause();
-        Self::start_with(settings(cap), InMemorySessionStore::default(), Clock::new())
-    }
-
-    /// Starts an actor over `store` with `clock` (a restart shares both).
-    pub fn start_with(settings: LiveSettings, store: InMemorySessionStore, clock: Clock) -> Self {
-        let world = Arc::new(Mutex::new(World {
-            places: (0..40)
-                .map(|i| 40.0 + 150.0 * f64::from(i))
-                .map(|m| (format!("{m} m north"), at(m, 0.0)))
-                .collect(),
-            told_places: HashSet::new(),
-            asked: Vec::new(),
-            told: Vec::new(),
-            endings: Vec::new(),
-            script: VecDeque::new(),
-            mode: Mode::Tell,
-            permits: Arc::new(Semaphore::new(3)),
-            origin: Instant::now(),
-        }));
-        let guide = StubGuide {
-            world: Arc::clone(&world),
-        }
-        .start();
-        let tours =
-            LiveLocationSessions::new(settings, Arc::new(store.clone()), Guide::of(&guide), clock)
-                .start();
-        Self {
-            tours,
-            world,
-            store,
-            clock,
-        }
-    }
-
-    /// The stub's world, locked.
-    pub fn world(&self) -> MutexGuard<'_, World> {
-        self.world.lock().unwrap()
-    }
-
-    /// Numbers of the stories told to `user`, in order.
-    pub fn numbers_told(&self, user: u64) -> Vec<u32> {
-        let world = self.world();
-        world
-            .told
-            .iter()
-            .filter(|t| t.user == user)
-            .map(|t| t.number)
-            .collect()
-    }
-
-    /// Requests made for `user`.
-    pub fn asked(&self, user: u64) -> Vec<Asked> {
-        let world = self.world();
-        world
-            .asked
-            .iter()
-            .filter(|a| a.user == user)
-            .cloned()
-            .collect()
-    }
-
-    /// The ending of `user`'s tour, if it ended.
-    pub fn ending(&self, user: u64) -> Option<(TourEnded, Duration)> {
-        let world = self.world();
-        world
-            .endings
-            .iter()
-            .find(|(e, _)| e.user_id == user)
-            .cloned()
-    }
-}
-
-/// Settings with this cap, batches of 5 or 1 s, 10 min default interval.
-pub fn settings(max_sessions: usize) -> LiveSettings {
-    LiveSettings {
-        max_sessions,
-        batch_size: 5,
-        batch_flush: Duration::from_millis(1000),
-        default_interval: Duration::from_secs(600),
-    }
 }
 
 impl Actor for StubGuide {
@@ -253,6 +138,24 @@ impl Handler<TellTourStory> for StubGuide {
 }
 
 impl World {
+    /// A world with a place every 150 m north of home (`at` places them), from 40 m.
+    pub fn new(at: fn(f64, f64) -> Coordinates) -> Self {
+        Self {
+            places: (0..40)
+                .map(|i| 40.0 + 150.0 * f64::from(i))
+                .map(|m| (format!("{m} m north"), at(m, 0.0)))
+                .collect(),
+            told_places: HashSet::new(),
+            asked: Vec::new(),
+            told: Vec::new(),
+            endings: Vec::new(),
+            script: VecDeque::new(),
+            mode: Mode::Tell,
+            permits: Arc::new(Semaphore::new(3)),
+            origin: Instant::now(),
+        }
+    }
+
     fn tell(&mut self, request: &excursobot::facts::tour::TourStoryRequest) -> TourOutcome {
         let user = request.user_id;
         let nearest = self
