@@ -25,6 +25,14 @@ pub enum StoreError {
 }
 
 /// Persistence of live sessions: the `live_sessions` table, keyed by `user_id`.
+///
+/// One row per [`LiveSession`], one column per field: `user_id` (primary key; Telegram ids
+/// fit `BIGINT`), `chat_id`, `lang` (`"ru"`/`"en"`), `interval_secs`, the unix-ms times
+/// `started_at`, `expires_at` (nullable: until stopped), `last_activity_at`, `next_tick_at`,
+/// `saved_at`, the points `position`, `last_story_position` (nullable), `walk_anchor` as
+/// latitude/longitude pairs, `position_date`, `heading` (nullable), `last_place_distance_m`
+/// (nullable), `stories_told`, `distance_walked_m`. `save` is an upsert
+/// (`ON CONFLICT (user_id) DO UPDATE`). Calls come from one writer task, one at a time.
 pub trait SessionStore: Send + Sync + 'static {
     /// Inserts or replaces the row of `session.user_id`.
     fn save(&self, session: LiveSession) -> BoxFuture<'_, Result<(), StoreError>>;
