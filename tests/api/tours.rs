@@ -77,14 +77,10 @@ where
     }
 }
 
-async fn venues_to(app: &TestApp, chat: i64) -> Vec<Value> {
-    let mut venues = app.telegram.calls("sendVenue").await;
-    venues.retain(|venue| venue["chat_id"] == chat);
-    venues
-}
-
 async fn wait_for_venues(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {
-    eventually(|| venues_to(app, chat), |v| v.len() >= count).await
+    app.telegram
+        .wait_for_calls_to("sendVenue", chat, count)
+        .await
 }
 
 /// The first text sent to `chat` that starts with `prefix` (waiting up to 10 s).
@@ -305,9 +301,7 @@ async fn stop_is_answered_at_once_while_every_llm_call_hangs_and_nothing_follows
     assert!(elapsed < Duration::from_secs(1), "{elapsed:?}");
     assert!(summary["text"].as_str().unwrap().contains("Stories: 0"));
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(
-        venues_to(&app, 750).await.is_empty(),
-        "nothing after the end"
-    );
+    let venues = app.telegram.calls_to("sendVenue", 750).await;
+    assert!(venues.is_empty(), "nothing after the end");
     assert_eq!(app.openai.max_concurrent_requests(), 3);
 }

@@ -38,6 +38,10 @@ pub struct TourEnded {
     pub reason: EndReason,
     /// Stories, distance, duration.
     pub summary: TourSummary,
+    /// When the tour started (unix ms), e.g. for a row in the finished tours' table.
+    pub started_at: i64,
+    /// When it ended (unix ms).
+    pub ended_at: i64,
 }
 
 /// Where the actor's stories and summaries go: the [`TourGuide`] in production, a stub in tests.

@@ -182,12 +182,15 @@ impl LiveLocationSessions {
             stories = session.stories_told,
             "tour ended"
         );
+        let now = self.clock.now_ms();
         let ended = TourEnded {
             user_id,
             chat_id: session.chat_id,
             lang: session.lang,
             reason,
-            summary: session.summary(self.clock.now_ms()),
+            summary: session.summary(now),
+            started_at: session.started_at,
+            ended_at: now,
         };
         match tour.story {
             Some(story) => {
