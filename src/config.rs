@@ -89,6 +89,17 @@ pub struct FactSettings {
     pub cache_ttl: Duration,
 }
 
+/// Where users' memory lives.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` (embedded default) or `postgres://...`; may hold a password.
+    pub url: SecretString,
+    /// Connections in the pool.
+    pub pool_max: u32,
+    /// A place is not told to the same user again within this many days.
+    pub repeat_days: u32,
+}
+
 /// Everything the application needs, built once at start-up.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -120,6 +131,8 @@ pub struct Settings {
     pub llm: LlmSettings,
     /// Place and fact sources and their cache.
     pub facts: FactSettings,
+    /// The database.
+    pub database: DatabaseSettings,
 }
 
 impl Settings {
@@ -154,6 +167,7 @@ impl Settings {
             },
             llm: llm(&env)?,
             facts: facts(&env)?,
+            database: database(&env)?,
         })
     }
 
@@ -362,6 +376,31 @@ fn facts(env: &Env) -> Result<FactSettings, ConfigError> {
     })
 }
 
+fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
+    let url = env
+        .get("DATABASE_URL")
+        .unwrap_or_else(|| crate::db::DEFAULT_DATABASE_URL.to_owned());
+    let sqlite = crate::db::is_sqlite(&url);
+    if !(sqlite || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        // The URL may carry a password: name the variable, not the value.
+        return Err(ConfigError {
+            variable: "DATABASE_URL",
+            problem: "is malformed".to_owned(),
+            expected: "postgres://user:password@host:5432/db or sqlite://file.db?mode=rwc",
+        });
+    }
+    let default_pool = if sqlite { 5 } else { 20 };
+    let pool_max: u32 = env.parsed("DB_POOL_MAX", default_pool, "a positive integer")?;
+    if pool_max == 0 {
+        return Err(malformed("DB_POOL_MAX", "0", "a positive integer"));
+    }
+    Ok(DatabaseSettings {
+        url: SecretString::from(url),
+        pool_max,
+        repeat_days: env.parsed("FACT_REPEAT_DAYS", 30, "a whole number of days")?,
+    })
+}
+
 fn log_filter(env: &Env) -> Result<String, ConfigError> {
     let filter = env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
     match tracing_subscriber::EnvFilter::try_new(&filter) {
@@ -451,6 +490,9 @@ mod tests {
             ("WIKIPEDIA_API_URL", "nowhere"),
             ("REDIS_URL", "localhost:6379"),
             ("FACT_CACHE_TTL_SECS", "week"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DB_POOL_MAX", "0"),
+            ("FACT_REPEAT_DAYS", "month"),
         ] {
             let error = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{error}");

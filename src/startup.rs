@@ -5,9 +5,16 @@
 //! fails), stop polling, let in-flight updates finish within the grace period, then stop the
 //! HTTP server.
 
-use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::TcpListener,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use actix::{Addr, Arbiter, Supervisor};
+mod services;
+
+use actix::Addr;
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -15,26 +22,21 @@ use teloxide::{Bot, prelude::Requester};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    actors::{
-        fact_cache::FactCache,
-        openai_gate::{GateConfig, OpenAiConfig, OpenAiGate},
-    },
-    cache::{RedisStore, SeenUpdates},
+    actors::db_actor::DbActor,
+    cache::SeenUpdates,
     config::{Ingress, Settings},
-    facts::Storyteller,
+    facts::{StorySources, Storyteller, told::ToldPlaces},
     handlers::{
         dispatch::Dispatcher,
         health, polling,
         router::Router,
         webhook::{self, MAX_BODY_BYTES, WebhookState},
     },
-    places::{
-        PlaceSource,
-        wikipedia::{WikipediaConfig, WikipediaSource},
-    },
+    stats::ErrorLog,
     telegram::{Outbox, setup},
     users::UserStore,
 };
+use services::Services;
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
@@ -48,93 +50,7 @@ pub struct Application {
     /// Present in long-polling mode.
     polling_bot: Option<Bot>,
     shutdown_grace: Duration,
-    facts: FactActors,
-}
-
-/// The actors behind the facts pipeline, each on an arbiter (thread) of its own.
-struct FactActors {
-    cache: Addr<FactCache>,
-    gate: Option<Addr<OpenAiGate>>,
-    /// Kept to stop the actors' threads at shutdown.
-    arbiters: Vec<Arbiter>,
-}
-
-impl FactActors {
-    fn start(settings: &Settings, redis: Option<RedisStore>) -> anyhow::Result<Self> {
-        let cache_arbiter = Arbiter::new();
-        let ttl = settings.facts.cache_ttl;
-        let cache = Supervisor::start_in_arbiter(&cache_arbiter.handle(), move |_| {
-            FactCache::new(redis, ttl)
-        });
-        let mut arbiters = vec![cache_arbiter];
-        let gate = match &settings.llm.api_key {
-            None => {
-                tracing::warn!(
-                    "OPENAI_API_KEY is not set: stories will be the places' own summaries"
-                );
-                None
-            }
-            Some(api_key) => {
-                let gate = OpenAiGate::new(
-                    gate_config(settings),
-                    OpenAiConfig {
-                        base_url: settings
-                            .llm
-                            .base_url
-                            .as_str()
-                            .trim_end_matches('/')
-                            .to_owned(),
-                        api_key: api_key.clone(),
-                        model: settings.llm.model.clone(),
-                    },
-                )
-                .context("building the LLM client (OPENAI_BASE_URL)")?;
-                let gate_arbiter = Arbiter::new();
-                let addr = Supervisor::start_in_arbiter(&gate_arbiter.handle(), move |_| gate);
-                arbiters.push(gate_arbiter);
-                Some(addr)
-            }
-        };
-        Ok(Self {
-            cache,
-            gate,
-            arbiters,
-        })
-    }
-
-    fn stop(self) {
-        for arbiter in self.arbiters {
-            arbiter.stop();
-        }
-    }
-}
-
-fn gate_config(settings: &Settings) -> GateConfig {
-    GateConfig {
-        permits: settings.llm.permits,
-        call_timeout: settings.llm.call_timeout,
-        interactive_queue_wait: settings.llm.queue_wait,
-        ..GateConfig::default()
-    }
-}
-
-fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {
-    let Some(url) = &settings.facts.redis_url else {
-        tracing::info!("REDIS_URL is not set: caching and deduplication stay in process");
-        return Ok(None);
-    };
-    let store = RedisStore::new(url.expose_secret(), &settings.facts.redis_key_prefix)
-        .context("REDIS_URL")?;
-    Ok(Some(store))
-}
-
-fn wikipedia(settings: &Settings, user_agent: String) -> anyhow::Result<Arc<dyn PlaceSource>> {
-    let config = WikipediaConfig {
-        api_url_template: settings.facts.wikipedia_api_url.clone(),
-        ..WikipediaConfig::new(user_agent)
-    };
-    let source = WikipediaSource::new(config).context("WIKIPEDIA_API_URL")?;
-    Ok(Arc::new(source))
+    services: Services,
 }
 
 impl Application {
@@ -152,31 +68,31 @@ impl Application {
             .context("setting the command menu (setMyCommands)")?;
         let polling_bot = prepare_ingress(&bot, &settings).await?;
 
-        let users = UserStore::default();
-        let outbox = Outbox::new(bot, settings.send_limits, users.clone());
-        let redis = redis_store(&settings)?;
-        let facts = FactActors::start(&settings, redis.clone())?;
-        let user_agent = format!(
-            "excursobot/{} (Telegram bot https://t.me/{})",
-            env!("CARGO_PKG_VERSION"),
-            me.username()
-        );
-        let stories = Arc::new(Storyteller::new(
-            wikipedia(&settings, user_agent)?,
-            facts.cache.clone(),
-            facts.gate.clone(),
-            outbox.clone(),
-        ));
+        let errors = ErrorLog::default();
+        let services = Services::start(&settings, errors.clone()).await?;
+        let users = UserStore::new(services.db.clone());
+        let outbox = Outbox::new(bot, settings.send_limits, users.clone(), errors.clone());
+        let sources = StorySources {
+            places: services::wikipedia(&settings, me.username())?,
+            cache: services.cache.clone(),
+            gate: services.gate.clone(),
+            db: services.db.clone(),
+            told: ToldPlaces::new(services.db.clone(), settings.database.repeat_days),
+            errors: errors.clone(),
+        };
         let router = Arc::new(Router {
             outbox: outbox.clone(),
             users,
             settings: Arc::clone(&settings),
             bot_username: me.username().to_owned(),
-            stories,
+            stories: Arc::new(Storyteller::new(sources, outbox.clone())),
+            db: services.db.clone(),
+            errors,
+            started_at: Instant::now(),
         });
-        let seen = SeenUpdates::new(redis);
+        let seen = SeenUpdates::new(services.redis.clone());
         let dispatcher = Arc::new(Dispatcher::new(router, settings.update_backlog_max, seen));
-        let (server, port) = serve(&settings, Arc::clone(&dispatcher))?;
+        let (server, port) = serve(&settings, Arc::clone(&dispatcher), services.db.clone())?;
         Ok(Self {
             port,
             server,
@@ -184,7 +100,7 @@ impl Application {
             outbox,
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
-            facts,
+            services,
         })
     }
 
@@ -223,7 +139,7 @@ impl Application {
             );
         }
         cleanup.abort();
-        self.facts.stop();
+        self.services.stop().await;
         handle.stop(true).await;
         server.await.context("HTTP server task")??;
         tracing::info!("stopped");
@@ -250,7 +166,11 @@ async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Optio
     }
 }
 
-fn serve(settings: &Settings, dispatcher: Arc<Dispatcher>) -> anyhow::Result<(Server, u16)> {
+fn serve(
+    settings: &Settings,
+    dispatcher: Arc<Dispatcher>,
+    db: Addr<DbActor>,
+) -> anyhow::Result<(Server, u16)> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener =
         TcpListener::bind(&address).with_context(|| format!("binding {address} (PORT)"))?;
@@ -264,10 +184,12 @@ fn serve(settings: &Settings, dispatcher: Arc<Dispatcher>) -> anyhow::Result<(Se
         dispatcher: Arc::clone(&dispatcher),
     });
     let dispatcher = web::Data::new(dispatcher);
+    let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(webhook_state.clone())
             .app_data(dispatcher.clone())
+            .app_data(db.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))

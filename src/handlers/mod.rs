@@ -6,4 +6,6 @@ pub mod dispatch;
 pub mod health;
 pub mod polling;
 pub mod router;
+pub mod settings;
+pub mod stats;
 pub mod webhook;

@@ -1,26 +1,29 @@
 //! Routes one update to what handles it: commands, locations, button presses, membership
 //! changes, payments. Each update runs in a span carrying its `update_id` and chat id.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
     types::{
-        ChatId, ChatMemberUpdated, Location, Message, ParseMode, PreCheckoutQuery, Update,
-        UpdateKind, User,
+        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
     },
 };
 use tracing::Instrument;
 
 use super::commands;
+use actix::Addr;
+
 use crate::{
+    actors::db_actor::DbActor,
     config::Settings,
     facts::{StoryRequest, Storyteller},
     geo::Coordinates,
     i18n::Lang,
+    stats::ErrorLog,
     telegram::{Outbox, TelegramError},
-    users::UserStore,
+    users::{Preferences, UserStore},
 };
 
 /// Everything a handler needs to answer an update.
@@ -35,6 +38,12 @@ pub struct Router {
     pub bot_username: String,
     /// The facts pipeline.
     pub stories: Arc<Storyteller>,
+    /// Users' memory, for `/stats`.
+    pub db: Addr<DbActor>,
+    /// Recent errors, for `/stats`.
+    pub errors: ErrorLog,
+    /// When the process started, for `/stats`.
+    pub started_at: Instant,
 }
 
 impl Router {
@@ -61,32 +70,43 @@ impl Router {
             tracing::debug!("message without a sender ignored");
             return;
         };
-        self.users.mark_reachable(message.chat.id);
-        let lang = self.users.language_of(&user);
+        self.users.seen(&user, message.chat.id);
+        let preferences = self.users.preferences(user.id.0).await;
+        let lang = preferences.language_for(&user);
         if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
             commands::on_command(self, &message, &user, lang, text).await;
         } else if let Some(location) = message.location() {
-            self.on_location(&message, &user, lang, location).await;
+            let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
+                tracing::warn!("location out of range");
+                self.reply(message.chat.id, lang.texts().unusable_message)
+                    .await;
+                return;
+            };
+            let request = self.story_request(&user, message.chat.id, point, &preferences);
+            self.stories.tell_nearby(request).await;
         } else if message.chat.is_private() {
             self.reply(message.chat.id, lang.texts().unusable_message)
                 .await;
         }
     }
 
-    async fn on_location(&self, message: &Message, user: &User, lang: Lang, location: &Location) {
-        let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
-            tracing::warn!("location out of range");
-            self.reply(message.chat.id, lang.texts().unusable_message)
-                .await;
-            return;
-        };
-        let request = StoryRequest {
+    /// A story request for `user` in `chat` at `point`, with their preferences.
+    pub fn story_request(
+        &self,
+        user: &User,
+        chat: ChatId,
+        point: Coordinates,
+        preferences: &Preferences,
+    ) -> StoryRequest {
+        StoryRequest {
             user_id: user.id.0,
-            chat: message.chat.id,
+            chat,
             point,
-            lang,
-        };
-        self.stories.tell_nearby(request).await;
+            lang: preferences.language_for(user),
+            radius_m: preferences.radius_m,
+            photos: preferences.photos,
+            started: Instant::now(),
+        }
     }
 
     fn on_membership(&self, change: &ChatMemberUpdated) {
@@ -102,7 +122,7 @@ impl Router {
     }
 
     async fn on_pre_checkout(&self, query: PreCheckoutQuery) {
-        let lang = self.language(&query.from);
+        let lang = self.language(&query.from).await;
         let answer = self
             .outbox
             .bot()
@@ -118,8 +138,8 @@ impl Router {
     }
 
     /// The language to answer `user` in.
-    pub fn language(&self, user: &User) -> Lang {
-        self.users.language_of(user)
+    pub async fn language(&self, user: &User) -> Lang {
+        self.users.language_of(user).await
     }
 
     /// Sends an HTML text to `chat`; failures are logged by the outbox and end here.

@@ -1,0 +1,5 @@
+//! sea-orm entities, one per table created in `migrations/`.
+
+pub mod fact_delivery;
+pub mod user;
+pub mod user_preferences;
