@@ -54,6 +54,11 @@ pub const DEFAULT_RADIUS_M: u32 = 1000;
 const BUTTONS_LIVE_FOR: Duration = Duration::from_secs(24 * 3600);
 /// Stories whose buttons are remembered.
 const BUTTONS_CAPACITY: u64 = 100_000;
+/// How long a fetched place list is shared with lookups of the same cell (the fact cache
+/// keeps it longer; this only coalesces a crowd).
+const LOOKUPS_COALESCE_FOR: Duration = Duration::from_secs(30);
+/// Cells whose recent lookups are shared.
+const LOOKUPS_CAPACITY: u64 = 10_000;
 /// Sentences of the place's own summary used when the LLM cannot write.
 const FALLBACK_SENTENCES: usize = 3;
 
@@ -123,6 +128,8 @@ pub struct Storyteller {
     gate: Option<Addr<OpenAiGate>>,
     outbox: Outbox,
     told: ToldPlaces,
+    /// Place lists being fetched or just fetched, so concurrent lookups of a cell coalesce.
+    lookups: moka::future::Cache<String, Arc<Vec<Place>>>,
     /// Button tokens to the story they sit under.
     contexts: Cache<u64, Arc<StoryContext>>,
     next_token: AtomicU64,
@@ -170,6 +177,10 @@ impl Storyteller {
             gate,
             outbox,
             told,
+            lookups: moka::future::Cache::builder()
+                .max_capacity(LOOKUPS_CAPACITY)
+                .time_to_live(LOOKUPS_COALESCE_FOR)
+                .build(),
             contexts: Cache::builder()
                 .max_capacity(BUTTONS_CAPACITY)
                 .time_to_live(BUTTONS_LIVE_FOR)
@@ -347,32 +358,42 @@ impl Storyteller {
     }
 
     /// Places near `point`, nearest first, from the cache or Wikipedia.
-    async fn places_near(&self, request: &StoryRequest) -> Result<Vec<Place>, PlaceError> {
+    async fn places_near(&self, request: &StoryRequest) -> Result<Vec<Place>, Arc<PlaceError>> {
         let (point, lang, radius) = (request.point, request.lang, request.radius_m);
         let key = places_key(lang.code(), point, radius);
-        let cached = match self.cache.send(Get(key.clone())).await {
-            Ok(Some(json)) => serde_json::from_str::<Vec<Place>>(&json).ok(),
-            _ => None,
-        };
-        let mut places = match cached {
-            Some(places) => places,
-            None => {
-                let found = find_places(self.places.as_ref(), point, lang.code(), radius).await?;
-                if let Ok(json) = serde_json::to_string(&found) {
-                    self.cache.do_send(Put {
-                        key,
-                        value: json.into(),
-                    });
-                }
-                found
-            }
-        };
+        // Concurrent lookups of one cell share a single fetch (a crowd costs one request).
+        let fetch = self.fetch_places(key.clone(), point, lang, radius);
+        let shared = self.lookups.try_get_with(key, fetch).await?;
+        let mut places = shared.as_ref().clone();
         // The list may come from a neighbour in the same cell: measure from this very point.
         for place in &mut places {
             place.distance_m = point.distance_m(&place.coordinates);
         }
         places.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
         Ok(places)
+    }
+
+    /// The place list of a cell from the fact cache, else from the place source.
+    async fn fetch_places(
+        &self,
+        key: String,
+        point: Coordinates,
+        lang: Lang,
+        radius: u32,
+    ) -> Result<Arc<Vec<Place>>, PlaceError> {
+        if let Ok(Some(json)) = self.cache.send(Get(key.clone())).await
+            && let Ok(places) = serde_json::from_str::<Vec<Place>>(&json)
+        {
+            return Ok(Arc::new(places));
+        }
+        let found = find_places(self.places.as_ref(), point, lang.code(), radius).await?;
+        if let Ok(json) = serde_json::to_string(&found) {
+            self.cache.do_send(Put {
+                key,
+                value: json.into(),
+            });
+        }
+        Ok(Arc::new(found))
     }
 
     /// Sends `template` with the nearest locality's name in place of `{near}`.
