@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_users;
 mod m20261122_000002_fact_deliveries;
+mod m20261122_000003_live_sessions;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_users::Migration),
             Box::new(m20261122_000002_fact_deliveries::Migration),
+            Box::new(m20261122_000003_live_sessions::Migration),
         ]
     }
 }

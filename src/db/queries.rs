@@ -6,7 +6,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::OnConflict,
 };
 
-use super::entity::{fact_delivery, user, user_preferences};
+use super::entity::{fact_delivery, tour, user, user_preferences};
 
 /// A user as last seen in an update (written behind, coalesced per user).
 #[derive(Debug, Clone, PartialEq)]
@@ -84,12 +84,14 @@ pub struct DbStats {
 }
 
 /// A user's own figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct UserStats {
     /// Stories received.
     pub facts: u64,
     /// Distinct places heard about.
     pub places: u64,
+    /// Metres walked on finished tours.
+    pub distance_walked_m: f64,
 }
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -283,9 +285,17 @@ pub async fn user_stats(db: &DatabaseConnection, user_id: i64) -> Result<UserSta
         .count(db)
         .await?;
     let places = told_places(db, user_id, 0).await?.len();
+    let walked: Option<Option<f64>> = tour::Entity::find()
+        .select_only()
+        .column_as(tour::Column::DistanceWalkedM.sum(), "walked")
+        .filter(tour::Column::UserId.eq(user_id))
+        .into_tuple()
+        .one(db)
+        .await?;
     Ok(UserStats {
         facts,
         places: u64::try_from(places).unwrap_or(0),
+        distance_walked_m: walked.flatten().unwrap_or(0.0),
     })
 }
 

@@ -40,7 +40,10 @@ async fn own_text(router: &Router, user_id: u64, lang: Lang) -> Option<String> {
         &[
             ("facts", stats.facts.to_string()),
             ("places", stats.places.to_string()),
-            ("distance", format!("0 {}", units.1)),
+            (
+                "distance",
+                format!("{:.1} {}", stats.distance_walked_m / 1000.0, units.1),
+            ),
         ],
     ))
 }
