@@ -2,6 +2,7 @@
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
+COPY migrations ./migrations
 COPY src ./src
 RUN cargo build --release --locked --bin excursobot
 
@@ -9,9 +10,12 @@ FROM debian:bookworm-slim AS runtime
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 excursobot
+    && useradd --system --uid 10001 --home-dir /data excursobot \
+    && mkdir -p /data && chown excursobot /data
 COPY --from=build /app/target/release/excursobot /usr/local/bin/excursobot
 USER excursobot
+# Without DATABASE_URL the embedded SQLite file lands here (mount a volume to keep it).
+WORKDIR /data
 ENV LOG_FORMAT=json
 EXPOSE 8080
 CMD ["/usr/local/bin/excursobot"]

@@ -98,12 +98,18 @@ pub struct LiveSettings {
     pub batch_size: usize,
     /// Longest a live update waits in the buffer.
     pub batch_flush: Duration,
-    /// Interval between stories for users who have not chosen one.
-    pub default_interval: Duration,
 }
 
-/// Intervals (minutes) a user can choose for a tour; the buttons under the tour's first message.
-pub const LIVE_INTERVALS_MIN: [u64; 4] = [5, 10, 30, 60];
+/// Where users' memory lives.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite://...` (embedded default) or `postgres://...`; may hold a password.
+    pub url: SecretString,
+    /// Connections in the pool.
+    pub pool_max: u32,
+    /// A place is not told to the same user again within this many days.
+    pub repeat_days: u32,
+}
 
 /// Everything the application needs, built once at start-up.
 #[derive(Debug, Clone)]
@@ -138,6 +144,8 @@ pub struct Settings {
     pub facts: FactSettings,
     /// Live-location tours.
     pub live: LiveSettings,
+    /// The database.
+    pub database: DatabaseSettings,
 }
 
 impl Settings {
@@ -173,6 +181,7 @@ impl Settings {
             llm: llm(&env)?,
             facts: facts(&env)?,
             live: live(&env)?,
+            database: database(&env)?,
         })
     }
 
@@ -395,20 +404,35 @@ fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
             "a positive number of ms",
         ));
     }
-    let interval: u64 = env.parsed("LIVE_DEFAULT_INTERVAL_MIN", 10, "5, 10, 30 or 60")?;
-    if !LIVE_INTERVALS_MIN.contains(&interval) {
-        let found = interval.to_string();
-        return Err(malformed(
-            "LIVE_DEFAULT_INTERVAL_MIN",
-            &found,
-            "5, 10, 30 or 60",
-        ));
-    }
     Ok(LiveSettings {
         max_sessions,
         batch_size,
         batch_flush: Duration::from_millis(flush_ms),
-        default_interval: Duration::from_secs(interval * 60),
+    })
+}
+
+fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
+    let url = env
+        .get("DATABASE_URL")
+        .unwrap_or_else(|| crate::db::DEFAULT_DATABASE_URL.to_owned());
+    let sqlite = crate::db::is_sqlite(&url);
+    if !(sqlite || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        // The URL may carry a password: name the variable, not the value.
+        return Err(ConfigError {
+            variable: "DATABASE_URL",
+            problem: "is malformed".to_owned(),
+            expected: "postgres://user:password@host:5432/db or sqlite://file.db?mode=rwc",
+        });
+    }
+    let default_pool = if sqlite { 5 } else { 20 };
+    let pool_max: u32 = env.parsed("DB_POOL_MAX", default_pool, "a positive integer")?;
+    if pool_max == 0 {
+        return Err(malformed("DB_POOL_MAX", "0", "a positive integer"));
+    }
+    Ok(DatabaseSettings {
+        url: SecretString::from(url),
+        pool_max,
+        repeat_days: env.parsed("FACT_REPEAT_DAYS", 30, "a whole number of days")?,
     })
 }
 
@@ -453,7 +477,6 @@ mod tests {
         assert_eq!(settings.live.max_sessions, 50);
         assert_eq!(settings.live.batch_size, 5);
         assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
-        assert_eq!(settings.live.default_interval, Duration::from_secs(600));
     }
 
     #[test]
@@ -508,7 +531,9 @@ mod tests {
             ("LIVE_SESSIONS_MAX", "many"),
             ("LIVE_BATCH_SIZE", "0"),
             ("LIVE_BATCH_FLUSH_MS", "0"),
-            ("LIVE_DEFAULT_INTERVAL_MIN", "7"),
+            ("DATABASE_URL", "mysql://x"),
+            ("DB_POOL_MAX", "0"),
+            ("FACT_REPEAT_DAYS", "month"),
         ] {
             let error = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), (name, value)]).unwrap_err();
             assert_eq!(error.variable, name, "{error}");

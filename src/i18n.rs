@@ -103,8 +103,6 @@ pub struct Texts {
     pub prompt_language: &'static str,
     /// A tour started: the question above the interval buttons.
     pub tour_started: &'static str,
-    /// Short "minutes" on the interval buttons and in summaries.
-    pub minutes: &'static str,
     /// Short "hours" in summaries.
     pub hours: &'static str,
     /// An interval was chosen; `{minutes}` is replaced.
@@ -118,7 +116,32 @@ pub struct Texts {
     /// Where to look, by the place's side relative to the walking direction:
     /// ahead, on the right, behind, on the left.
     pub heading_cues: [&'static str; 4],
-    /// Command descriptions for the menu: start, help, language, stop.
+    /// /settings: the heading and one line per setting (`{language}`, `{interval}`,
+    /// `{radius}`, `{photos}` are replaced).
+    pub settings_summary: &'static str,
+    /// "min" after tour intervals (buttons, settings, summaries).
+    pub minutes: &'static str,
+    /// Photos on / off.
+    pub on_off: (&'static str, &'static str),
+    /// Answer to a settings button.
+    pub settings_saved: &'static str,
+    /// A preference could not be saved (database trouble).
+    pub not_saved: &'static str,
+    /// /reset: the question.
+    pub reset_question: &'static str,
+    /// /reset buttons: yes, cancel.
+    pub reset_buttons: (&'static str, &'static str),
+    /// /reset done.
+    pub reset_done: &'static str,
+    /// /reset cancelled.
+    pub reset_cancelled: &'static str,
+    /// /stats for a user (`{facts}`, `{places}`, `{distance}` are replaced).
+    pub own_stats: &'static str,
+    /// /stats for an admin; every `{name}` is replaced (see `handlers::stats`).
+    pub admin_stats: &'static str,
+    /// Figures are unavailable right now.
+    pub stats_unavailable: &'static str,
+    /// Command descriptions for the menu.
     pub command_descriptions: CommandDescriptions,
 }
 
@@ -133,6 +156,12 @@ pub struct CommandDescriptions {
     pub language: &'static str,
     /// `/stop`
     pub stop: &'static str,
+    /// `/settings`
+    pub settings: &'static str,
+    /// `/stats`
+    pub stats: &'static str,
+    /// `/reset`
+    pub reset: &'static str,
 }
 
 static EN: Texts = Texts {
@@ -171,10 +200,30 @@ static EN: Texts = Texts {
         "north-west",
     ],
     prompt_language: "English",
+    settings_summary: "<b>Settings</b>\nLanguage: {language}\nTour interval: {interval}\nSearch radius: {radius}\nPhotos: {photos}",
+    minutes: "min",
+    on_off: ("on", "off"),
+    settings_saved: "Saved",
+    not_saved: "I couldn't save that right now. Please try again in a minute.",
+    reset_question: "Forget your settings and the places I told you about? This cannot be undone.",
+    reset_buttons: ("Yes, forget", "Cancel"),
+    reset_done: "Done: I forgot your settings and history.",
+    reset_cancelled: "Nothing changed.",
+    own_stats: "<b>Your stats</b>\nStories received: {facts}\nPlaces: {places}\nDistance walked on tours: {distance}",
+    stats_unavailable: "Figures are unavailable right now. Please try again in a minute.",
+    admin_stats: "<b>Bot statistics</b>\n\
+        Users: {users_total} total; {users_active} active, {users_new} new in 24 h\n\
+        Stories in 24 h: {facts_24h} (cache {cache_24h}, LLM {llm_24h}, fallback {fallback_24h})\n\
+        Stories in total: {facts_total} (cache {cache_total}, LLM {llm_total}, fallback {fallback_total})\n\
+        Cache hit ratio: {hit_ratio}\n\
+        LLM calls: {llm_calls}\n\
+        Story latency, last hour: p50 {p50}, p95 {p95}\n\
+        LLM queue: interactive {queue_interactive}, live {queue_live}, background {queue_background}; permits in use {in_flight} of {permits}\n\
+        Errors in 24 h: {errors}\n\
+        Uptime {uptime}, version {version}",
     internal_error: "Something went wrong on my side. Please try again in a minute.",
     tour_started: "🚶 Your tour has started! As you walk, I will tell you about a new place nearby. \
                    How often?",
-    minutes: "min",
     hours: "h",
     tour_interval_set: "A new place every {minutes} min.",
     tour_full: "So many people are walking with me right now that I can't start another tour. \
@@ -192,6 +241,9 @@ static EN: Texts = Texts {
         help: "How to share a live location",
         language: "Switch language",
         stop: "End the live tour",
+        settings: "Language, tour interval, radius, photos",
+        stats: "Your statistics",
+        reset: "Forget my settings and history",
     },
 };
 
@@ -232,10 +284,30 @@ static RU: Texts = Texts {
         "к северо-западу",
     ],
     prompt_language: "Russian",
+    settings_summary: "<b>Настройки</b>\nЯзык: {language}\nИнтервал прогулки: {interval}\nРадиус поиска: {radius}\nФото: {photos}",
+    minutes: "мин",
+    on_off: ("вкл", "выкл"),
+    settings_saved: "Сохранено",
+    not_saved: "Не получилось сохранить. Попробуйте через минуту.",
+    reset_question: "Забыть ваши настройки и места, о которых я рассказал? Это не отменить.",
+    reset_buttons: ("Да, забыть", "Отмена"),
+    reset_done: "Готово: я забыл ваши настройки и историю.",
+    reset_cancelled: "Ничего не изменилось.",
+    own_stats: "<b>Ваша статистика</b>\nИсторий получено: {facts}\nМест: {places}\nПройдено на прогулках: {distance}",
+    stats_unavailable: "Статистика сейчас недоступна. Попробуйте через минуту.",
+    admin_stats: "<b>Статистика бота</b>\n\
+        Пользователи: всего {users_total}; за 24 ч активных {users_active}, новых {users_new}\n\
+        Истории за 24 ч: {facts_24h} (кэш {cache_24h}, LLM {llm_24h}, резерв {fallback_24h})\n\
+        Истории всего: {facts_total} (кэш {cache_total}, LLM {llm_total}, резерв {fallback_total})\n\
+        Попадания в кэш: {hit_ratio}\n\
+        Вызовы LLM: {llm_calls}\n\
+        Задержка историй за час: p50 {p50}, p95 {p95}\n\
+        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}, фон {queue_background}; занято {in_flight} из {permits}\n\
+        Ошибок за 24 ч: {errors}\n\
+        Работает {uptime}, версия {version}",
     internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
     tour_started: "🚶 Прогулка началась! Пока вы идёте, я буду рассказывать о новых местах рядом. \
                    Как часто?",
-    minutes: "мин",
     hours: "ч",
     tour_interval_set: "Новое место каждые {minutes} мин.",
     tour_full: "Сейчас со мной гуляет слишком много людей, и новую прогулку я начать не могу. \
@@ -254,6 +326,9 @@ static RU: Texts = Texts {
         help: "Как включить трансляцию геопозиции",
         language: "Сменить язык",
         stop: "Закончить прогулку",
+        settings: "Язык, интервал, радиус, фото",
+        stats: "Ваша статистика",
+        reset: "Забыть мои настройки и историю",
     },
 };
 

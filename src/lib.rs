@@ -6,12 +6,14 @@
 pub mod actors;
 pub mod cache;
 pub mod config;
+pub mod db;
 pub mod facts;
 pub mod geo;
 pub mod handlers;
 pub mod i18n;
 pub mod places;
 pub mod startup;
+pub mod stats;
 pub mod telegram;
 pub mod telemetry;
 pub mod users;

@@ -6,9 +6,17 @@
 //! HTTP server. Live tours are drained into their store (buffered updates applied, every tour
 //! written) before their actors stop, so the next instance restores them.
 
-use std::{future::Future, net::TcpListener, sync::Arc, time::Duration};
+use std::{
+    future::Future,
+    net::TcpListener,
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
-use actix::{Addr, Arbiter, Supervisor};
+mod services;
+mod tours;
+
+use actix::Addr;
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -17,34 +25,27 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     actors::{
-        fact_cache::FactCache,
-        live_sessions::{
-            Clock, Guide, InMemorySessionStore, LiveLocationSessions, SessionStore, Shutdown,
-            TourGuide,
-        },
-        openai_gate::{GateConfig, OpenAiConfig, OpenAiGate},
+        db_actor::DbActor,
+        live_sessions::{InMemorySessionStore, SessionStore},
     },
-    cache::{RedisStore, SeenUpdates},
+    cache::SeenUpdates,
     config::{Ingress, Settings},
-    facts::Storyteller,
+    facts::{StorySources, Storyteller, told::ToldPlaces},
     handlers::{
         dispatch::Dispatcher,
         health, polling,
         router::Router,
         webhook::{self, MAX_BODY_BYTES, WebhookState},
     },
-    places::{
-        PlaceSource,
-        wikipedia::{WikipediaConfig, WikipediaSource},
-    },
+    stats::ErrorLog,
     telegram::{Outbox, setup},
     users::UserStore,
 };
+use services::Services;
+use tours::TourActors;
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
-/// Longest the shutdown waits for live tours to reach their store.
-const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A built, not yet running, application.
 pub struct Application {
@@ -55,137 +56,8 @@ pub struct Application {
     /// Present in long-polling mode.
     polling_bot: Option<Bot>,
     shutdown_grace: Duration,
-    facts: FactActors,
+    services: Services,
     tours: TourActors,
-}
-
-/// The live-tour actors: the sessions and the guide that tells their stories, each on an
-/// arbiter of its own so story I/O never shares a thread with the tours' timers.
-struct TourActors {
-    sessions: Addr<LiveLocationSessions>,
-    arbiters: Vec<Arbiter>,
-}
-
-impl TourActors {
-    fn start(
-        settings: &Settings,
-        store: Arc<dyn SessionStore>,
-        stories: Arc<Storyteller>,
-        outbox: Outbox,
-    ) -> Self {
-        let guide_arbiter = Arbiter::new();
-        let guide = Supervisor::start_in_arbiter(&guide_arbiter.handle(), move |_| {
-            TourGuide::new(stories, outbox)
-        });
-        let guide = Guide::of(&guide);
-        let live = settings.live;
-        let sessions_arbiter = Arbiter::new();
-        let sessions = Supervisor::start_in_arbiter(&sessions_arbiter.handle(), move |_| {
-            LiveLocationSessions::new(live, store, guide, Clock::new())
-        });
-        Self {
-            sessions,
-            arbiters: vec![sessions_arbiter, guide_arbiter],
-        }
-    }
-
-    /// Writes every tour to the store, then stops the actors.
-    async fn stop(self) {
-        match tokio::time::timeout(TOURS_DRAIN_TIMEOUT, self.sessions.send(Shutdown)).await {
-            Ok(Ok(())) => tracing::info!("live tours saved"),
-            Ok(Err(error)) => tracing::warn!(%error, "live tours not drained"),
-            Err(_) => tracing::warn!("live tours not saved in time"),
-        }
-        for arbiter in self.arbiters {
-            arbiter.stop();
-        }
-    }
-}
-
-/// The actors behind the facts pipeline, each on an arbiter (thread) of its own.
-struct FactActors {
-    cache: Addr<FactCache>,
-    gate: Option<Addr<OpenAiGate>>,
-    /// Kept to stop the actors' threads at shutdown.
-    arbiters: Vec<Arbiter>,
-}
-
-impl FactActors {
-    fn start(settings: &Settings, redis: Option<RedisStore>) -> anyhow::Result<Self> {
-        let cache_arbiter = Arbiter::new();
-        let ttl = settings.facts.cache_ttl;
-        let cache = Supervisor::start_in_arbiter(&cache_arbiter.handle(), move |_| {
-            FactCache::new(redis, ttl)
-        });
-        let mut arbiters = vec![cache_arbiter];
-        let gate = match &settings.llm.api_key {
-            None => {
-                tracing::warn!(
-                    "OPENAI_API_KEY is not set: stories will be the places' own summaries"
-                );
-                None
-            }
-            Some(api_key) => {
-                let gate = OpenAiGate::new(
-                    gate_config(settings),
-                    OpenAiConfig {
-                        base_url: settings
-                            .llm
-                            .base_url
-                            .as_str()
-                            .trim_end_matches('/')
-                            .to_owned(),
-                        api_key: api_key.clone(),
-                        model: settings.llm.model.clone(),
-                    },
-                )
-                .context("building the LLM client (OPENAI_BASE_URL)")?;
-                let gate_arbiter = Arbiter::new();
-                let addr = Supervisor::start_in_arbiter(&gate_arbiter.handle(), move |_| gate);
-                arbiters.push(gate_arbiter);
-                Some(addr)
-            }
-        };
-        Ok(Self {
-            cache,
-            gate,
-            arbiters,
-        })
-    }
-
-    fn stop(self) {
-        for arbiter in self.arbiters {
-            arbiter.stop();
-        }
-    }
-}
-
-fn gate_config(settings: &Settings) -> GateConfig {
-    GateConfig {
-        permits: settings.llm.permits,
-        call_timeout: settings.llm.call_timeout,
-        interactive_queue_wait: settings.llm.queue_wait,
-        ..GateConfig::default()
-    }
-}
-
-fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {
-    let Some(url) = &settings.facts.redis_url else {
-        tracing::info!("REDIS_URL is not set: caching and deduplication stay in process");
-        return Ok(None);
-    };
-    let store = RedisStore::new(url.expose_secret(), &settings.facts.redis_key_prefix)
-        .context("REDIS_URL")?;
-    Ok(Some(store))
-}
-
-fn wikipedia(settings: &Settings, user_agent: String) -> anyhow::Result<Arc<dyn PlaceSource>> {
-    let config = WikipediaConfig {
-        api_url_template: settings.facts.wikipedia_api_url.clone(),
-        ..WikipediaConfig::new(user_agent)
-    };
-    let source = WikipediaSource::new(config).context("WIKIPEDIA_API_URL")?;
-    Ok(Arc::new(source))
 }
 
 impl Application {
@@ -212,22 +84,26 @@ impl Application {
             .context("setting the command menu (setMyCommands)")?;
         let polling_bot = prepare_ingress(&bot, &settings).await?;
 
-        let users = UserStore::default();
-        let outbox = Outbox::new(bot, settings.send_limits, users.clone());
-        let redis = redis_store(&settings)?;
-        let facts = FactActors::start(&settings, redis.clone())?;
-        let user_agent = format!(
-            "excursobot/{} (Telegram bot https://t.me/{})",
-            env!("CARGO_PKG_VERSION"),
-            me.username()
-        );
-        let stories = Arc::new(Storyteller::new(
-            wikipedia(&settings, user_agent)?,
-            facts.cache.clone(),
-            facts.gate.clone(),
+        let errors = ErrorLog::default();
+        let services = Services::start(&settings, errors.clone()).await?;
+        let users = UserStore::new(services.db.clone());
+        let outbox = Outbox::new(bot, settings.send_limits, users.clone(), errors.clone());
+        let sources = StorySources {
+            places: services::wikipedia(&settings, me.username())?,
+            cache: services.cache.clone(),
+            gate: services.gate.clone(),
+            db: services.db.clone(),
+            told: ToldPlaces::new(services.db.clone(), settings.database.repeat_days),
+            errors: errors.clone(),
+        };
+        let stories = Arc::new(Storyteller::new(sources, outbox.clone()));
+        let tours = TourActors::start(
+            &settings,
+            store,
+            Arc::clone(&stories),
             outbox.clone(),
-        ));
-        let tours = TourActors::start(&settings, store, Arc::clone(&stories), outbox.clone());
+            users.clone(),
+        );
         let router = Arc::new(Router {
             outbox: outbox.clone(),
             users,
@@ -235,10 +111,13 @@ impl Application {
             bot_username: me.username().to_owned(),
             stories,
             tours: tours.sessions.clone(),
+            db: services.db.clone(),
+            errors,
+            started_at: Instant::now(),
         });
-        let seen = SeenUpdates::new(redis);
+        let seen = SeenUpdates::new(services.redis.clone());
         let dispatcher = Arc::new(Dispatcher::new(router, settings.update_backlog_max, seen));
-        let (server, port) = serve(&settings, Arc::clone(&dispatcher))?;
+        let (server, port) = serve(&settings, Arc::clone(&dispatcher), services.db.clone())?;
         Ok(Self {
             port,
             server,
@@ -246,7 +125,7 @@ impl Application {
             outbox,
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
-            facts,
+            services,
             tours,
         })
     }
@@ -287,7 +166,7 @@ impl Application {
         }
         cleanup.abort();
         self.tours.stop().await;
-        self.facts.stop();
+        self.services.stop().await;
         handle.stop(true).await;
         server.await.context("HTTP server task")??;
         tracing::info!("stopped");
@@ -314,7 +193,11 @@ async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Optio
     }
 }
 
-fn serve(settings: &Settings, dispatcher: Arc<Dispatcher>) -> anyhow::Result<(Server, u16)> {
+fn serve(
+    settings: &Settings,
+    dispatcher: Arc<Dispatcher>,
+    db: Addr<DbActor>,
+) -> anyhow::Result<(Server, u16)> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener =
         TcpListener::bind(&address).with_context(|| format!("binding {address} (PORT)"))?;
@@ -328,10 +211,12 @@ fn serve(settings: &Settings, dispatcher: Arc<Dispatcher>) -> anyhow::Result<(Se
         dispatcher: Arc::clone(&dispatcher),
     });
     let dispatcher = web::Data::new(dispatcher);
+    let db = web::Data::new(db);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(webhook_state.clone())
             .app_data(dispatcher.clone())
+            .app_data(db.clone())
             .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))

@@ -1,74 +1,192 @@
-//! What the bot remembers about users between updates, in memory for now (bounded): the
-//! language a user chose with `/language`, the tour interval they last chose, and which chats
-//! blocked the bot.
+//! What the bot remembers about users: preferences (read through an in-process cache from
+//! the `DbActor`, written at once), sightings (written behind), and blocked chats.
 //!
-//! Cheap to clone: every clone shares the same maps.
+//! Cheap to clone: every clone shares the same caches and actor.
 
 use std::time::Duration;
 
-use moka::sync::Cache;
+use actix::Addr;
+use moka::{future::Cache, sync::Cache as SyncCache};
 use teloxide::types::{ChatId, User};
 
-use crate::i18n::Lang;
+use crate::{
+    actors::db_actor::{
+        DbActor, LoadPreferences, MarkBlocked, ResetUser, SavePreferences, SeenUser,
+    },
+    db::{DbError, entity::user_preferences, now_ms, queries::UserSeen},
+    i18n::Lang,
+};
 
-/// How many users' choices are kept in memory before the least recently used are forgotten.
-const MAX_REMEMBERED_USERS: u64 = 100_000;
-/// How long a blocked chat stays marked if nothing else happens.
+/// Users whose preferences are kept in memory.
+const CACHED_USERS: u64 = 100_000;
+/// How long cached preferences are trusted (another instance may have changed them).
+const PREFERENCES_TTL: Duration = Duration::from_secs(600);
+/// How long a blocked chat stays marked in memory.
 const BLOCKED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Tour intervals a user may choose, in minutes.
+pub const LIVE_INTERVALS_MIN: [u32; 4] = [5, 10, 30, 60];
+/// Search radii a user may choose, in metres.
+pub const RADII_M: [u32; 3] = [500, 1000, 3000];
 
-/// Per-user state shared by the router and the Telegram client.
-#[derive(Clone)]
-pub struct UserStore {
-    /// Explicit choices from `/language`; users without one get their Telegram language.
-    languages: Cache<u64, Lang>,
-    /// The tour interval each user chose last (their default for the next tour).
-    live_intervals: Cache<u64, Duration>,
-    /// Chats where Telegram said the bot is blocked; cleared when the user writes again.
-    blocked: Cache<ChatId, ()>,
+/// A user's choices, with their defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preferences {
+    /// Chosen language; `None` follows Telegram's language.
+    pub language: Option<Lang>,
+    /// Default minutes between tour stories.
+    pub live_interval_min: u32,
+    /// Search radius in metres.
+    pub radius_m: u32,
+    /// Whether stories come with photos.
+    pub photos: bool,
 }
 
-impl Default for UserStore {
+impl Default for Preferences {
     fn default() -> Self {
         Self {
-            languages: Cache::new(MAX_REMEMBERED_USERS),
-            live_intervals: Cache::new(MAX_REMEMBERED_USERS),
-            blocked: Cache::builder()
-                .max_capacity(MAX_REMEMBERED_USERS)
-                .time_to_live(BLOCKED_TTL)
-                .build(),
+            language: None,
+            live_interval_min: 10,
+            radius_m: 1000,
+            photos: true,
         }
     }
 }
 
-impl UserStore {
-    /// The language to answer `user` in: their choice, else their Telegram language.
-    pub fn language_of(&self, user: &User) -> Lang {
-        self.languages
-            .get(&user.id.0)
+impl Preferences {
+    fn from_row(row: user_preferences::Model) -> Self {
+        Self {
+            language: row.language.as_deref().and_then(Lang::from_code),
+            live_interval_min: u32::try_from(row.live_interval_min).unwrap_or(10),
+            radius_m: u32::try_from(row.radius_m).unwrap_or(1000),
+            photos: row.photos,
+        }
+    }
+
+    fn to_row(self, user_id: u64) -> user_preferences::Model {
+        user_preferences::Model {
+            user_id: user_id as i64,
+            language: self.language.map(|lang| lang.code().to_owned()),
+            live_interval_min: i32::try_from(self.live_interval_min).unwrap_or(10),
+            radius_m: i32::try_from(self.radius_m).unwrap_or(1000),
+            photos: self.photos,
+            updated_at: now_ms(),
+        }
+    }
+
+    /// The language to answer in, given the user's Telegram language.
+    pub fn language_for(&self, user: &User) -> Lang {
+        self.language
             .unwrap_or_else(|| Lang::from_telegram(user.language_code.as_deref()))
     }
+}
 
-    /// Remembers the language `user_id` chose.
-    pub fn set_language(&self, user_id: u64, lang: Lang) {
-        self.languages.insert(user_id, lang);
+/// Per-user state shared by the router, the storyteller and the Telegram client.
+#[derive(Clone)]
+pub struct UserStore {
+    preferences: Cache<u64, Preferences>,
+    /// Chats where Telegram said the bot is blocked; cleared when the user writes again.
+    blocked: SyncCache<ChatId, ()>,
+    db: Addr<DbActor>,
+}
+
+impl UserStore {
+    /// A store over the `DbActor`.
+    pub fn new(db: Addr<DbActor>) -> Self {
+        Self {
+            preferences: Cache::builder()
+                .max_capacity(CACHED_USERS)
+                .time_to_live(PREFERENCES_TTL)
+                .build(),
+            blocked: SyncCache::builder()
+                .max_capacity(CACHED_USERS)
+                .time_to_live(BLOCKED_TTL)
+                .build(),
+            db,
+        }
     }
 
-    /// The tour interval `user_id` chose last, if any.
-    pub fn live_interval_of(&self, user_id: u64) -> Option<Duration> {
-        self.live_intervals.get(&user_id)
+    /// A user's preferences; defaults when none are saved or the database is down.
+    pub async fn preferences(&self, user_id: u64) -> Preferences {
+        if let Some(preferences) = self.preferences.get(&user_id).await {
+            return preferences;
+        }
+        let loaded = self
+            .db
+            .send(LoadPreferences {
+                user_id: user_id as i64,
+            })
+            .await;
+        match loaded {
+            Ok(Ok(row)) => {
+                let preferences = row.map(Preferences::from_row).unwrap_or_default();
+                self.preferences.insert(user_id, preferences).await;
+                preferences
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "preferences unavailable; using defaults");
+                Preferences::default()
+            }
+            Err(_) => Preferences::default(),
+        }
     }
 
-    /// Remembers the tour interval `user_id` chose.
-    pub fn set_live_interval(&self, user_id: u64, interval: Duration) {
-        self.live_intervals.insert(user_id, interval);
+    /// The language to answer `user` in.
+    pub async fn language_of(&self, user: &User) -> Lang {
+        self.preferences(user.id.0).await.language_for(user)
+    }
+
+    /// Changes a user's preferences and saves them at once.
+    pub async fn update(
+        &self,
+        user_id: u64,
+        change: impl FnOnce(&mut Preferences),
+    ) -> Result<Preferences, DbError> {
+        let mut preferences = self.preferences(user_id).await;
+        change(&mut preferences);
+        let saved = self
+            .db
+            .send(SavePreferences(preferences.to_row(user_id)))
+            .await;
+        saved.map_err(|_| DbError::Unavailable)??;
+        self.preferences.insert(user_id, preferences).await;
+        Ok(preferences)
+    }
+
+    /// Forgets a user's preferences and history.
+    pub async fn reset(&self, user_id: u64) -> Result<(), DbError> {
+        let reset = self
+            .db
+            .send(ResetUser {
+                user_id: user_id as i64,
+            })
+            .await;
+        reset.map_err(|_| DbError::Unavailable)??;
+        self.preferences.invalidate(&user_id).await;
+        Ok(())
+    }
+
+    /// Records that `user` wrote to us (written behind); they no longer block the bot.
+    pub fn seen(&self, user: &User, chat: ChatId) {
+        self.blocked.invalidate(&chat);
+        self.db.do_send(SeenUser(UserSeen {
+            id: user.id.0 as i64,
+            first_name: user.first_name.clone(),
+            last_name: user.last_name.clone(),
+            username: user.username.clone(),
+            language_code: user.language_code.clone(),
+            at: now_ms(),
+        }));
     }
 
     /// Marks `chat` as having blocked the bot.
     pub fn mark_blocked(&self, chat: ChatId) {
         self.blocked.insert(chat, ());
+        if chat.is_user() {
+            self.db.do_send(MarkBlocked { user_id: chat.0 });
+        }
     }
 
-    /// The user wrote to us again, so they no longer block the bot.
+    /// The chat is reachable again (the user unblocked the bot).
     pub fn mark_reachable(&self, chat: ChatId) {
         self.blocked.invalidate(&chat);
     }

@@ -21,7 +21,7 @@ use std::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use actix::Addr;
@@ -34,13 +34,16 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     actors::{
-        fact_cache::{FactCache, Get, Put},
-        openai_gate::{Generate, OpenAiGate, Priority},
+        db_actor::{DbActor, Delivered},
+        fact_cache::{CacheSnapshot, FactCache, Get, Put, Stats as CacheStats},
+        openai_gate::{GateSnapshot, GateStats, Generate, OpenAiGate, Priority},
     },
     cache::{fact_key, more_fact_key, places_key},
+    db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
     places::{Place, PlaceError, PlaceSource, find_places, gazetteer::Gazetteer},
+    stats::ErrorLog,
     telegram::Outbox,
 };
 use reply::{StoryReply, send_story};
@@ -52,6 +55,11 @@ pub const DEFAULT_RADIUS_M: u32 = 1000;
 const BUTTONS_LIVE_FOR: Duration = Duration::from_secs(24 * 3600);
 /// Stories whose buttons are remembered.
 const BUTTONS_CAPACITY: u64 = 100_000;
+/// How long a fetched place list is shared with lookups of the same cell (the fact cache
+/// keeps it longer; this only coalesces a crowd).
+const LOOKUPS_COALESCE_FOR: Duration = Duration::from_secs(30);
+/// Cells whose recent lookups are shared.
+const LOOKUPS_CAPACITY: u64 = 10_000;
 /// Sentences of the place's own summary used when the LLM cannot write.
 const FALLBACK_SENTENCES: usize = 3;
 
@@ -66,6 +74,17 @@ pub enum StorySource {
     Fallback,
 }
 
+impl StorySource {
+    /// The name stored in `fact_deliveries.source`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorySource::Cache => "cache",
+            StorySource::Llm => "llm",
+            StorySource::Fallback => "fallback",
+        }
+    }
+}
+
 /// A first story or a "tell me more".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Depth {
@@ -75,7 +94,7 @@ pub enum Depth {
     More,
 }
 
-/// Who asks, where, in which language.
+/// Who asks, where, in which language, with which preferences.
 #[derive(Debug, Clone)]
 pub struct StoryRequest {
     /// Telegram user id.
@@ -86,6 +105,12 @@ pub struct StoryRequest {
     pub point: Coordinates,
     /// The user's language.
     pub lang: Lang,
+    /// Search radius in metres (the user's preference).
+    pub radius_m: u32,
+    /// Whether to send photos (the user's preference).
+    pub photos: bool,
+    /// When the request arrived, for the delivery's latency.
+    pub started: Instant,
 }
 
 /// What the buttons under a story refer to (kept here, not in the 64-byte callback data).
@@ -104,21 +129,45 @@ pub struct Storyteller {
     gate: Option<Addr<OpenAiGate>>,
     outbox: Outbox,
     told: ToldPlaces,
+    /// Place lists being fetched or just fetched, so concurrent lookups of a cell coalesce.
+    lookups: moka::future::Cache<String, Arc<Vec<Place>>>,
     /// Button tokens to the story they sit under.
     contexts: Cache<u64, Arc<StoryContext>>,
     next_token: AtomicU64,
     /// Per user: the generation and cancel token of the location being answered.
     in_flight: Mutex<HashMap<u64, (u64, CancellationToken)>>,
+    /// Where deliveries are recorded.
+    db: Addr<DbActor>,
+    errors: ErrorLog,
+}
+
+/// The sources and actors a [`Storyteller`] works with.
+pub struct StorySources {
+    /// Where places come from.
+    pub places: Arc<dyn PlaceSource>,
+    /// Stories and place lists.
+    pub cache: Addr<FactCache>,
+    /// The LLM, if configured.
+    pub gate: Option<Addr<OpenAiGate>>,
+    /// Users' memory.
+    pub db: Addr<DbActor>,
+    /// What each user was told.
+    pub told: ToldPlaces,
+    /// Where failures are counted.
+    pub errors: ErrorLog,
 }
 
 impl Storyteller {
     /// A storyteller over these sources and actors.
-    pub fn new(
-        places: Arc<dyn PlaceSource>,
-        cache: Addr<FactCache>,
-        gate: Option<Addr<OpenAiGate>>,
-        outbox: Outbox,
-    ) -> Self {
+    pub fn new(sources: StorySources, outbox: Outbox) -> Self {
+        let StorySources {
+            places,
+            cache,
+            gate,
+            db,
+            told,
+            errors,
+        } = sources;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |since| since.as_secs());
@@ -128,7 +177,11 @@ impl Storyteller {
             cache,
             gate,
             outbox,
-            told: ToldPlaces::default(),
+            told,
+            lookups: moka::future::Cache::builder()
+                .max_capacity(LOOKUPS_CAPACITY)
+                .time_to_live(LOOKUPS_COALESCE_FOR)
+                .build(),
             contexts: Cache::builder()
                 .max_capacity(BUTTONS_CAPACITY)
                 .time_to_live(BUTTONS_LIVE_FOR)
@@ -136,7 +189,24 @@ impl Storyteller {
             // Seeded from the clock so buttons from before a restart do not alias new ones.
             next_token: AtomicU64::new(seed << 20),
             in_flight: Mutex::default(),
+            db,
+            errors,
         }
+    }
+
+    /// The fact cache's counters.
+    pub async fn cache_stats(&self) -> Option<CacheSnapshot> {
+        self.cache.send(CacheStats).await.ok()
+    }
+
+    /// The LLM gate's state, if there is an LLM.
+    pub async fn gate_stats(&self) -> Option<GateSnapshot> {
+        self.gate.as_ref()?.send(GateStats).await.ok()
+    }
+
+    /// Forgets what `user_id` was told (after /reset).
+    pub async fn forget(&self, user_id: u64) {
+        self.told.forget(user_id).await;
     }
 
     /// Answers a location the user just sent; a newer location from the same user cancels it.
@@ -149,39 +219,26 @@ impl Storyteller {
         self.finish(request.user_id, generation);
     }
 
-    /// "Tell me more" under the story `token`; `false` when the button is stale.
-    pub async fn tell_more(&self, user_id: u64, chat: ChatId, lang: Lang, token: u64) -> bool {
+    /// "Tell me more" under the story `token` (`request.point` is replaced by the story's);
+    /// `false` when the button is stale.
+    pub async fn tell_more(&self, mut request: StoryRequest, token: u64) -> bool {
         let Some(context) = self.contexts.get(&token) else {
             return false;
         };
-        self.typing(chat);
-        let request = StoryRequest {
-            user_id,
-            chat,
-            point: context.from,
-            lang,
-        };
-        self.tell_place(
-            &request,
-            context.place.clone(),
-            Depth::More,
-            Priority::Interactive,
-        )
-        .await;
+        self.typing(request.chat);
+        request.point = context.from;
+        let place = context.place.clone();
+        self.tell_place(&request, place, Depth::More, Priority::Interactive)
+            .await;
         true
     }
 
     /// "Another place" under the story `token`; `false` when the button is stale.
-    pub async fn tell_next(&self, user_id: u64, chat: ChatId, lang: Lang, token: u64) -> bool {
+    pub async fn tell_next(&self, mut request: StoryRequest, token: u64) -> bool {
         let Some(context) = self.contexts.get(&token) else {
             return false;
         };
-        let request = StoryRequest {
-            user_id,
-            chat,
-            point: context.from,
-            lang,
-        };
+        request.point = context.from;
         self.tell_nearest_untold(&request, Priority::Interactive)
             .await;
         true
@@ -190,19 +247,24 @@ impl Storyteller {
     /// Finds the nearest untold place and tells it, or says why there is none.
     pub async fn tell_nearest_untold(&self, request: &StoryRequest, priority: Priority) {
         self.typing(request.chat);
-        let places = match self.places_near(request.point, request.lang).await {
+        let places = match self.places_near(request).await {
             Ok(places) => places,
             Err(error) => {
+                self.errors.record();
                 tracing::warn!(%error, "place lookup failed; using the gazetteer");
                 return self
                     .say_near(request, request.lang.texts().sources_down)
                     .await;
             }
         };
-        let untold = places
-            .into_iter()
-            .find(|place| !self.told.was_told(request.user_id, &place.id));
-        match untold {
+        let untold = self
+            .told
+            .untold(request.user_id, places.iter().map(|place| &place.id))
+            .await;
+        let nearest = untold
+            .first()
+            .and_then(|id| places.into_iter().find(|place| &place.id == id));
+        match nearest {
             Some(place) => {
                 self.tell_place(request, place, Depth::First, priority)
                     .await;
@@ -223,7 +285,7 @@ impl Storyteller {
         priority: Priority,
     ) -> StorySource {
         let (text, source) = self.story(&place, request, depth, priority).await;
-        self.told.mark_told(request.user_id, &place.id);
+        self.told.mark_told(request.user_id, &place.id).await;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let reply = StoryReply {
             place: &place,
@@ -231,11 +293,15 @@ impl Storyteller {
             is_summary: source == StorySource::Fallback,
             from: request.point,
             lang: request.lang,
-            photos: true,
+            photos: request.photos,
             token,
         };
         match send_story(&self.outbox, request.chat, &reply).await {
-            Ok(()) => tracing::info!(place = %place.id, ?source, "story told"),
+            Ok(()) => {
+                tracing::info!(place = %place.id, ?source, "story told");
+                self.db
+                    .do_send(Delivered(delivery(request, &place, source)));
+            }
             Err(error) => tracing::warn!(%error, "story not delivered"),
         }
         let context = StoryContext {
@@ -279,6 +345,9 @@ impl Storyteller {
             }
             Ok(Ok(_)) => (fallback_text(&place.summary, depth), StorySource::Fallback),
             Ok(Err(error)) => {
+                if error.is_service_failure() {
+                    self.errors.record();
+                }
                 tracing::info!(%error, "no LLM story; telling the summary");
                 (fallback_text(&place.summary, depth), StorySource::Fallback)
             }
@@ -290,32 +359,42 @@ impl Storyteller {
     }
 
     /// Places near `point`, nearest first, from the cache or Wikipedia.
-    async fn places_near(&self, point: Coordinates, lang: Lang) -> Result<Vec<Place>, PlaceError> {
-        let key = places_key(lang.code(), point, DEFAULT_RADIUS_M);
-        let cached = match self.cache.send(Get(key.clone())).await {
-            Ok(Some(json)) => serde_json::from_str::<Vec<Place>>(&json).ok(),
-            _ => None,
-        };
-        let mut places = match cached {
-            Some(places) => places,
-            None => {
-                let found =
-                    find_places(self.places.as_ref(), point, lang.code(), DEFAULT_RADIUS_M).await?;
-                if let Ok(json) = serde_json::to_string(&found) {
-                    self.cache.do_send(Put {
-                        key,
-                        value: json.into(),
-                    });
-                }
-                found
-            }
-        };
+    async fn places_near(&self, request: &StoryRequest) -> Result<Vec<Place>, Arc<PlaceError>> {
+        let (point, lang, radius) = (request.point, request.lang, request.radius_m);
+        let key = places_key(lang.code(), point, radius);
+        // Concurrent lookups of one cell share a single fetch (a crowd costs one request).
+        let fetch = self.fetch_places(key.clone(), point, lang, radius);
+        let shared = self.lookups.try_get_with(key, fetch).await?;
+        let mut places = shared.as_ref().clone();
         // The list may come from a neighbour in the same cell: measure from this very point.
         for place in &mut places {
             place.distance_m = point.distance_m(&place.coordinates);
         }
         places.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
         Ok(places)
+    }
+
+    /// The place list of a cell from the fact cache, else from the place source.
+    async fn fetch_places(
+        &self,
+        key: String,
+        point: Coordinates,
+        lang: Lang,
+        radius: u32,
+    ) -> Result<Arc<Vec<Place>>, PlaceError> {
+        if let Ok(Some(json)) = self.cache.send(Get(key.clone())).await
+            && let Ok(places) = serde_json::from_str::<Vec<Place>>(&json)
+        {
+            return Ok(Arc::new(places));
+        }
+        let found = find_places(self.places.as_ref(), point, lang.code(), radius).await?;
+        if let Ok(json) = serde_json::to_string(&found) {
+            self.cache.do_send(Put {
+                key,
+                value: json.into(),
+            });
+        }
+        Ok(Arc::new(found))
     }
 
     /// Sends `template` with the nearest locality's name in place of `{near}`.
@@ -368,6 +447,20 @@ impl Storyteller {
         {
             in_flight.remove(&user_id);
         }
+    }
+}
+
+/// The delivery row for a story just sent.
+fn delivery(request: &StoryRequest, place: &Place, source: StorySource) -> Delivery {
+    Delivery {
+        user_id: request.user_id as i64,
+        place_id: place.id.0.clone(),
+        place_title: place.title.clone(),
+        lat: place.coordinates.lat,
+        lon: place.coordinates.lon,
+        source: source.as_str(),
+        latency_ms: i64::try_from(request.started.elapsed().as_millis()).unwrap_or(i64::MAX),
+        at: now_ms(),
     }
 }
 

@@ -1,42 +1,98 @@
-//! Which places each user has already been told about, so a place is never repeated.
-//! In process for now (bounded, expiring); the persistence issue makes it durable.
+//! Which places each user has been told about within `FACT_REPEAT_DAYS`, so a place is never
+//! repeated. Loaded once per user from one indexed query (through the `DbActor`), then kept
+//! in memory and updated as stories go out; the deliveries themselves are the durable record.
 
-use std::time::Duration;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
-use moka::sync::Cache;
+use actix::Addr;
+use moka::future::Cache;
 
-use crate::places::PlaceId;
+use crate::{
+    actors::db_actor::{DbActor, LoadToldPlaces},
+    db::now_ms,
+    places::PlaceId,
+};
 
-/// How long a told place stays excluded.
-const REMEMBER_FOR: Duration = Duration::from_secs(30 * 24 * 3600);
-/// (user, place) pairs remembered in process.
-const CAPACITY: u64 = 1_000_000;
+/// Users whose told places are kept in memory.
+const CACHED_USERS: u64 = 50_000;
+/// How long a loaded set is trusted before it is read again.
+const TRUST_FOR: Duration = Duration::from_secs(3600);
+
+type PlaceSet = Arc<Mutex<HashSet<PlaceId>>>;
 
 /// The places told to each user.
 #[derive(Clone)]
 pub struct ToldPlaces {
-    told: Cache<(u64, PlaceId), ()>,
-}
-
-impl Default for ToldPlaces {
-    fn default() -> Self {
-        Self {
-            told: Cache::builder()
-                .max_capacity(CAPACITY)
-                .time_to_live(REMEMBER_FOR)
-                .build(),
-        }
-    }
+    sets: Cache<u64, PlaceSet>,
+    db: Addr<DbActor>,
+    repeat_window_ms: i64,
 }
 
 impl ToldPlaces {
-    /// Whether `user_id` was told about `place`.
-    pub fn was_told(&self, user_id: u64, place: &PlaceId) -> bool {
-        self.told.contains_key(&(user_id, place.clone()))
+    /// Told places over the `DbActor`, excluded for `repeat_days`.
+    pub fn new(db: Addr<DbActor>, repeat_days: u32) -> Self {
+        Self {
+            sets: Cache::builder()
+                .max_capacity(CACHED_USERS)
+                .time_to_live(TRUST_FOR)
+                .build(),
+            db,
+            repeat_window_ms: i64::from(repeat_days) * 24 * 3600 * 1000,
+        }
+    }
+
+    async fn set_of(&self, user_id: u64) -> PlaceSet {
+        if let Some(set) = self.sets.get(&user_id).await {
+            return set;
+        }
+        let since_ms = now_ms() - self.repeat_window_ms;
+        let loaded = self
+            .db
+            .send(LoadToldPlaces {
+                user_id: user_id as i64,
+                since_ms,
+            })
+            .await;
+        match loaded {
+            Ok(Ok(ids)) => {
+                let set: PlaceSet = Arc::new(Mutex::new(ids.into_iter().map(PlaceId).collect()));
+                self.sets.insert(user_id, Arc::clone(&set)).await;
+                set
+            }
+            // Database down: remember in memory for now, read again next time.
+            _ => Arc::default(),
+        }
+    }
+
+    /// The subset of `candidates` not told to `user_id`, in order.
+    pub async fn untold<'a>(
+        &self,
+        user_id: u64,
+        candidates: impl IntoIterator<Item = &'a PlaceId>,
+    ) -> Vec<PlaceId> {
+        let set = self.set_of(user_id).await;
+        let told = set.lock().unwrap_or_else(PoisonError::into_inner);
+        candidates
+            .into_iter()
+            .filter(|id| !told.contains(*id))
+            .cloned()
+            .collect()
     }
 
     /// Records that `user_id` was told about `place`.
-    pub fn mark_told(&self, user_id: u64, place: &PlaceId) {
-        self.told.insert((user_id, place.clone()), ());
+    pub async fn mark_told(&self, user_id: u64, place: &PlaceId) {
+        let set = self.set_of(user_id).await;
+        set.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(place.clone());
+    }
+
+    /// Forgets everything about `user_id` (after /reset).
+    pub async fn forget(&self, user_id: u64) {
+        self.sets.invalidate(&user_id).await;
     }
 }

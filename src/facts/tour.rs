@@ -8,17 +8,21 @@
 //! behind them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
 //! Nothing is sent once the request's cancel token fires (the tour ended meanwhile).
 
-use std::sync::{Arc, atomic::Ordering};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
 
 use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    StoryContext, StorySource, Storyteller, fallback_text, prompt,
+    StoryContext, StoryRequest, StorySource, Storyteller, delivery, fallback_text, prompt,
     reply::{StoryReply, send_story},
 };
 use crate::{
     actors::{
+        db_actor::Delivered,
         fact_cache::{Get, Put},
         openai_gate::{GateError, GateStats, Generate, Priority},
     },
@@ -51,6 +55,22 @@ pub struct TourStoryRequest {
     pub nearer_than_m: Option<f64>,
     /// Fired when the tour ends: after that nothing is sent.
     pub cancel: CancellationToken,
+}
+
+impl TourStoryRequest {
+    /// The storyteller's request for this tour story, with the user's radius and photo
+    /// preferences.
+    pub fn story_request(&self, radius_m: u32, photos: bool) -> StoryRequest {
+        StoryRequest {
+            user_id: self.user_id,
+            chat: self.chat,
+            point: self.point,
+            lang: self.lang,
+            radius_m,
+            photos,
+            started: Instant::now(),
+        }
+    }
 }
 
 /// What became of a [`TourStoryRequest`].
@@ -124,44 +144,51 @@ struct GateFull;
 impl Storyteller {
     /// Tells the nearest untold place on a tour, numbered and with a heading cue; see
     /// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
-    pub async fn tell_tour_story(&self, request: TourStoryRequest) -> TourOutcome {
+    /// `story` carries the user's preferences (see [`TourStoryRequest::story_request`]).
+    pub async fn tell_tour_story(
+        &self,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
+    ) -> TourOutcome {
         let prepared = tokio::select! {
-            () = request.cancel.cancelled() => return TourOutcome::Cancelled,
-            prepared = self.prepare_tour_story(&request) => prepared,
+            () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
+            prepared = self.prepare_tour_story(story, tour) => prepared,
         };
         let (place, text, source) = match prepared {
-            Ok(story) => story,
+            Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
-        if request.cancel.is_cancelled() {
+        if tour.cancel.is_cancelled() {
             return TourOutcome::Cancelled;
         }
-        self.send_tour_story(&request, place, &text, source).await
+        self.send_tour_story(story, tour, place, &text, source)
+            .await
     }
 
     /// Finds the place and writes its story, or says why not.
     async fn prepare_tour_story(
         &self,
-        request: &TourStoryRequest,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
     ) -> Result<(Place, String, StorySource), TourOutcome> {
-        let places = self
-            .places_near(request.point, request.lang)
-            .await
-            .map_err(|error| {
-                tracing::info!(%error, "tour tick: places unavailable");
-                TourOutcome::Unavailable
-            })?;
-        let place = places
-            .into_iter()
-            .find(|place| !self.told.was_told(request.user_id, &place.id))
+        let places = self.places_near(story).await.map_err(|error| {
+            tracing::info!(%error, "tour tick: places unavailable");
+            TourOutcome::Unavailable
+        })?;
+        let untold = self
+            .told
+            .untold(story.user_id, places.iter().map(|place| &place.id))
+            .await;
+        let place = untold
+            .first()
+            .and_then(|id| places.into_iter().find(|place| &place.id == id))
             .filter(|place| {
-                request
-                    .nearer_than_m
+                tour.nearer_than_m
                     .is_none_or(|limit| place.distance_m < limit)
             })
             .ok_or(TourOutcome::NothingNew)?;
-        self.typing(request.chat);
-        match self.tour_story_text(&place, request).await {
+        self.typing(story.chat);
+        match self.tour_story_text(&place, story, tour.priority).await {
             Ok((text, source)) => Ok((place, text, source)),
             Err(GateFull) => Err(TourOutcome::GateBusy),
         }
@@ -172,28 +199,27 @@ impl Storyteller {
     async fn tour_story_text(
         &self,
         place: &Place,
-        request: &TourStoryRequest,
+        story: &StoryRequest,
+        priority: Priority,
     ) -> Result<(String, StorySource), GateFull> {
-        let key = fact_key(request.lang.code(), &place.id);
+        let key = fact_key(story.lang.code(), &place.id);
         if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
             return Ok((text.to_string(), StorySource::Cache));
         }
         let fallback = || {
-            (
-                fallback_text(&place.summary, super::Depth::First),
-                StorySource::Fallback,
-            )
+            let text = fallback_text(&place.summary, super::Depth::First);
+            (text, StorySource::Fallback)
         };
         let Some(gate) = &self.gate else {
             return Ok(fallback());
         };
-        let live = request.priority != Priority::Interactive;
+        let live = priority != Priority::Interactive;
         if live && matches!(gate.send(GateStats).await, Ok(s) if s.in_flight >= s.permits) {
             return Err(GateFull);
         }
-        let prompt = prompt::story(place, request.point, request.lang);
+        let prompt = prompt::story(place, story.point, story.lang);
         match gate
-            .send(Generate::new(key.clone(), prompt, request.priority))
+            .send(Generate::new(key.clone(), prompt, priority))
             .await
         {
             Ok(Ok(text)) if !text.trim().is_empty() => {
@@ -203,6 +229,9 @@ impl Storyteller {
             }
             Ok(Err(GateError::Shed(_) | GateError::QueueWait)) if live => Err(GateFull),
             Ok(Err(error)) => {
+                if error.is_service_failure() {
+                    self.errors.record();
+                }
                 tracing::info!(%error, "no LLM story for the tour; telling the summary");
                 Ok(fallback())
             }
@@ -212,47 +241,42 @@ impl Storyteller {
 
     async fn send_tour_story(
         &self,
-        request: &TourStoryRequest,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
         place: Place,
         text: &str,
         source: StorySource,
     ) -> TourOutcome {
         let mut shown = place.clone();
-        shown.title = format!("#{} · {}", request.number, place.title);
-        let body = match request.heading {
+        shown.title = format!("#{} · {}", tour.number, place.title);
+        let body = match tour.heading {
             Some(heading) => {
-                let bearing = request.point.bearing_deg(&place.coordinates);
+                let bearing = story.point.bearing_deg(&place.coordinates);
                 let cue = HeadingCue::new(f64::from(heading), bearing);
-                format!("{}\n\n{text}", cue.text(request.lang))
+                format!("{}\n\n{text}", cue.text(story.lang))
             }
             None => text.to_owned(),
         };
         // Marked before sending: a place is never told twice, even if delivery half failed.
-        self.told.mark_told(request.user_id, &place.id);
+        self.told.mark_told(story.user_id, &place.id).await;
         let token = self.next_token.fetch_add(1, Ordering::Relaxed);
         let reply = StoryReply {
             place: &shown,
             text: &body,
             is_summary: source == StorySource::Fallback,
-            from: request.point,
-            lang: request.lang,
-            photos: true,
+            from: story.point,
+            lang: story.lang,
+            photos: story.photos,
             token,
         };
-        let delivered = send_story(&self.outbox, request.chat, &reply).await;
-        let distance_m = request.point.distance_m(&place.coordinates);
-        let context = StoryContext {
-            place,
-            from: request.point,
-        };
-        let place_id = context.place.id.clone();
-        self.contexts.insert(token, Arc::new(context));
-        match delivered {
+        let delivered = send_story(&self.outbox, story.chat, &reply).await;
+        let outcome = match delivered {
             Ok(()) => {
-                tracing::info!(place = %place_id, number = request.number, ?source, "tour story told");
+                tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+                self.db.do_send(Delivered(delivery(story, &place, source)));
                 TourOutcome::Told {
-                    place: place_id,
-                    distance_m,
+                    place: place.id.clone(),
+                    distance_m: story.point.distance_m(&place.coordinates),
                     source,
                 }
             }
@@ -261,7 +285,13 @@ impl Storyteller {
                 let blocked = matches!(error, TelegramError::Blocked);
                 TourOutcome::Undelivered { blocked }
             }
-        }
+        };
+        let context = StoryContext {
+            place,
+            from: story.point,
+        };
+        self.contexts.insert(token, Arc::new(context));
+        outcome
     }
 }
 

@@ -14,10 +14,12 @@ use teloxide::{
 
 use super::{
     router::Router,
+    settings, stats,
     tours::{self, INTERVAL_BUTTON},
 };
 use crate::{
     facts::reply::{MORE_BUTTON, NEXT_BUTTON},
+    geo::Coordinates,
     i18n::Lang,
 };
 
@@ -39,6 +41,9 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
             send_with_keyboard(router, message, lang, html).await;
         }
         "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()).await,
+        "settings" => settings::show(router, message.chat.id, user).await,
+        "reset" => settings::confirm_reset(router, message.chat.id, lang).await,
+        "stats" => stats::show(router, message.chat.id, user, lang).await,
         "stop" => tours::on_stop(router, chat, user, lang).await,
         "language" => {
             let request = router
@@ -58,7 +63,7 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
 
 /// Handles an inline button press.
 pub async fn on_button(router: &Router, query: CallbackQuery) {
-    let lang = router.language(&query.from);
+    let lang = router.language(&query.from).await;
     let data = query.data.as_deref().unwrap_or_default();
     match data.split_once(':') {
         Some((LANGUAGE_BUTTON, code)) => match Lang::from_code(code) {
@@ -75,7 +80,7 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
             // Answer first: the story may take seconds and the button must stop spinning.
             answer_button(router, &query, None).await;
             let known = match token.parse() {
-                Ok(token) => story_button(router, &query, lang, kind, token).await,
+                Ok(token) => story_button(router, &query, kind, token).await,
                 Err(_) => false,
             };
             if !known {
@@ -84,25 +89,30 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
                     .await;
             }
         }
+        Some((settings::SETTINGS_BUTTON, choice)) => {
+            let answer = settings::on_choice(router, &query, choice).await;
+            answer_button(router, &query, answer).await;
+        }
+        Some((settings::RESET_BUTTON, answer)) => {
+            settings::on_reset(router, &query, lang, answer == "yes").await;
+            answer_button(router, &query, None).await;
+        }
         _ => answer_button(router, &query, Some(lang.texts().stale_button)).await,
     }
 }
 
-async fn story_button(
-    router: &Router,
-    query: &CallbackQuery,
-    lang: Lang,
-    kind: &str,
-    token: u64,
-) -> bool {
+async fn story_button(router: &Router, query: &CallbackQuery, kind: &str, token: u64) -> bool {
     let chat = query
         .regular_message()
         .map_or(query.from.id.into(), |message| message.chat.id);
-    let user_id = query.from.id.0;
+    let preferences = router.users.preferences(query.from.id.0).await;
+    // The point is replaced by the story's own; any valid one will do here.
+    let origin = Coordinates { lat: 0.0, lon: 0.0 };
+    let request = router.story_request(&query.from, chat, origin, &preferences);
     if kind == MORE_BUTTON {
-        router.stories.tell_more(user_id, chat, lang, token).await
+        router.stories.tell_more(request, token).await
     } else {
-        router.stories.tell_next(user_id, chat, lang, token).await
+        router.stories.tell_next(request, token).await
     }
 }
 
@@ -118,7 +128,15 @@ async fn answer_button(router: &Router, query: &CallbackQuery, text: Option<&str
 }
 
 async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
-    router.users.set_language(query.from.id.0, chosen);
+    let saved = router
+        .users
+        .update(query.from.id.0, |preferences| {
+            preferences.language = Some(chosen)
+        })
+        .await;
+    if let Err(error) = saved {
+        tracing::warn!(%error, "language not saved");
+    }
     tracing::info!(lang = chosen.code(), "language chosen");
     let Some(message) = query.regular_message() else {
         return;

@@ -6,5 +6,7 @@ pub mod dispatch;
 pub mod health;
 pub mod polling;
 pub mod router;
+pub mod settings;
+pub mod stats;
 pub mod tours;
 pub mod webhook;

@@ -1,28 +1,28 @@
 //! Routes one update to what handles it: commands, locations, button presses, membership
 //! changes, payments. Each update runs in a span carrying its `update_id` and chat id.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Instant};
 
 use actix::Addr;
 use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
     types::{
-        ChatId, ChatMemberUpdated, Location, Message, ParseMode, PreCheckoutQuery, Update,
-        UpdateKind, User,
+        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
     },
 };
 use tracing::Instrument;
 
 use super::{commands, tours};
 use crate::{
-    actors::live_sessions::LiveLocationSessions,
+    actors::{db_actor::DbActor, live_sessions::LiveLocationSessions},
     config::Settings,
     facts::{StoryRequest, Storyteller},
     geo::Coordinates,
     i18n::Lang,
+    stats::ErrorLog,
     telegram::{Outbox, TelegramError},
-    users::UserStore,
+    users::{Preferences, UserStore},
 };
 
 /// Everything a handler needs to answer an update.
@@ -39,6 +39,12 @@ pub struct Router {
     pub stories: Arc<Storyteller>,
     /// Live-location tours.
     pub tours: Addr<LiveLocationSessions>,
+    /// Users' memory, for `/stats`.
+    pub db: Addr<DbActor>,
+    /// Recent errors, for `/stats`.
+    pub errors: ErrorLog,
+    /// When the process started, for `/stats`.
+    pub started_at: Instant,
 }
 
 impl Router {
@@ -65,36 +71,48 @@ impl Router {
             tracing::debug!("message without a sender ignored");
             return;
         };
-        self.users.mark_reachable(message.chat.id);
-        let lang = self.users.language_of(&user);
+        self.users.seen(&user, message.chat.id);
+        let preferences = self.users.preferences(user.id.0).await;
+        let lang = preferences.language_for(&user);
         if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
             commands::on_command(self, &message, &user, lang, text).await;
         } else if let Some(location) = message.location() {
-            self.on_location(&message, &user, lang, location).await;
+            if location.live_period.is_some() && message.chat.is_private() {
+                return tours::on_live_location(self, &message, &user, &preferences, location)
+                    .await;
+            }
+            // A plain location (also during a tour): a one-off story; the tour goes on.
+            let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
+                tracing::warn!("location out of range");
+                self.reply(message.chat.id, lang.texts().unusable_message)
+                    .await;
+                return;
+            };
+            let request = self.story_request(&user, message.chat.id, point, &preferences);
+            self.stories.tell_nearby(request).await;
         } else if message.chat.is_private() {
             self.reply(message.chat.id, lang.texts().unusable_message)
                 .await;
         }
     }
 
-    async fn on_location(&self, message: &Message, user: &User, lang: Lang, location: &Location) {
-        if location.live_period.is_some() && message.chat.is_private() {
-            return tours::on_live_location(self, message, user, lang, location).await;
-        }
-        // A plain location (also during a tour): a one-off story; the tour goes on.
-        let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
-            tracing::warn!("location out of range");
-            self.reply(message.chat.id, lang.texts().unusable_message)
-                .await;
-            return;
-        };
-        let request = StoryRequest {
+    /// A story request for `user` in `chat` at `point`, with their preferences.
+    pub fn story_request(
+        &self,
+        user: &User,
+        chat: ChatId,
+        point: Coordinates,
+        preferences: &Preferences,
+    ) -> StoryRequest {
+        StoryRequest {
             user_id: user.id.0,
-            chat: message.chat.id,
+            chat,
             point,
-            lang,
-        };
-        self.stories.tell_nearby(request).await;
+            lang: preferences.language_for(user),
+            radius_m: preferences.radius_m,
+            photos: preferences.photos,
+            started: Instant::now(),
+        }
     }
 
     fn on_membership(&self, change: &ChatMemberUpdated) {
@@ -110,7 +128,7 @@ impl Router {
     }
 
     async fn on_pre_checkout(&self, query: PreCheckoutQuery) {
-        let lang = self.language(&query.from);
+        let lang = self.language(&query.from).await;
         let answer = self
             .outbox
             .bot()
@@ -126,8 +144,8 @@ impl Router {
     }
 
     /// The language to answer `user` in.
-    pub fn language(&self, user: &User) -> Lang {
-        self.users.language_of(user)
+    pub async fn language(&self, user: &User) -> Lang {
+        self.users.language_of(user).await
     }
 
     /// Sends an HTML text to `chat`; failures are logged by the outbox and end here.

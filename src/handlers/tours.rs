@@ -15,10 +15,9 @@ use teloxide::{
 use super::router::Router;
 use crate::{
     actors::live_sessions::{LiveUpdate, PositionFix, SetInterval, Start, StartOutcome, Stop},
-    config::LIVE_INTERVALS_MIN,
-    facts::StoryRequest,
     geo::Coordinates,
     i18n::Lang,
+    users::{LIVE_INTERVALS_MIN, Preferences},
 };
 
 /// Prefix of the interval buttons' callback data (`tour:10`).
@@ -38,19 +37,15 @@ pub async fn on_live_location(
     router: &Router,
     message: &Message,
     user: &User,
-    lang: Lang,
+    preferences: &Preferences,
     location: &Location,
 ) {
-    let chat = message.chat.id;
+    let (chat, lang) = (message.chat.id, preferences.language_for(user));
     let sent_at = message.date.timestamp();
     let Some(fix) = fix(location, sent_at) else {
         router.reply(chat, lang.texts().unusable_message).await;
         return;
     };
-    let interval = router
-        .users
-        .live_interval_of(user.id.0)
-        .unwrap_or(router.settings.live.default_interval);
     let start = Start {
         user_id: user.id.0,
         chat_id: chat.0,
@@ -61,22 +56,27 @@ pub async fn on_live_location(
             .and_then(|period| period.timeframe())
             .map(|s| s.seconds()),
         sent_at,
-        interval,
+        interval: minutes(preferences.live_interval_min),
     };
+    let once = || router.story_request(user, chat, fix.position, preferences);
     match router.tours.send(start).await {
         Ok(StartOutcome::Started { interval }) => ask_interval(router, chat, lang, interval).await,
         Ok(StartOutcome::Refreshed) => tracing::debug!("tour refreshed by a new live location"),
         Ok(StartOutcome::Full { active, cap }) => {
             tracing::info!(active, cap, "tour refused at the cap; telling one place");
             router.reply(chat, lang.texts().tour_full).await;
-            tell_once(router, chat, user, lang, fix.position).await;
+            router.stories.tell_nearby(once()).await;
         }
-        Ok(StartOutcome::AlreadyOver) => tell_once(router, chat, user, lang, fix.position).await,
+        Ok(StartOutcome::AlreadyOver) => router.stories.tell_nearby(once()).await,
         Err(error) => {
             tracing::error!(%error, "the tours actor is unreachable");
             router.reply(chat, lang.texts().internal_error).await;
         }
     }
+}
+
+fn minutes(count: u32) -> Duration {
+    Duration::from_secs(u64::from(count) * 60)
 }
 
 /// An edited message: a live location moved (or stopped, without `live_period`).
@@ -114,34 +114,40 @@ pub async fn on_stop(router: &Router, chat: ChatId, user: &User, lang: Lang) {
 }
 
 /// An interval button (`tour:10`): set the interval, remember it, mark the chosen button.
-pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: Lang, minutes: &str) {
+pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: Lang, choice: &str) {
     let texts = lang.texts();
-    let Some(minutes) = minutes
-        .parse::<u64>()
+    let Some(chosen) = choice
+        .parse::<u32>()
         .ok()
         .filter(|m| LIVE_INTERVALS_MIN.contains(m))
     else {
         answer(router, query, texts.stale_button).await;
         return;
     };
-    let interval = Duration::from_secs(minutes * 60);
-    router.users.set_live_interval(query.from.id.0, interval);
+    let user_id = query.from.id.0;
+    let saved = router
+        .users
+        .update(user_id, |preferences| {
+            preferences.live_interval_min = chosen
+        })
+        .await;
+    if let Err(error) = saved {
+        tracing::warn!(%error, "tour interval not remembered as the default");
+    }
+    let interval = minutes(chosen);
     let running = router
         .tours
-        .send(SetInterval {
-            user_id: query.from.id.0,
-            interval,
-        })
+        .send(SetInterval { user_id, interval })
         .await
         .unwrap_or(false);
     if !running {
         answer(router, query, texts.no_tour).await;
         return;
     }
-    let chosen = texts
+    let chosen_text = texts
         .tour_interval_set
-        .replace("{minutes}", &minutes.to_string());
-    answer(router, query, &chosen).await;
+        .replace("{minutes}", &chosen.to_string());
+    answer(router, query, &chosen_text).await;
     if let Some(message) = query.regular_message() {
         let edit = router
             .outbox
@@ -168,27 +174,17 @@ async fn ask_interval(router: &Router, chat: ChatId, lang: Lang, interval: Durat
 /// 5/10/30/60 min, the current one marked.
 pub fn interval_buttons(lang: Lang, selected: Duration) -> InlineKeyboardMarkup {
     let unit = lang.texts().minutes;
-    InlineKeyboardMarkup::new([LIVE_INTERVALS_MIN.map(|minutes| {
-        let mark = if selected.as_secs() == minutes * 60 {
+    InlineKeyboardMarkup::new([LIVE_INTERVALS_MIN.map(|count| {
+        let mark = if selected == minutes(count) {
             "✅ "
         } else {
             ""
         };
         InlineKeyboardButton::callback(
-            format!("{mark}{minutes} {unit}"),
-            format!("{INTERVAL_BUTTON}:{minutes}"),
+            format!("{mark}{count} {unit}"),
+            format!("{INTERVAL_BUTTON}:{count}"),
         )
     })])
-}
-
-async fn tell_once(router: &Router, chat: ChatId, user: &User, lang: Lang, point: Coordinates) {
-    let request = StoryRequest {
-        user_id: user.id.0,
-        chat,
-        point,
-        lang,
-    };
-    router.stories.tell_nearby(request).await;
 }
 
 async fn answer(router: &Router, query: &CallbackQuery, text: &str) {

@@ -17,7 +17,7 @@ use teloxide::{
     types::ChatId,
 };
 
-use crate::{config::SendLimits, users::UserStore};
+use crate::{config::SendLimits, stats::ErrorLog, users::UserStore};
 
 /// How many times one request may be paused by a 429 before we give up.
 const MAX_RATE_LIMITED_ATTEMPTS: u32 = 3;
@@ -58,11 +58,13 @@ pub struct Outbox {
     global: Arc<DefaultDirectRateLimiter>,
     /// Where "bot was blocked" is recorded.
     users: UserStore,
+    /// Where failed calls are counted.
+    errors: ErrorLog,
 }
 
 impl Outbox {
     /// Wraps `bot` with the given send limits.
-    pub fn new(bot: Bot, limits: SendLimits, users: UserStore) -> Self {
+    pub fn new(bot: Bot, limits: SendLimits, users: UserStore, errors: ErrorLog) -> Self {
         let per_chat =
             Quota::per_second(limits.per_chat_per_sec).allow_burst(limits.per_chat_burst);
         Self {
@@ -72,6 +74,7 @@ impl Outbox {
                 limits.global_per_sec,
             ))),
             users,
+            errors,
         }
     }
 
@@ -127,6 +130,12 @@ impl Outbox {
     }
 
     fn classify(&self, chat: ChatId, error: RequestError) -> TelegramError {
+        if !matches!(
+            error,
+            RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated)
+        ) {
+            self.errors.record();
+        }
         match error {
             RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated) => {
                 tracing::info!(chat_id = chat.0, "the user blocked the bot; not retrying");

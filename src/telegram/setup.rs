@@ -48,6 +48,9 @@ pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
             BotCommand::new("start", texts.start),
             BotCommand::new("help", texts.help),
             BotCommand::new("language", texts.language),
+            BotCommand::new("settings", texts.settings),
+            BotCommand::new("stats", texts.stats),
+            BotCommand::new("reset", texts.reset),
             BotCommand::new("stop", texts.stop),
         ];
         let request = bot.set_my_commands(commands);

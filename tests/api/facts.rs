@@ -157,6 +157,11 @@ async fn twenty_users_at_the_same_spot_at_once_cause_exactly_one_llm_call() {
         );
     }
     assert_eq!(app.openai.request_count(), 1);
+    assert_eq!(
+        app.wikipedia.requests().await.len(),
+        1,
+        "one place lookup per cell"
+    );
     let photos = app.telegram.calls("sendPhoto").await;
     assert!(
         photos

@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::helpers::{
-    Mocks, TestApp, location_update, redis_proxy::RedisProxy, test_redis_url, text_update,
+    Mocks, TestApp, location_update, tcp_proxy::TcpProxy, test_redis_url, text_update,
     unique_redis_prefix,
 };
 
@@ -79,7 +79,7 @@ async fn redis_stopping_mid_test_keeps_stories_flowing_and_redis_is_used_again_w
     let Some(url) = test_redis_url("redis_stopping_mid_test_keeps_stories_flowing") else {
         return;
     };
-    let proxy = RedisProxy::start(&url).await;
+    let proxy = TcpProxy::start(&url).await;
     let prefix = unique_redis_prefix();
     let app = app_on_redis(&proxy.url, &prefix).await;
     app.post_update(&location_update(1, 1201, "en", LAT, LON))

@@ -8,17 +8,13 @@ mod endings;
 mod rig;
 mod stub;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
-use excursobot::actors::live_sessions::{InMemorySessionStore, SessionStore};
 use serde_json::{Value, json};
 
 use crate::helpers::{
     Mocks, Reply, TestApp, button_update, location_update, mock_wikipedia::NEAREST_TITLE, sample,
-    spawn_app_on_store, spawn_app_with, text_update,
+    spawn_app, spawn_app_with, text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -108,16 +104,9 @@ fn button_texts(message: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn spawn_tours_app(store: Option<Arc<dyn SessionStore>>) -> TestApp {
-    let mocks = Mocks::start().await;
-    mocks.wikipedia.serve_places("en").await;
-    mocks.wikipedia.serve_places("ru").await;
-    spawn_app_on_store(mocks, &[], store).await
-}
-
 #[actix_web::test]
 async fn a_live_location_asks_for_the_interval_and_tells_the_first_place_at_once() {
-    let app = spawn_tours_app(None).await;
+    let app = spawn_app().await;
 
     app.post_update(&live_location(1, 701, "en", 3600)).await;
 
@@ -144,7 +133,7 @@ async fn a_live_location_asks_for_the_interval_and_tells_the_first_place_at_once
 
 #[actix_web::test]
 async fn an_interval_button_sets_the_interval_and_becomes_the_next_default() {
-    let app = spawn_tours_app(None).await;
+    let app = spawn_app().await;
     app.post_update(&live_location(1, 702, "en", 3600)).await;
     text_to(&app, 702, "🚶").await.unwrap();
 
@@ -203,7 +192,7 @@ async fn past_the_cap_the_next_walker_hears_to_try_later_and_still_gets_a_place(
 
 #[actix_web::test]
 async fn an_edit_without_live_period_ends_the_tour_with_a_summary() {
-    let app = spawn_tours_app(None).await;
+    let app = spawn_app().await;
     let user = 680000041;
     app.post_update(&sample("08_live_location_start_hugphp.json"))
         .await;
@@ -223,7 +212,7 @@ async fn an_edit_without_live_period_ends_the_tour_with_a_summary() {
 
 #[actix_web::test]
 async fn stop_ends_the_tour_with_a_summary_and_a_second_stop_finds_none() {
-    let app = spawn_tours_app(None).await;
+    let app = spawn_app().await;
     app.post_update(&live_location(1, 721, "en", 3600)).await;
     wait_for_venues(&app, 721, 1).await;
     app.post_update(&live_edit(2, 721, 150.0, Some(3600))).await;
@@ -243,7 +232,7 @@ async fn stop_ends_the_tour_with_a_summary_and_a_second_stop_finds_none() {
 
 #[actix_web::test]
 async fn a_plain_location_during_a_tour_gets_a_one_off_story_and_the_tour_goes_on() {
-    let app = spawn_tours_app(None).await;
+    let app = spawn_app().await;
     app.post_update(&live_location(1, 731, "en", 3600)).await;
     wait_for_venues(&app, 731, 1).await;
 
@@ -263,19 +252,14 @@ async fn a_plain_location_during_a_tour_gets_a_one_off_story_and_the_tour_goes_o
 
 #[actix_web::test]
 async fn a_tour_survives_a_restart_of_the_app() {
-    let store: Arc<dyn SessionStore> = Arc::new(InMemorySessionStore::default());
-    let mut first = spawn_tours_app(Some(Arc::clone(&store))).await;
-    first.post_update(&live_location(1, 741, "en", 3600)).await;
-    wait_for_venues(&first, 741, 1).await;
+    let app = spawn_app().await;
+    app.post_update(&live_location(1, 741, "en", 3600)).await;
+    wait_for_venues(&app, 741, 1).await;
 
-    first.begin_shutdown();
-    first.stopped().await.unwrap();
-    let second = spawn_tours_app(Some(store)).await;
-    second
-        .post_update(&text_update(2, 741, "en", "/stop"))
-        .await;
+    let app = app.restart().await;
+    app.post_update(&text_update(2, 741, "en", "/stop")).await;
 
-    let summary = text_to(&second, 741, "🏁").await.unwrap();
+    let summary = text_to(&app, 741, "🏁").await.unwrap();
     let text = summary["text"].as_str().unwrap();
     assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
 }

@@ -17,6 +17,7 @@ use crate::{
     },
     i18n::Lang,
     telegram::Outbox,
+    users::UserStore,
 };
 
 /// Sent to the storyteller: tell this tour story and answer what happened.
@@ -70,12 +71,18 @@ impl Guide {
 pub struct TourGuide {
     stories: Arc<Storyteller>,
     outbox: Outbox,
+    /// For each story's radius and photo preferences (they may change during a tour).
+    users: UserStore,
 }
 
 impl TourGuide {
-    /// A guide over the facts pipeline and the outbox.
-    pub fn new(stories: Arc<Storyteller>, outbox: Outbox) -> Self {
-        Self { stories, outbox }
+    /// A guide over the facts pipeline, the outbox and the users' preferences.
+    pub fn new(stories: Arc<Storyteller>, outbox: Outbox, users: UserStore) -> Self {
+        Self {
+            stories,
+            outbox,
+            users,
+        }
     }
 }
 
@@ -93,11 +100,13 @@ impl Handler<TellTourStory> for TourGuide {
         TellTourStory(request): TellTourStory,
         _: &mut Self::Context,
     ) -> Self::Result {
-        let stories = Arc::clone(&self.stories);
+        let (stories, users) = (Arc::clone(&self.stories), self.users.clone());
         Box::pin(async move {
+            let preferences = users.preferences(request.user_id).await;
+            let story = request.story_request(preferences.radius_m, preferences.photos);
             // A panic here would take the guide's thread down with every tour's story.
-            let story = AssertUnwindSafe(stories.tell_tour_story(request)).catch_unwind();
-            story.await.unwrap_or_else(|_| {
+            let told = AssertUnwindSafe(stories.tell_tour_story(&story, &request)).catch_unwind();
+            told.await.unwrap_or_else(|_| {
                 tracing::error!("a tour story panicked");
                 TourOutcome::Unavailable
             })

@@ -4,11 +4,15 @@
 pub mod mock_openai;
 pub mod mock_telegram;
 pub mod mock_wikipedia;
-pub mod redis_proxy;
+pub mod tcp_proxy;
 
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
-use excursobot::{actors::live_sessions::SessionStore, config::Settings, startup::Application};
+use excursobot::{
+    actors::live_sessions::{InMemorySessionStore, SessionStore},
+    config::Settings,
+    startup::Application,
+};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -51,8 +55,14 @@ pub struct TestApp {
     pub wikipedia: MockWikipedia,
     pub openai: MockOpenAi,
     pub http: reqwest::Client,
+    /// The variables the app was built from (a restart reuses them: same database).
+    pub vars: HashMap<String, String>,
+    /// Where live tours are kept (a restart reuses it, as it reuses the database).
+    session_store: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
     running: Option<JoinHandle<anyhow::Result<()>>>,
+    /// Stops the app when the test ends.
+    _stop_on_drop: tokio_util::sync::DropGuard,
 }
 
 /// Starts the app in webhook mode with default settings.
@@ -86,12 +96,7 @@ pub fn test_redis_url(test: &str) -> Option<String> {
         .ok()
         .filter(|url| !url.is_empty());
     if url.is_none() {
-        // Written to stderr directly: libtest captures `eprintln!` of passing tests.
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED {test}: TEST_REDIS_URL is not set (no Redis to test against)"
-        );
+        skipped(test, "TEST_REDIS_URL");
     }
     url
 }
@@ -99,22 +104,6 @@ pub fn test_redis_url(test: &str) -> Option<String> {
 /// Starts the app against prepared mocks. With `TEST_REDIS_URL` set, it uses that Redis under
 /// a fresh key prefix (unless `overrides` set `REDIS_URL`).
 pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
-    spawn_app_on_store(mocks, overrides, None).await
-}
-
-/// Like [`spawn_app_on`], keeping live tours in `store` (shared between app instances to
-/// restart "the same" deployment).
-pub async fn spawn_app_on_store(
-    mocks: Mocks,
-    overrides: &[(&str, &str)],
-    store: Option<Arc<dyn SessionStore>>,
-) -> TestApp {
-    excursobot::install_tls_provider();
-    let Mocks {
-        telegram,
-        wikipedia,
-        openai,
-    } = mocks;
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
         ("WEBHOOK_URL", "https://excursobot.example"),
@@ -126,10 +115,14 @@ pub async fn spawn_app_on_store(
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
-    vars.insert("TELEGRAM_API_URL".into(), telegram.url());
-    vars.insert("WIKIPEDIA_API_URL".into(), wikipedia.api_url_template());
-    vars.insert("OPENAI_BASE_URL".into(), openai.config().base_url);
+    vars.insert("TELEGRAM_API_URL".into(), mocks.telegram.url());
+    vars.insert(
+        "WIKIPEDIA_API_URL".into(),
+        mocks.wikipedia.api_url_template(),
+    );
+    vars.insert("OPENAI_BASE_URL".into(), mocks.openai.config().base_url);
     vars.insert("OPENAI_API_KEY".into(), mock_openai::API_KEY.into());
+    vars.insert("DATABASE_URL".into(), fresh_sqlite_url());
     if let Ok(redis) = std::env::var("TEST_REDIS_URL") {
         vars.insert("REDIS_URL".into(), redis);
     }
@@ -137,25 +130,109 @@ pub async fn spawn_app_on_store(
     for (name, value) in overrides {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
+    start(mocks, vars, Arc::new(InMemorySessionStore::default())).await
+}
+
+/// Builds and runs the app from `vars` against `mocks`.
+async fn start(
+    mocks: Mocks,
+    vars: HashMap<String, String>,
+    session_store: Arc<dyn SessionStore>,
+) -> TestApp {
+    excursobot::install_tls_provider();
     let mut settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
     settings.host = "127.0.0.1".to_owned();
-    let application = match store {
-        Some(store) => Application::build_with_session_store(settings, store).await,
-        None => Application::build(settings).await,
-    }
-    .expect("app builds");
+    let store = Arc::clone(&session_store);
+    let application = Application::build_with_session_store(settings, store)
+        .await
+        .expect("app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
+    let Mocks {
+        telegram,
+        wikipedia,
+        openai,
+    } = mocks;
     TestApp {
         address,
         telegram,
         wikipedia,
         openai,
         http: reqwest::Client::new(),
+        vars,
+        session_store,
+        _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
         running: Some(running),
     }
+}
+
+/// A SQLite file of its own in the temp directory.
+pub fn fresh_sqlite_url() -> String {
+    let name = unique_redis_prefix().replace(':', "-");
+    let path = std::env::temp_dir().join(format!("excursobot-{name}db"));
+    format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// A fresh PostgreSQL database on `TEST_DATABASE_URL`'s server, or `None` after saying the
+/// test was skipped.
+pub async fn fresh_postgres_url(test: &str) -> Option<String> {
+    let Some(base) = std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        skipped(test, "TEST_DATABASE_URL");
+        return None;
+    };
+    use sea_orm::ConnectionTrait;
+    let admin = sea_orm::Database::connect(base.as_str())
+        .await
+        .expect("TEST_DATABASE_URL answers");
+    drop_databases_of_earlier_runs(&admin).await;
+    let name = format!(
+        "excursobot_{}",
+        unique_redis_prefix().replace([':', '.'], "_")
+    )
+    .to_lowercase();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("CREATE DATABASE");
+    let mut url = url::Url::parse(&base).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    Some(url.to_string())
+}
+
+/// Drops the test databases earlier test processes left behind (once per process).
+async fn drop_databases_of_earlier_runs(admin: &sea_orm::DatabaseConnection) {
+    use sea_orm::{ConnectionTrait, Statement};
+    static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+    DONE.get_or_init(|| async {
+        let mine = format!("excursobot_test_{}_%", std::process::id());
+        let query = format!(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'excursobot_test_%' AND datname NOT LIKE '{mine}'"
+        );
+        let statement = Statement::from_string(admin.get_database_backend(), query);
+        let rows = admin.query_all_raw(statement).await.unwrap_or_default();
+        for row in rows {
+            if let Ok(name) = row.try_get::<String>("", "datname") {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+            }
+        }
+    })
+    .await;
+}
+
+/// Says (past libtest's capture) that `test` did not run for want of `variable`.
+pub fn skipped(test: &str, variable: &str) {
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: {variable} is not set (no server to test against)"
+    );
 }
 
 impl TestApp {
@@ -192,6 +269,19 @@ impl TestApp {
         self.shutdown.cancel();
     }
 
+    /// Stops the app (as SIGTERM would) and starts it again with the same variables, so the
+    /// same database; the mocks keep their records.
+    pub async fn restart(mut self) -> TestApp {
+        self.begin_shutdown();
+        self.stopped().await.expect("app stops cleanly");
+        let mocks = Mocks {
+            telegram: self.telegram,
+            wikipedia: self.wikipedia,
+            openai: self.openai,
+        };
+        start(mocks, self.vars, self.session_store).await
+    }
+
     /// Waits for the app to stop after [`TestApp::begin_shutdown`].
     pub async fn stopped(&mut self) -> anyhow::Result<()> {
         let running = self.running.take().expect("still running");
@@ -199,12 +289,6 @@ impl TestApp {
             .await
             .expect("app stops in time")
             .expect("app task")
-    }
-}
-
-impl Drop for TestApp {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
     }
 }
 

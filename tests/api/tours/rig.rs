@@ -108,13 +108,12 @@ impl Rig {
     }
 }
 
-/// Settings with this cap, batches of 5 or 1 s, 10 min default interval.
+/// Settings with this cap, batches of 5 or 1 s.
 pub fn settings(max_sessions: usize) -> LiveSettings {
     LiveSettings {
         max_sessions,
         batch_size: 5,
         batch_flush: Duration::from_millis(1000),
-        default_interval: Duration::from_secs(600),
     }
 }
 

@@ -1,5 +1,5 @@
-//! A TCP proxy in front of the real Redis that a test can cut and restore, to play "Redis
-//! stopped mid-test" without stopping the Redis other tests share.
+//! A TCP proxy in front of a real server (Redis, PostgreSQL) that a test can cut and restore,
+//! to play "the server stopped mid-test" without stopping the server other tests share.
 
 use std::sync::{
     Arc, Mutex,
@@ -11,25 +11,27 @@ use tokio::{
     task::AbortHandle,
 };
 
-/// A cuttable proxy to Redis.
-pub struct RedisProxy {
-    /// `redis://127.0.0.1:PORT` of the proxy.
+/// A cuttable proxy to a server.
+pub struct TcpProxy {
+    /// The target URL with the proxy's address in place of the server's.
     pub url: String,
     open: Arc<AtomicBool>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
-impl RedisProxy {
-    /// Proxies to the Redis at `target_url`.
+impl TcpProxy {
+    /// Proxies to the server at `target_url` (`redis://…`, `postgres://…`, with a port).
     pub async fn start(target_url: &str) -> Self {
-        let target = url::Url::parse(target_url).expect("TEST_REDIS_URL is a URL");
+        let mut url = url::Url::parse(target_url).expect("a server URL");
         let target = format!(
             "{}:{}",
-            target.host_str().unwrap_or("127.0.0.1"),
-            target.port().unwrap_or(6379)
+            url.host_str().unwrap_or("127.0.0.1"),
+            url.port_or_known_default().or(url.port()).unwrap_or(6379)
         );
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("redis://{}", listener.local_addr().unwrap());
+        url.set_port(Some(listener.local_addr().unwrap().port()))
+            .unwrap();
+        let url = url.to_string();
         let open = Arc::new(AtomicBool::new(true));
         let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
         let (gate, tracked) = (open.clone(), connections.clone());
@@ -54,7 +56,7 @@ impl RedisProxy {
         }
     }
 
-    /// Redis "stops": open connections are cut and new ones dropped.
+    /// The server "stops": open connections are cut and new ones dropped.
     pub fn cut(&self) {
         self.open.store(false, Ordering::SeqCst);
         for connection in self.connections.lock().unwrap().drain(..) {
@@ -62,7 +64,7 @@ impl RedisProxy {
         }
     }
 
-    /// Redis is back.
+    /// The server is back.
     pub fn restore(&self) {
         self.open.store(true, Ordering::SeqCst);
     }

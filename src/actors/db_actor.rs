@@ -1,0 +1,356 @@
+//! The `DbActor`: owns the sea-orm pool and the write-behind buffer.
+//!
+//! High-volume rows (users seen, stories delivered) are buffered and written as one multi-row
+//! INSERT per table every [`FLUSH_EVERY`] or when [`FLUSH_AT_ROWS`] rows wait, and on
+//! [`Flush`] at shutdown. A failed write puts its rows back and retries with back-off, so a
+//! database outage loses nothing (up to [`MAX_BUFFERED_ROWS`]) and never blocks a reply.
+//! Reads and preference changes run at once. No handler awaits the database inside the actor:
+//! each returns a future over a clone of the pool, and flush results come back into the actor
+//! through `ActorFuture::map`.
+
+mod buffer;
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    db::{
+        DbError,
+        entity::user_preferences,
+        now_ms,
+        queries::{self, DbStats, Delivery, UserSeen, UserStats},
+    },
+    stats::ErrorLog,
+};
+use buffer::{Batch, WriteBuffer};
+
+/// How often buffered rows are written.
+pub const FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// Buffered rows that trigger a write at once.
+pub const FLUSH_AT_ROWS: usize = 100;
+/// Rows kept while the database is unreachable; past this the oldest deliveries are dropped.
+pub const MAX_BUFFERED_ROWS: usize = 100_000;
+/// First pause after a failed write; doubled per failure up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(250);
+/// Longest pause between write attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Longest a readiness ping may take.
+const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A user wrote to the bot (buffered, coalesced per user).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SeenUser(pub UserSeen);
+
+/// A story was delivered (buffered).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Delivered(pub Delivery);
+
+/// Telegram said this user blocked the bot (written at once, not awaited).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct MarkBlocked {
+    /// Telegram user id.
+    pub user_id: i64,
+}
+
+/// Reads a user's preferences.
+#[derive(Message)]
+#[rtype(result = "Result<Option<user_preferences::Model>, DbError>")]
+pub struct LoadPreferences {
+    /// Telegram user id.
+    pub user_id: i64,
+}
+
+/// Saves a user's preferences at once.
+#[derive(Message)]
+#[rtype(result = "Result<(), DbError>")]
+pub struct SavePreferences(pub user_preferences::Model);
+
+/// Reads the places told to a user since a time (Unix ms).
+#[derive(Message)]
+#[rtype(result = "Result<Vec<String>, DbError>")]
+pub struct LoadToldPlaces {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// Oldest delivery that counts.
+    pub since_ms: i64,
+}
+
+/// Forgets a user's preferences and history (including rows still buffered).
+#[derive(Message)]
+#[rtype(result = "Result<(), DbError>")]
+pub struct ResetUser {
+    /// Telegram user id.
+    pub user_id: i64,
+}
+
+/// The admin's figures.
+#[derive(Message)]
+#[rtype(result = "Result<DbStats, DbError>")]
+pub struct AdminStats;
+
+/// A user's own figures.
+#[derive(Message)]
+#[rtype(result = "Result<UserStats, DbError>")]
+pub struct OwnStats {
+    /// Telegram user id.
+    pub user_id: i64,
+}
+
+/// Writes everything buffered now (shutdown); `Err` if the database refused.
+#[derive(Message)]
+#[rtype(result = "Result<(), DbError>")]
+pub struct Flush;
+
+/// Whether the database answers (readiness).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct Ping;
+
+/// Rows waiting to be written.
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct PendingRows;
+
+/// Owner of the pool and the buffer.
+pub struct DbActor {
+    db: DatabaseConnection,
+    buffer: WriteBuffer,
+    /// A periodic write is in flight (at most one at a time).
+    flushing: bool,
+    /// Consecutive failed writes, for back-off.
+    failures: u32,
+    /// No periodic write before this.
+    next_attempt: Instant,
+    errors: ErrorLog,
+}
+
+impl DbActor {
+    /// An actor over `db`, reporting failures to `errors`.
+    pub fn new(db: DatabaseConnection, errors: ErrorLog) -> Self {
+        Self {
+            db,
+            buffer: WriteBuffer::new(MAX_BUFFERED_ROWS),
+            flushing: false,
+            failures: 0,
+            next_attempt: Instant::now(),
+            errors,
+        }
+    }
+
+    /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.buffer.is_empty() || Instant::now() < self.next_attempt {
+            return;
+        }
+        self.flushing = true;
+        let batch = self.buffer.take();
+        let write = write_batch(self.db.clone(), batch);
+        ctx.spawn(write.into_actor(self).map(|failed, actor, ctx| {
+            actor.flushing = false;
+            actor.settle(failed);
+            if actor.buffer.len() >= FLUSH_AT_ROWS {
+                actor.flush(ctx);
+            }
+        }));
+    }
+
+    /// Puts back what failed and sets the back-off.
+    fn settle(&mut self, failed: Option<(Batch, DbError)>) {
+        match failed {
+            None => self.failures = 0,
+            Some((batch, error)) => {
+                self.failures += 1;
+                let backoff = FIRST_BACKOFF * 2u32.pow(self.failures.min(6));
+                self.next_attempt = Instant::now() + backoff.min(MAX_BACKOFF);
+                let rows = batch.len();
+                let dropped = self.buffer.put_back(batch);
+                self.errors.record();
+                tracing::warn!(%error, rows, dropped, "database write failed; will retry");
+            }
+        }
+    }
+}
+
+/// Writes a batch; on failure returns the rows not written with the error.
+async fn write_batch(db: DatabaseConnection, mut batch: Batch) -> Option<(Batch, DbError)> {
+    if !batch.users.is_empty() {
+        let users: Vec<UserSeen> = batch.users.values().cloned().collect();
+        if let Err(error) = queries::upsert_users(&db, users).await {
+            return Some((batch, error.into()));
+        }
+        batch.users.clear();
+    }
+    if !batch.deliveries.is_empty() {
+        let rows = batch.deliveries.clone();
+        if let Err(error) = queries::insert_deliveries(&db, rows).await {
+            return Some((batch, error.into()));
+        }
+    }
+    None
+}
+
+impl Actor for DbActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(FLUSH_EVERY, |actor, ctx| actor.flush(ctx));
+    }
+}
+
+impl Supervised for DbActor {}
+
+impl Handler<SeenUser> for DbActor {
+    type Result = ();
+
+    fn handle(&mut self, SeenUser(user): SeenUser, ctx: &mut Self::Context) {
+        self.buffer.push_user(user);
+        if self.buffer.len() >= FLUSH_AT_ROWS {
+            self.flush(ctx);
+        }
+    }
+}
+
+impl Handler<Delivered> for DbActor {
+    type Result = ();
+
+    fn handle(&mut self, Delivered(row): Delivered, ctx: &mut Self::Context) {
+        if self.buffer.push_delivery(row) {
+            tracing::error!("write buffer full: dropped the oldest delivery row");
+        }
+        if self.buffer.len() >= FLUSH_AT_ROWS {
+            self.flush(ctx);
+        }
+    }
+}
+
+impl Handler<MarkBlocked> for DbActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(
+        &mut self,
+        MarkBlocked { user_id }: MarkBlocked,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let (db, errors) = (self.db.clone(), self.errors.clone());
+        Box::pin(async move {
+            if let Err(error) = queries::mark_blocked(&db, user_id, now_ms()).await {
+                errors.record();
+                tracing::warn!(%error, "could not mark the user blocked");
+            }
+        })
+    }
+}
+
+impl Handler<LoadPreferences> for DbActor {
+    type Result = ResponseFuture<Result<Option<user_preferences::Model>, DbError>>;
+
+    fn handle(&mut self, msg: LoadPreferences, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::preferences(&db, msg.user_id).await?) })
+    }
+}
+
+impl Handler<SavePreferences> for DbActor {
+    type Result = ResponseFuture<Result<(), DbError>>;
+
+    fn handle(
+        &mut self,
+        SavePreferences(row): SavePreferences,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::save_preferences(&db, row).await?) })
+    }
+}
+
+impl Handler<LoadToldPlaces> for DbActor {
+    type Result = ResponseFuture<Result<Vec<String>, DbError>>;
+
+    fn handle(&mut self, msg: LoadToldPlaces, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        // Rows still buffered count too, or a place could repeat right after a restart of
+        // the cache.
+        let buffered = self.buffer.told_places(msg.user_id);
+        Box::pin(async move {
+            let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
+            places.extend(buffered);
+            Ok(places)
+        })
+    }
+}
+
+impl Handler<ResetUser> for DbActor {
+    type Result = ResponseFuture<Result<(), DbError>>;
+
+    fn handle(&mut self, ResetUser { user_id }: ResetUser, _: &mut Self::Context) -> Self::Result {
+        self.buffer.forget_deliveries_of(user_id);
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::reset_user(&db, user_id).await?) })
+    }
+}
+
+impl Handler<AdminStats> for DbActor {
+    type Result = ResponseFuture<Result<DbStats, DbError>>;
+
+    fn handle(&mut self, _: AdminStats, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::stats(&db, now_ms()).await?) })
+    }
+}
+
+impl Handler<OwnStats> for DbActor {
+    type Result = ResponseFuture<Result<UserStats, DbError>>;
+
+    fn handle(&mut self, OwnStats { user_id }: OwnStats, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::user_stats(&db, user_id).await?) })
+    }
+}
+
+impl Handler<Flush> for DbActor {
+    type Result = ResponseActFuture<Self, Result<(), DbError>>;
+
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
+        let batch = self.buffer.take();
+        let rows = batch.len();
+        Box::pin(write_batch(self.db.clone(), batch).into_actor(self).map(
+            move |failed, actor, _| match failed {
+                None => {
+                    tracing::info!(rows, "write buffer flushed");
+                    Ok(())
+                }
+                Some((batch, error)) => {
+                    actor.settle(Some((batch, error.clone())));
+                    Err(error)
+                }
+            },
+        ))
+    }
+}
+
+impl Handler<Ping> for DbActor {
+    type Result = ResponseFuture<bool>;
+
+    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move {
+            matches!(
+                tokio::time::timeout(PING_TIMEOUT, db.ping()).await,
+                Ok(Ok(()))
+            )
+        })
+    }
+}
+
+impl Handler<PendingRows> for DbActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: PendingRows, _: &mut Self::Context) -> usize {
+        self.buffer.len()
+    }
+}

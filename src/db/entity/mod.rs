@@ -1,0 +1,7 @@
+//! sea-orm entities, one per table created in `migrations/`.
+
+pub mod fact_delivery;
+pub mod live_session;
+pub mod tour;
+pub mod user;
+pub mod user_preferences;

@@ -1,0 +1,72 @@
+//! The database: connecting (SQLite by default, PostgreSQL in production), migrating, and the
+//! queries the `DbActor` runs. Times are Unix milliseconds.
+
+pub mod entity;
+pub mod queries;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+/// The embedded default when `DATABASE_URL` is unset: a SQLite file next to the process.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://excursobot.db?mode=rwc";
+/// SQLite waits this long for a lock instead of failing at once.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest wait for a pooled connection or a new one.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Why a database operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum DbError {
+    /// The database answered with an error or could not be reached.
+    #[error("database error: {0}")]
+    Query(String),
+    /// The `DbActor` is gone (shutting down).
+    #[error("database actor unavailable")]
+    Unavailable,
+}
+
+impl From<DbErr> for DbError {
+    fn from(error: DbErr) -> Self {
+        DbError::Query(error.to_string())
+    }
+}
+
+/// Opens the pool for `url` with at most `pool_max` connections (SQLite: WAL, busy timeout).
+pub async fn connect(url: &str, pool_max: u32) -> Result<DatabaseConnection, DbErr> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .max_connections(pool_max)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_timeout(ACQUIRE_TIMEOUT)
+        .sqlx_logging(false);
+    if is_sqlite(url) {
+        options.map_sqlx_sqlite_opts(|sqlite| {
+            sqlite
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        });
+    }
+    Database::connect(options).await
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Whether `url` names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+        })
+}

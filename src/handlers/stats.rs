@@ -1,0 +1,107 @@
+//! `/stats`: operational figures for admins (by numeric user id, `ADMIN_USER_IDS`); for
+//! anyone else only their own numbers.
+
+use teloxide::types::{ChatId, User};
+
+use super::router::Router;
+use crate::{
+    actors::db_actor::{AdminStats, OwnStats},
+    db::queries::DbStats,
+    i18n::Lang,
+};
+
+/// Answers `/stats` from `user` in `chat`.
+pub async fn show(router: &Router, chat: ChatId, user: &User, lang: Lang) {
+    let text = if router.settings.is_admin(user.id.0) {
+        admin_text(router, lang).await
+    } else {
+        own_text(router, user.id.0, lang).await
+    };
+    router
+        .reply(
+            chat,
+            &text.unwrap_or_else(|| lang.texts().stats_unavailable.to_owned()),
+        )
+        .await;
+}
+
+async fn own_text(router: &Router, user_id: u64, lang: Lang) -> Option<String> {
+    let stats = router
+        .db
+        .send(OwnStats {
+            user_id: user_id as i64,
+        })
+        .await
+        .ok()?
+        .ok()?;
+    let units = lang.texts().units;
+    Some(fill(
+        lang.texts().own_stats,
+        &[
+            ("facts", stats.facts.to_string()),
+            ("places", stats.places.to_string()),
+            (
+                "distance",
+                format!("{:.1} {}", stats.distance_walked_m / 1000.0, units.1),
+            ),
+        ],
+    ))
+}
+
+async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
+    let db: DbStats = router.db.send(AdminStats).await.ok()?.ok()?;
+    let cache = router.stories.cache_stats().await.unwrap_or_default();
+    let gate = router.stories.gate_stats().await;
+    let lookups = cache.l1_hits + cache.l2_hits + cache.misses;
+    let hits = cache.l1_hits + cache.l2_hits;
+    let hit_ratio = if lookups == 0 {
+        "—".to_owned()
+    } else {
+        format!("{:.0}%", 100.0 * hits as f64 / lookups as f64)
+    };
+    let ms = |value: Option<i64>| value.map_or("—".to_owned(), |ms| format!("{ms} ms"));
+    let (queued, in_flight, permits, calls) = gate.map_or(([0; 3], 0, 0, 0), |g| {
+        (g.queued, g.in_flight, g.permits, g.calls_started)
+    });
+    let uptime = router.started_at.elapsed().as_secs();
+    Some(fill(
+        lang.texts().admin_stats,
+        &[
+            ("users_total", db.users_total.to_string()),
+            ("users_active", db.users_active_24h.to_string()),
+            ("users_new", db.users_new_24h.to_string()),
+            ("facts_24h", db.facts_24h.total().to_string()),
+            ("cache_24h", db.facts_24h.cache.to_string()),
+            ("llm_24h", db.facts_24h.llm.to_string()),
+            ("fallback_24h", db.facts_24h.fallback.to_string()),
+            ("facts_total", db.facts_total.total().to_string()),
+            ("cache_total", db.facts_total.cache.to_string()),
+            ("llm_total", db.facts_total.llm.to_string()),
+            ("fallback_total", db.facts_total.fallback.to_string()),
+            ("hit_ratio", hit_ratio),
+            ("llm_calls", calls.to_string()),
+            ("p50", ms(db.latency_p50_ms)),
+            ("p95", ms(db.latency_p95_ms)),
+            ("queue_interactive", queued[0].to_string()),
+            ("queue_live", queued[1].to_string()),
+            ("queue_background", queued[2].to_string()),
+            ("in_flight", in_flight.to_string()),
+            ("permits", permits.to_string()),
+            ("errors", router.errors.last_24h().to_string()),
+            (
+                "uptime",
+                format!("{}h {:02}m", uptime / 3600, uptime % 3600 / 60),
+            ),
+            ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ],
+    ))
+}
+
+/// Replaces every `{name}` in `template`.
+fn fill(template: &str, values: &[(&str, String)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (name, value)| {
+            text.replace(&format!("{{{name}}}"), value)
+        })
+}

@@ -1,0 +1,140 @@
+//! The stateful services behind the bot: the database (connected and migrated), Redis, and
+//! the actors that own them, each on an arbiter (thread) of its own.
+
+use std::sync::Arc;
+
+use actix::{Addr, Arbiter, Supervisor};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+
+use crate::{
+    actors::{
+        db_actor::{DbActor, Flush},
+        fact_cache::FactCache,
+        openai_gate::{GateConfig, OpenAiConfig, OpenAiGate},
+    },
+    cache::RedisStore,
+    config::Settings,
+    db,
+    places::{
+        PlaceSource,
+        wikipedia::{WikipediaConfig, WikipediaSource},
+    },
+    stats::ErrorLog,
+};
+
+/// The running actors and the shared Redis store.
+pub struct Services {
+    /// Users' memory.
+    pub db: Addr<DbActor>,
+    /// Stories and place lists.
+    pub cache: Addr<FactCache>,
+    /// The LLM, when `OPENAI_API_KEY` is set.
+    pub gate: Option<Addr<OpenAiGate>>,
+    /// Redis, when `REDIS_URL` is set.
+    pub redis: Option<RedisStore>,
+    /// Kept to stop the actors' threads at shutdown.
+    arbiters: Vec<Arbiter>,
+}
+
+impl Services {
+    /// Connects and migrates the database, then starts the actors.
+    pub async fn start(settings: &Settings, errors: ErrorLog) -> anyhow::Result<Self> {
+        let database = &settings.database;
+        let connection = db::connect(database.url.expose_secret(), database.pool_max)
+            .await
+            .context("connecting to the database (DATABASE_URL)")?;
+        db::migrate(&connection)
+            .await
+            .context("applying database migrations")?;
+        let redis = redis_store(settings)?;
+        let db_arbiter = Arbiter::new();
+        let db = Supervisor::start_in_arbiter(&db_arbiter.handle(), move |_| {
+            DbActor::new(connection, errors)
+        });
+        let cache_arbiter = Arbiter::new();
+        let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
+        let cache = Supervisor::start_in_arbiter(&cache_arbiter.handle(), move |_| {
+            FactCache::new(cache_redis, ttl)
+        });
+        let mut arbiters = vec![db_arbiter, cache_arbiter];
+        let gate = start_gate(settings, &mut arbiters)?;
+        Ok(Self {
+            db,
+            cache,
+            gate,
+            redis,
+            arbiters,
+        })
+    }
+
+    /// Writes what the database buffer holds, then stops the actors' threads.
+    pub async fn stop(self) {
+        match self.db.send(Flush).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "buffered rows could not be written at shutdown")
+            }
+            Err(error) => tracing::error!(%error, "database actor gone at shutdown"),
+        }
+        for arbiter in self.arbiters {
+            arbiter.stop();
+        }
+    }
+}
+
+fn start_gate(
+    settings: &Settings,
+    arbiters: &mut Vec<Arbiter>,
+) -> anyhow::Result<Option<Addr<OpenAiGate>>> {
+    let Some(api_key) = &settings.llm.api_key else {
+        tracing::warn!("OPENAI_API_KEY is not set: stories will be the places' own summaries");
+        return Ok(None);
+    };
+    let config = GateConfig {
+        permits: settings.llm.permits,
+        call_timeout: settings.llm.call_timeout,
+        interactive_queue_wait: settings.llm.queue_wait,
+        ..GateConfig::default()
+    };
+    let endpoint = OpenAiConfig {
+        base_url: settings
+            .llm
+            .base_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned(),
+        api_key: api_key.clone(),
+        model: settings.llm.model.clone(),
+    };
+    let gate =
+        OpenAiGate::new(config, endpoint).context("building the LLM client (OPENAI_BASE_URL)")?;
+    let arbiter = Arbiter::new();
+    let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| gate);
+    arbiters.push(arbiter);
+    Ok(Some(addr))
+}
+
+fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {
+    let Some(url) = &settings.facts.redis_url else {
+        tracing::info!("REDIS_URL is not set: caching and deduplication stay in process");
+        return Ok(None);
+    };
+    let store = RedisStore::new(url.expose_secret(), &settings.facts.redis_key_prefix)
+        .context("REDIS_URL")?;
+    Ok(Some(store))
+}
+
+/// The Wikipedia place source, with a User-Agent naming the bot (Wikimedia's policy).
+pub fn wikipedia(settings: &Settings, bot_username: &str) -> anyhow::Result<Arc<dyn PlaceSource>> {
+    let user_agent = format!(
+        "excursobot/{} (Telegram bot https://t.me/{bot_username})",
+        env!("CARGO_PKG_VERSION")
+    );
+    let config = WikipediaConfig {
+        api_url_template: settings.facts.wikipedia_api_url.clone(),
+        ..WikipediaConfig::new(user_agent)
+    };
+    let source = WikipediaSource::new(config).context("WIKIPEDIA_API_URL")?;
+    Ok(Arc::new(source))
+}

@@ -1,0 +1,357 @@
+//! Durable memory (issue 4), on SQLite (a fresh file per test) and PostgreSQL (a fresh
+//! database per test, when `TEST_DATABASE_URL` is set): migrations, preferences, no repeats
+//! across restarts, /stats, /reset, the write-behind buffer at shutdown and through an outage.
+
+use std::time::{Duration, Instant};
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, EntityTrait, PaginatorTrait};
+use serde_json::Value;
+
+use excursobot::db::entity::{fact_delivery, user};
+
+use crate::helpers::{
+    TestApp, button_update, fresh_postgres_url, fresh_sqlite_url, location_update, spawn_app_with,
+    tcp_proxy::TcpProxy, text_update,
+};
+
+const LAT: f64 = 59.9343;
+const LON: f64 = 30.3351;
+
+/// Runs `$scenario(database_url)` on SQLite and, when available, on PostgreSQL.
+macro_rules! on_both_databases {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[actix_web::test]
+            async fn on_sqlite() {
+                super::$scenario(crate::helpers::fresh_sqlite_url()).await;
+            }
+
+            #[actix_web::test]
+            async fn on_postgres() {
+                if let Some(url) = crate::helpers::fresh_postgres_url(stringify!($scenario)).await {
+                    super::$scenario(url).await;
+                }
+            }
+        }
+    };
+}
+
+on_both_databases!(migrations_run_up_and_down);
+on_both_databases!(preferences_round_trip_through_the_buttons);
+on_both_databases!(no_place_repeats_across_a_restart);
+on_both_databases!(stats_for_an_admin_and_for_anyone_else);
+on_both_databases!(shutdown_flushes_the_write_buffer);
+on_both_databases!(reset_forgets_preferences_and_history);
+
+async fn connect(url: &str) -> DatabaseConnection {
+    Database::connect(url).await.expect("database answers")
+}
+
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn deliveries(url: &str) -> u64 {
+    fact_delivery::Entity::find()
+        .count(&connect(url).await)
+        .await
+        .unwrap()
+}
+
+async fn venues(app: &TestApp, chat: i64) -> Vec<Value> {
+    let all = app.telegram.calls("sendVenue").await;
+    all.into_iter().filter(|v| v["chat_id"] == chat).collect()
+}
+
+async fn wait_for_venue_count(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let sent = venues(app, chat).await;
+        if sent.len() >= count || Instant::now() > deadline {
+            return sent;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn migrations_run_up_and_down(url: String) {
+    let db = connect(&url).await;
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(user::Entity::find().count(&db).await.unwrap(), 0);
+    assert_eq!(fact_delivery::Entity::find().count(&db).await.unwrap(), 0);
+
+    Migrator::down(&db, None).await.unwrap();
+    let gone = db
+        .execute_unprepared("SELECT COUNT(*) FROM fact_deliveries")
+        .await;
+    assert!(gone.is_err(), "the table is dropped");
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        0
+    );
+}
+
+async fn preferences_round_trip_through_the_buttons(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    app.post_update(&text_update(1, 3001, "en", "/settings"))
+        .await;
+    let menu = app.telegram.wait_for_messages_to(3001, 1).await;
+    assert!(
+        menu[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Tour interval: 10 min")
+    );
+    let rows = menu[0]["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(rows, 4, "language, interval, radius, photos");
+
+    for (id, data) in [
+        (2, "set:int:30"),
+        (3, "set:rad:3000"),
+        (4, "set:pho:0"),
+        (5, "set:lang:ru"),
+    ] {
+        app.post_update(&button_update(id, 3001, data)).await;
+        app.telegram
+            .wait_for("editMessageText", id as usize - 1)
+            .await;
+    }
+    let edits = app.telegram.calls("editMessageText").await;
+    let last = edits.last().unwrap()["text"].as_str().unwrap().to_owned();
+    assert!(last.contains("Интервал прогулки: 30 мин"), "{last}");
+    assert!(
+        last.contains("Радиус поиска: 3 км") && last.contains("Фото: выкл"),
+        "{last}"
+    );
+
+    let app = app.restart().await;
+    app.post_update(&text_update(6, 3001, "en", "/settings"))
+        .await;
+    let after = app.telegram.wait_for_messages_to(3001, 2).await;
+    let text = after[1]["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("<b>Настройки</b>") || text.starts_with("Настройки"),
+        "{text}"
+    );
+    assert!(
+        text.contains("30 мин") && text.contains("3 км") && text.contains("выкл"),
+        "{text}"
+    );
+
+    app.post_update(&location_update(7, 3001, "en", LAT, LON))
+        .await;
+    wait_for_venue_count(&app, 3001, 1).await;
+    assert!(
+        app.telegram.calls("sendPhoto").await.is_empty(),
+        "photos are off"
+    );
+    let radius = &app.wikipedia.requests().await[0].radius;
+    assert_eq!(radius, "3000");
+}
+
+async fn no_place_repeats_across_a_restart(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    app.post_update(&location_update(1, 3101, "en", LAT, LON))
+        .await;
+    let first = wait_for_venue_count(&app, 3101, 1).await[0]["title"].clone();
+
+    let app = app.restart().await;
+    app.post_update(&location_update(2, 3101, "en", LAT, LON))
+        .await;
+
+    let told = wait_for_venue_count(&app, 3101, 2).await;
+    assert_eq!(told.len(), 2);
+    assert_ne!(
+        told[1]["title"], first,
+        "the same place was told again after a restart"
+    );
+}
+
+async fn stats_for_an_admin_and_for_anyone_else(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url), ("ADMIN_USER_IDS", "3201")]).await;
+    app.post_update(&text_update(1, 3201, "en", "/start")).await;
+    app.post_update(&location_update(2, 3202, "en", LAT, LON))
+        .await;
+    wait_for_venue_count(&app, 3202, 1).await;
+    wait_until("both users and the delivery are written", || async {
+        let db = connect(&url).await;
+        let users = user::Entity::find().count(&db).await.unwrap();
+        users == 2 && deliveries(&url).await == 1
+    })
+    .await;
+
+    app.post_update(&text_update(3, 3202, "en", "/stats")).await;
+    app.post_update(&text_update(4, 3201, "en", "/stats")).await;
+
+    let own = app.telegram.wait_for_messages_to(3202, 1).await;
+    let own = own[0]["text"].as_str().unwrap();
+    assert!(
+        own.contains("Stories received: 1") && own.contains("Places: 1"),
+        "{own}"
+    );
+    assert!(
+        !own.contains("LLM"),
+        "operational figures are for admins only: {own}"
+    );
+    let admin = app.telegram.wait_for_messages_to(3201, 2).await;
+    let admin = admin[1]["text"].as_str().unwrap();
+    assert!(admin.starts_with("<b>Bot statistics</b>"), "{admin}");
+    assert!(
+        admin.contains("Users: 2 total; 2 active, 2 new in 24 h"),
+        "{admin}"
+    );
+    assert!(
+        admin.contains("Stories in 24 h: 1 (cache 0, LLM 1, fallback 0)"),
+        "{admin}"
+    );
+    assert!(
+        admin.contains("LLM calls: 1") && admin.contains("permits in use 0 of 3"),
+        "{admin}"
+    );
+}
+
+async fn shutdown_flushes_the_write_buffer(url: String) {
+    let mut app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    app.post_update(&location_update(1, 3301, "en", LAT, LON))
+        .await;
+    wait_for_venue_count(&app, 3301, 1).await;
+
+    app.begin_shutdown();
+    app.stopped().await.unwrap();
+
+    let db = connect(&url).await;
+    assert_eq!(fact_delivery::Entity::find().count(&db).await.unwrap(), 1);
+    let row = user::Entity::find_by_id(3301)
+        .one(&db)
+        .await
+        .unwrap()
+        .expect("user row");
+    assert_eq!(row.language_code.as_deref(), Some("en"));
+}
+
+async fn reset_forgets_preferences_and_history(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    app.post_update(&button_update(1, 3401, "set:int:60")).await;
+    app.post_update(&location_update(2, 3401, "en", LAT, LON))
+        .await;
+    let first = wait_for_venue_count(&app, 3401, 1).await[0]["title"].clone();
+
+    app.post_update(&text_update(3, 3401, "en", "/reset")).await;
+    let question = app.telegram.wait_for_messages_to(3401, 1).await;
+    let yes =
+        question.last().unwrap()["reply_markup"]["inline_keyboard"][0][0]["callback_data"].clone();
+    assert_eq!(yes, "reset:yes");
+    app.post_update(&button_update(4, 3401, "reset:yes")).await;
+    wait_until("the reset is confirmed", || async {
+        let edits = app.telegram.calls("editMessageText").await;
+        edits
+            .iter()
+            .any(|e| e["text"] == "Done: I forgot your settings and history.")
+    })
+    .await;
+
+    app.post_update(&location_update(5, 3401, "en", LAT, LON))
+        .await;
+    let told = wait_for_venue_count(&app, 3401, 2).await;
+    assert_eq!(
+        told[1]["title"], first,
+        "history was forgotten, so the nearest place is told again"
+    );
+    app.post_update(&text_update(6, 3401, "en", "/settings"))
+        .await;
+    wait_until("settings show the default interval", || async {
+        let messages = app.telegram.messages_to(3401).await;
+        messages.iter().any(|m| {
+            m["text"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("Tour interval: 10 min")
+        })
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn the_database_unreachable_then_back_loses_no_delivery_row() {
+    let Some(url) = fresh_postgres_url("the_database_unreachable_then_back").await else {
+        return;
+    };
+    let proxy = TcpProxy::start(&url).await;
+    let app = spawn_app_with(&[("DATABASE_URL", &proxy.url)]).await;
+    app.post_update(&location_update(1, 3501, "en", LAT, LON))
+        .await;
+    wait_for_venue_count(&app, 3501, 1).await;
+
+    proxy.cut();
+    for (id, user) in [(2, 3502), (3, 3503)] {
+        app.post_update(&location_update(
+            id,
+            user,
+            "en",
+            LAT + 0.01 * id as f64,
+            LON,
+        ))
+        .await;
+        assert_eq!(
+            wait_for_venue_count(&app, user, 1).await.len(),
+            1,
+            "stories keep flowing"
+        );
+    }
+    assert_eq!(
+        app.get("/readyz").await.status(),
+        503,
+        "not ready without a database"
+    );
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    proxy.restore();
+    wait_until("every delivery is written", || async {
+        deliveries(&url).await == 3
+    })
+    .await;
+    wait_until("ready again", || async {
+        app.get("/readyz").await.status() == 200
+    })
+    .await;
+    let users = user::Entity::find()
+        .count(&connect(&url).await)
+        .await
+        .unwrap();
+    assert_eq!(users, 3);
+}
+
+#[actix_web::test]
+async fn the_migrate_command_applies_migrations_and_exits() {
+    let url = fresh_sqlite_url();
+
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_excursobot"))
+        .arg("migrate")
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", "1:abc")
+        .env("DATABASE_URL", &url)
+        .status()
+        .unwrap();
+
+    assert!(status.success());
+    let db = connect(&url).await;
+    assert_eq!(
+        Migrator::get_pending_migrations(&db).await.unwrap().len(),
+        0
+    );
+}
