@@ -44,7 +44,7 @@ use crate::{
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
 /// Longest the shutdown waits for live tours to reach their store.
-const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A built, not yet running, application.
 pub struct Application {
