@@ -34,6 +34,7 @@ mod timers;
 use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::{config::LiveSettings, geo::Coordinates, i18n::Lang};
@@ -47,6 +48,8 @@ pub use store::{InMemorySessionStore, SessionStore, SessionWriter, StoreError};
 /// Longest a story may take before the tour gives up on it (and cancels it); well above the
 /// gate's own worst case, so a slow LLM costs one story, never the tour.
 pub const STORY_DEADLINE: Duration = Duration::from_secs(4 * 60);
+/// Longest the shutdown waits for stories already being sent to report back.
+pub const SHUTDOWN_SETTLE: Duration = Duration::from_secs(3);
 /// Longest the start-up restore may wait for the store before starting empty.
 pub const RESTORE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -143,8 +146,10 @@ pub struct SessionsSnapshot {
     pub stories_in_flight: usize,
 }
 
-/// Shutdown: apply buffered updates, write every tour to the store, let go of them quietly
-/// (no summaries: the next instance restores them) and stop. Answers once all is written.
+/// Shutdown: cancel the stories being written and give the ones already being sent up to
+/// [`SHUTDOWN_SETTLE`] to report (so their numbers count), apply buffered updates, write every
+/// tour to the store, let go of them quietly (no summaries: the next instance restores them)
+/// and stop. Answers once all is written.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
@@ -188,6 +193,8 @@ pub struct LiveLocationSessions {
     next_story_id: u64,
     /// Whether the store was read (a supervised restart keeps the tours in memory).
     restored: bool,
+    /// Set while a shutdown waits for stories in flight; told when the last one reports.
+    settled: Option<oneshot::Sender<()>>,
     counters: Counters,
 }
 
@@ -211,6 +218,7 @@ impl LiveLocationSessions {
             finishing: HashMap::new(),
             next_story_id: 0,
             restored: false,
+            settled: None,
             counters: Counters::default(),
         }
     }
@@ -302,17 +310,25 @@ impl Handler<SessionsStats> for LiveLocationSessions {
             cap: self.settings.max_sessions,
             updates_received: self.counters.updates_received,
             batches_applied: self.counters.batches_applied,
-            stories_in_flight: self.tours.values().filter(|t| t.story.is_some()).count(),
+            stories_in_flight: self.stories_in_flight(),
         })
     }
 }
 
 impl Handler<Shutdown> for LiveLocationSessions {
-    type Result = ResponseFuture<()>;
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, _msg: Shutdown, ctx: &mut Self::Context) -> Self::Result {
-        let written = self.hand_over(ctx);
-        ctx.stop();
-        Box::pin(written)
+    fn handle(&mut self, _msg: Shutdown, _ctx: &mut Self::Context) -> Self::Result {
+        let settled = self.settle_stories();
+        let settle = async move {
+            if let Some(settled) = settled {
+                let _ = tokio::time::timeout(SHUTDOWN_SETTLE, settled).await;
+            }
+        };
+        Box::pin(
+            actix::fut::wrap_future(settle)
+                .then(|(), act: &mut Self, ctx| actix::fut::wrap_future(act.hand_over(ctx)))
+                .map(|(), _act, ctx| ctx.stop()),
+        )
     }
 }

@@ -16,7 +16,7 @@ use crate::{
 };
 
 /// Longest the shutdown waits for live tours to reach their store.
-const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The running tour actors.
 pub struct TourActors {

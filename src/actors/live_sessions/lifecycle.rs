@@ -77,9 +77,10 @@ impl LiveLocationSessions {
         }
     }
 
-    /// For [`Shutdown`](super::Shutdown): applies buffered updates, writes every tour, lets go of them without
-    /// summaries (the next instance restores them), sends the summaries still waiting. The
-    /// future completes once everything is in the store.
+    /// For [`Shutdown`](super::Shutdown), once stories have settled: applies buffered
+    /// updates, writes every tour, lets go of them without summaries (the next instance
+    /// restores them), sends the summaries still waiting. The future completes once
+    /// everything is in the store.
     pub(super) fn hand_over(
         &mut self,
         ctx: &mut Context<Self>,

@@ -3,6 +3,7 @@
 //! answer comes back into the actor through a closure.
 
 use actix::prelude::*;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -72,6 +73,42 @@ impl LiveLocationSessions {
     }
 
     fn on_story(
+        &mut self,
+        user_id: u64,
+        id: u64,
+        answer: Result<TourOutcome, StoryLost>,
+        ctx: &mut Context<Self>,
+    ) {
+        self.take_answer(user_id, id, answer, ctx);
+        if self.settled.is_some()
+            && self.stories_in_flight() == 0
+            && let Some(settled) = self.settled.take()
+        {
+            let _ = settled.send(());
+        }
+    }
+
+    /// For a shutdown: cancels every story; `None` when none is in flight, else a receiver
+    /// told when the last one has reported.
+    pub(super) fn settle_stories(&mut self) -> Option<oneshot::Receiver<()>> {
+        for story in self.tours.values().filter_map(|tour| tour.story.as_ref()) {
+            story.cancel.cancel();
+        }
+        if self.stories_in_flight() == 0 {
+            return None;
+        }
+        let (settled, wait) = oneshot::channel();
+        self.settled = Some(settled);
+        Some(wait)
+    }
+
+    /// Stories not yet reported: of running tours and of ended ones awaiting their summary.
+    pub(super) fn stories_in_flight(&self) -> usize {
+        let running = self.tours.values().filter(|tour| tour.story.is_some());
+        running.count() + self.finishing.len()
+    }
+
+    fn take_answer(
         &mut self,
         user_id: u64,
         id: u64,

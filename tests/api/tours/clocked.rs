@@ -246,6 +246,27 @@ async fn a_tour_goes_on_after_a_restart_in_its_middle() {
 }
 
 #[actix_rt::test]
+async fn a_story_being_sent_at_shutdown_keeps_its_number_after_the_restart() {
+    let first = Rig::start();
+    let (store, clock) = (first.store.clone(), first.clock);
+    start(&first, 1, 10).await;
+    first.world().script.push_back(Mode::Sending(2 * SEC));
+    stay(&first, 1, at(100.0, 10.0), 10).await; // the tick at 10 minutes starts story #2
+
+    first.tours.send(Shutdown).await.unwrap();
+    let second = Rig::start_with(settings(50), store, clock);
+    stay(&second, 1, at(200.0, 10.0), 10).await;
+
+    assert_eq!(first.numbers_told(1), [1, 2]);
+    let asked = second.asked(1);
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].number, 3,
+        "#2 was sent while shutting down, and counted"
+    );
+}
+
+#[actix_rt::test]
 async fn the_actor_answers_at_once_while_every_llm_permit_hangs() {
     let rig = Rig::start();
     rig.world().mode = Mode::Hang;

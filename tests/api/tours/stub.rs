@@ -29,6 +29,8 @@ pub enum Mode {
     Busy,
     /// Take this long (unless cancelled), then tell.
     Slow(Duration),
+    /// Already past the last cancel check: take this long sending, then tell regardless.
+    Sending(Duration),
     /// Hold a gate permit and never answer (unless cancelled); busy when no permit is free.
     Hang,
 }
@@ -120,6 +122,10 @@ impl Handler<TellTourStory> for StubGuide {
                         () = cancel.cancelled() => return TourOutcome::Cancelled,
                         () = tokio::time::sleep(delay) => {}
                     }
+                }
+                Mode::Sending(delay) => {
+                    tokio::time::sleep(delay).await;
+                    return world.lock().unwrap().tell(&request);
                 }
                 Mode::Hang => {
                     let Ok(_permit) = permits.try_acquire_owned() else {
