@@ -89,6 +89,17 @@ pub struct FactSettings {
     pub cache_ttl: Duration,
 }
 
+/// Live-location tours (the `LiveLocationSessions` actor).
+#[derive(Debug, Clone, Copy)]
+pub struct LiveSettings {
+    /// Active tours one instance runs at most; the next user is told to try later.
+    pub max_sessions: usize,
+    /// Buffered live updates that trigger a batch flush.
+    pub batch_size: usize,
+    /// Longest a live update waits in the buffer.
+    pub batch_flush: Duration,
+}
+
 /// Where users' memory lives.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
@@ -131,6 +142,8 @@ pub struct Settings {
     pub llm: LlmSettings,
     /// Place and fact sources and their cache.
     pub facts: FactSettings,
+    /// Live-location tours.
+    pub live: LiveSettings,
     /// The database.
     pub database: DatabaseSettings,
 }
@@ -167,6 +180,7 @@ impl Settings {
             },
             llm: llm(&env)?,
             facts: facts(&env)?,
+            live: live(&env)?,
             database: database(&env)?,
         })
     }
@@ -376,6 +390,27 @@ fn facts(env: &Env) -> Result<FactSettings, ConfigError> {
     })
 }
 
+fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
+    let max_sessions = env.parsed("LIVE_SESSIONS_MAX", 50, "a whole number of tours")?;
+    let batch_size: usize = env.parsed("LIVE_BATCH_SIZE", 5, "a positive integer")?;
+    if batch_size == 0 {
+        return Err(malformed("LIVE_BATCH_SIZE", "0", "a positive integer"));
+    }
+    let flush_ms: u64 = env.parsed("LIVE_BATCH_FLUSH_MS", 1000, "a positive number of ms")?;
+    if flush_ms == 0 {
+        return Err(malformed(
+            "LIVE_BATCH_FLUSH_MS",
+            "0",
+            "a positive number of ms",
+        ));
+    }
+    Ok(LiveSettings {
+        max_sessions,
+        batch_size,
+        batch_flush: Duration::from_millis(flush_ms),
+    })
+}
+
 fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
     let url = env
         .get("DATABASE_URL")
@@ -439,6 +474,9 @@ mod tests {
             settings.telegram_api_url.as_str(),
             "https://api.telegram.org/"
         );
+        assert_eq!(settings.live.max_sessions, 50);
+        assert_eq!(settings.live.batch_size, 5);
+        assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
     }
 
     #[test]
@@ -490,6 +528,9 @@ mod tests {
             ("WIKIPEDIA_API_URL", "nowhere"),
             ("REDIS_URL", "localhost:6379"),
             ("FACT_CACHE_TTL_SECS", "week"),
+            ("LIVE_SESSIONS_MAX", "many"),
+            ("LIVE_BATCH_SIZE", "0"),
+            ("LIVE_BATCH_FLUSH_MS", "0"),
             ("DATABASE_URL", "mysql://x"),
             ("DB_POOL_MAX", "0"),
             ("FACT_REPEAT_DAYS", "month"),

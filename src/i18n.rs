@@ -3,8 +3,9 @@
 //! A [`Texts`] table per language: adding a string means adding a field, and the compiler then
 //! refuses to build until both languages have it, so a user never meets a missing translation.
 
-/// A language the bot speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A language the bot speaks (stored as its code, `"ru"` or `"en"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Lang {
     /// Russian, also used for Ukrainian and Belarusian speakers.
     Ru,
@@ -100,10 +101,25 @@ pub struct Texts {
     pub compass: [&'static str; 8],
     /// The language's name in English, for the LLM prompt.
     pub prompt_language: &'static str,
+    /// A tour started: the question above the interval buttons.
+    pub tour_started: &'static str,
+    /// Short "hours" in summaries.
+    pub hours: &'static str,
+    /// An interval was chosen; `{minutes}` is replaced.
+    pub tour_interval_set: &'static str,
+    /// Too many tours at once on this instance.
+    pub tour_full: &'static str,
+    /// End of a tour; `{stories}`, `{distance}`, `{duration}` are replaced.
+    pub tour_summary: &'static str,
+    /// `/stop` without a tour.
+    pub no_tour: &'static str,
+    /// Where to look, by the place's side relative to the walking direction:
+    /// ahead, on the right, behind, on the left.
+    pub heading_cues: [&'static str; 4],
     /// /settings: the heading and one line per setting (`{language}`, `{interval}`,
     /// `{radius}`, `{photos}` are replaced).
     pub settings_summary: &'static str,
-    /// "min" after tour intervals.
+    /// "min" after tour intervals (buttons, settings, summaries).
     pub minutes: &'static str,
     /// Photos on / off.
     pub on_off: (&'static str, &'static str),
@@ -138,6 +154,8 @@ pub struct CommandDescriptions {
     pub help: &'static str,
     /// `/language`
     pub language: &'static str,
+    /// `/stop`
+    pub stop: &'static str,
     /// `/settings`
     pub settings: &'static str,
     /// `/stats`
@@ -150,7 +168,8 @@ static EN: Texts = Texts {
     welcome: "Hi! I tell short, true stories about real places near you.\n\
               Send me your location and I will find a place nearby and tell you about it.",
     live_guide: "<b>Walking?</b> Share a live location and I will tell you about a new place \
-                 every few minutes:\n📎 Attach → 📍 Location → <b>Share My Live Location</b>.",
+                 every few minutes:\n📎 Attach → 📍 Location → <b>Share My Live Location</b>.\n\
+                 Stop sharing or send /stop to end the tour.",
     send_location_button: "📍 Send my location",
     choose_language: "Choose a language:",
     language_set: "Done: I will speak English.",
@@ -203,10 +222,25 @@ static EN: Texts = Texts {
         Errors in 24 h: {errors}\n\
         Uptime {uptime}, version {version}",
     internal_error: "Something went wrong on my side. Please try again in a minute.",
+    tour_started: "🚶 Your tour has started! As you walk, I will tell you about a new place nearby. \
+                   How often?",
+    hours: "h",
+    tour_interval_set: "A new place every {minutes} min.",
+    tour_full: "So many people are walking with me right now that I can't start another tour. \
+                Single locations still work: send one any time. Please try a tour again a little later.",
+    tour_summary: "🏁 Tour finished. Stories: {stories} · walked: {distance} · time: {duration}.",
+    no_tour: "No tour is running. Share your live location to start one.",
+    heading_cues: [
+        "👀 Straight ahead",
+        "👀 On your right",
+        "👀 Behind you",
+        "👀 On your left",
+    ],
     command_descriptions: CommandDescriptions {
         start: "Start: what this bot does",
         help: "How to share a live location",
         language: "Switch language",
+        stop: "End the live tour",
         settings: "Language, tour interval, radius, photos",
         stats: "Your statistics",
         reset: "Forget my settings and history",
@@ -218,7 +252,8 @@ static RU: Texts = Texts {
               Пришлите геопозицию, и я найду место поблизости и расскажу о нём.",
     live_guide: "<b>Гуляете?</b> Включите трансляцию геопозиции, и я буду рассказывать о новом \
                  месте каждые несколько минут:\n📎 Вложение → 📍 Геопозиция → \
-                 <b>Транслировать геопозицию</b>.",
+                 <b>Транслировать геопозицию</b>.\n\
+                 Чтобы закончить прогулку, остановите трансляцию или отправьте /stop.",
     send_location_button: "📍 Отправить геопозицию",
     choose_language: "Выберите язык:",
     language_set: "Готово: буду говорить по-русски.",
@@ -271,10 +306,26 @@ static RU: Texts = Texts {
         Ошибок за 24 ч: {errors}\n\
         Работает {uptime}, версия {version}",
     internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
+    tour_started: "🚶 Прогулка началась! Пока вы идёте, я буду рассказывать о новых местах рядом. \
+                   Как часто?",
+    hours: "ч",
+    tour_interval_set: "Новое место каждые {minutes} мин.",
+    tour_full: "Сейчас со мной гуляет слишком много людей, и новую прогулку я начать не могу. \
+                Отдельные геопозиции работают как обычно: присылайте в любой момент. \
+                Попробуйте начать прогулку чуть позже.",
+    tour_summary: "🏁 Прогулка окончена. Историй: {stories} · пройдено: {distance} · время: {duration}.",
+    no_tour: "Прогулка не идёт. Включите трансляцию геопозиции, чтобы начать.",
+    heading_cues: [
+        "👀 Прямо впереди",
+        "👀 Справа от вас",
+        "👀 Позади вас",
+        "👀 Слева от вас",
+    ],
     command_descriptions: CommandDescriptions {
         start: "Начать: что умеет бот",
         help: "Как включить трансляцию геопозиции",
         language: "Сменить язык",
+        stop: "Закончить прогулку",
         settings: "Язык, интервал, радиус, фото",
         stats: "Ваша статистика",
         reset: "Забыть мои настройки и историю",

@@ -3,7 +3,8 @@
 //!
 //! Shutdown order: stop admitting updates (the webhook answers 503 + `Retry-After`, `/readyz`
 //! fails), stop polling, let in-flight updates finish within the grace period, then stop the
-//! HTTP server.
+//! HTTP server. Live tours are drained into their store (buffered updates applied, every tour
+//! written) before their actors stop, so the next instance restores them.
 
 use std::{
     future::Future,
@@ -13,6 +14,7 @@ use std::{
 };
 
 mod services;
+mod tours;
 
 use actix::Addr;
 use actix_web::{App, HttpServer, dev::Server, web};
@@ -22,7 +24,10 @@ use teloxide::{Bot, prelude::Requester};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    actors::db_actor::DbActor,
+    actors::{
+        db_actor::DbActor,
+        live_sessions::{InMemorySessionStore, SessionStore},
+    },
     cache::SeenUpdates,
     config::{Ingress, Settings},
     facts::{StorySources, Storyteller, told::ToldPlaces},
@@ -37,6 +42,7 @@ use crate::{
     users::UserStore,
 };
 use services::Services;
+use tours::TourActors;
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
@@ -51,11 +57,21 @@ pub struct Application {
     polling_bot: Option<Bot>,
     shutdown_grace: Duration,
     services: Services,
+    tours: TourActors,
 }
 
 impl Application {
     /// Talks to Telegram (who are we, command menu, webhook or polling) and binds the server.
+    /// Live tours are kept in process memory.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_session_store(settings, Arc::new(InMemorySessionStore::default())).await
+    }
+
+    /// Like [`Application::build`], with live tours persisted in `store` (and restored from it).
+    pub async fn build_with_session_store(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+    ) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let bot = setup::build_bot(&settings).context("building the Telegram client")?;
         let me = bot
@@ -80,12 +96,21 @@ impl Application {
             told: ToldPlaces::new(services.db.clone(), settings.database.repeat_days),
             errors: errors.clone(),
         };
+        let stories = Arc::new(Storyteller::new(sources, outbox.clone()));
+        let tours = TourActors::start(
+            &settings,
+            store,
+            Arc::clone(&stories),
+            outbox.clone(),
+            users.clone(),
+        );
         let router = Arc::new(Router {
             outbox: outbox.clone(),
             users,
             settings: Arc::clone(&settings),
             bot_username: me.username().to_owned(),
-            stories: Arc::new(Storyteller::new(sources, outbox.clone())),
+            stories,
+            tours: tours.sessions.clone(),
             db: services.db.clone(),
             errors,
             started_at: Instant::now(),
@@ -101,6 +126,7 @@ impl Application {
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
             services,
+            tours,
         })
     }
 
@@ -139,6 +165,7 @@ impl Application {
             );
         }
         cleanup.abort();
+        self.tours.stop().await;
         self.services.stop().await;
         handle.stop(true).await;
         server.await.context("HTTP server task")??;

@@ -13,6 +13,7 @@
 pub mod prompt;
 pub mod reply;
 pub mod told;
+pub mod tour;
 
 use std::{
     collections::HashMap,

@@ -1,4 +1,4 @@
-//! Commands (`/start`, `/help`, `/language`) and the inline buttons they send.
+//! Commands (`/start`, `/help`, `/language`, `/stop`) and the inline buttons they send.
 //!
 //! Button data is a short `kind:value` string (well under Telegram's 64-byte limit).
 
@@ -12,7 +12,11 @@ use teloxide::{
     utils::command::parse_command,
 };
 
-use super::{router::Router, settings, stats};
+use super::{
+    router::Router,
+    settings, stats,
+    tours::{self, INTERVAL_BUTTON},
+};
 use crate::{
     facts::reply::{MORE_BUTTON, NEXT_BUTTON},
     geo::Coordinates,
@@ -40,6 +44,7 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
         "settings" => settings::show(router, message.chat.id, user).await,
         "reset" => settings::confirm_reset(router, message.chat.id, lang).await,
         "stats" => stats::show(router, message.chat.id, user, lang).await,
+        "stop" => tours::on_stop(router, chat, user, lang).await,
         "language" => {
             let request = router
                 .outbox
@@ -68,6 +73,9 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
             }
             None => answer_button(router, &query, Some(lang.texts().stale_button)).await,
         },
+        Some((INTERVAL_BUTTON, minutes)) => {
+            tours::on_interval_button(router, &query, lang, minutes).await;
+        }
         Some((kind @ (MORE_BUTTON | NEXT_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
             answer_button(router, &query, None).await;

@@ -8,4 +8,5 @@ pub mod polling;
 pub mod router;
 pub mod settings;
 pub mod stats;
+pub mod tours;
 pub mod webhook;

@@ -3,6 +3,7 @@
 
 use std::{sync::Arc, time::Instant};
 
+use actix::Addr;
 use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
@@ -12,11 +13,9 @@ use teloxide::{
 };
 use tracing::Instrument;
 
-use super::commands;
-use actix::Addr;
-
+use super::{commands, tours};
 use crate::{
-    actors::db_actor::DbActor,
+    actors::{db_actor::DbActor, live_sessions::LiveLocationSessions},
     config::Settings,
     facts::{StoryRequest, Storyteller},
     geo::Coordinates,
@@ -38,6 +37,8 @@ pub struct Router {
     pub bot_username: String,
     /// The facts pipeline.
     pub stories: Arc<Storyteller>,
+    /// Live-location tours.
+    pub tours: Addr<LiveLocationSessions>,
     /// Users' memory, for `/stats`.
     pub db: Addr<DbActor>,
     /// Recent errors, for `/stats`.
@@ -60,7 +61,7 @@ impl Router {
             UpdateKind::CallbackQuery(query) => commands::on_button(self, query).await,
             UpdateKind::MyChatMember(change) => self.on_membership(&change),
             UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
-            UpdateKind::EditedMessage(_) => tracing::debug!("edited message ignored"),
+            UpdateKind::EditedMessage(message) => tours::on_edited_message(self, &message),
             _ => tracing::debug!("update kind not handled"),
         }
     }
@@ -76,6 +77,11 @@ impl Router {
         if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
             commands::on_command(self, &message, &user, lang, text).await;
         } else if let Some(location) = message.location() {
+            if location.live_period.is_some() && message.chat.is_private() {
+                return tours::on_live_location(self, &message, &user, &preferences, location)
+                    .await;
+            }
+            // A plain location (also during a tour): a one-off story; the tour goes on.
             let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
                 tracing::warn!("location out of range");
                 self.reply(message.chat.id, lang.texts().unusable_message)

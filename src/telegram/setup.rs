@@ -40,7 +40,8 @@ pub fn build_bot(settings: &Settings) -> Result<Bot, RequestError> {
     Ok(Bot::with_client(token, client).set_api_url(settings.telegram_api_url.clone()))
 }
 
-/// Publishes `/start`, `/help`, `/language` with English (default) and Russian descriptions.
+/// Publishes the command menu (`/start` … `/reset`, `/stop`) with English (default) and Russian
+/// descriptions.
 pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
     for lang in Lang::ALL {
         let texts = &lang.texts().command_descriptions;
@@ -51,6 +52,7 @@ pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
             BotCommand::new("settings", texts.settings),
             BotCommand::new("stats", texts.stats),
             BotCommand::new("reset", texts.reset),
+            BotCommand::new("stop", texts.stop),
         ];
         let request = bot.set_my_commands(commands);
         match lang {

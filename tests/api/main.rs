@@ -14,4 +14,5 @@ mod polling;
 mod redis_cache;
 mod sending;
 mod shutdown;
+mod tours;
 mod webhook;

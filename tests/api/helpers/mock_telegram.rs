@@ -118,6 +118,18 @@ impl MockTelegram {
         eventually(count, || self.calls(name)).await
     }
 
+    /// Bodies of the calls to `name` addressed to `chat_id` so far.
+    pub async fn calls_to(&self, name: &str, chat_id: i64) -> Vec<Value> {
+        let mut calls = self.calls(name).await;
+        calls.retain(|body| body["chat_id"] == json!(chat_id));
+        calls
+    }
+
+    /// Waits (up to 10 s) for `count` calls to `name` addressed to `chat_id`.
+    pub async fn wait_for_calls_to(&self, name: &str, chat_id: i64, count: usize) -> Vec<Value> {
+        eventually(count, || self.calls_to(name, chat_id)).await
+    }
+
     /// `sendMessage` bodies addressed to `chat_id` so far.
     pub async fn messages_to(&self, chat_id: i64) -> Vec<Value> {
         self.calls("sendMessage")

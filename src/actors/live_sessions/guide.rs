@@ -1,0 +1,135 @@
+//! What the tours actor asks of its guide ([`TellTourStory`], [`TourEnded`], reached through
+//! the [`Guide`] recipients, so tests can put a stub there) and `TourGuide`, the production
+//! guide: it tells tour stories through the [`Storyteller`] and sends end-of-tour summaries
+//! through the outbox, each in a future of its own, so neither actor ever waits on the other.
+
+use std::{panic::AssertUnwindSafe, sync::Arc};
+
+use actix::prelude::*;
+use futures::FutureExt;
+use teloxide::{prelude::Requester, types::ChatId};
+
+use super::{EndReason, TourSummary};
+use crate::{
+    facts::{
+        Storyteller,
+        tour::{TourOutcome, TourStoryRequest},
+    },
+    i18n::Lang,
+    telegram::Outbox,
+    users::UserStore,
+};
+
+/// Sent to the storyteller: tell this tour story and answer what happened.
+#[derive(Debug, Message)]
+#[rtype(result = "TourOutcome")]
+pub struct TellTourStory(pub TourStoryRequest);
+
+/// Sent when a tour ends, for the summary.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct TourEnded {
+    /// Telegram user id.
+    pub user_id: u64,
+    /// Where the summary goes.
+    pub chat_id: i64,
+    /// The user's language.
+    pub lang: Lang,
+    /// Why it ended (no summary for [`EndReason::Blocked`]).
+    pub reason: EndReason,
+    /// Stories, distance, duration.
+    pub summary: TourSummary,
+    /// When the tour started (unix ms), e.g. for a row in the finished tours' table.
+    pub started_at: i64,
+    /// When it ended (unix ms).
+    pub ended_at: i64,
+}
+
+/// Where the actor's stories and summaries go: the [`TourGuide`] in production, a stub in tests.
+#[derive(Clone)]
+pub struct Guide {
+    /// Tells tour stories.
+    pub stories: Recipient<TellTourStory>,
+    /// Sends end-of-tour summaries.
+    pub endings: Recipient<TourEnded>,
+}
+
+impl Guide {
+    /// Both recipients from one actor.
+    pub fn of<A>(addr: &Addr<A>) -> Self
+    where
+        A: Actor<Context = Context<A>> + Handler<TellTourStory> + Handler<TourEnded>,
+    {
+        Self {
+            stories: addr.clone().recipient(),
+            endings: addr.clone().recipient(),
+        }
+    }
+}
+
+/// Tells tour stories and summaries for real.
+pub struct TourGuide {
+    stories: Arc<Storyteller>,
+    outbox: Outbox,
+    /// For each story's radius and photo preferences (they may change during a tour).
+    users: UserStore,
+}
+
+impl TourGuide {
+    /// A guide over the facts pipeline, the outbox and the users' preferences.
+    pub fn new(stories: Arc<Storyteller>, outbox: Outbox, users: UserStore) -> Self {
+        Self {
+            stories,
+            outbox,
+            users,
+        }
+    }
+}
+
+impl Actor for TourGuide {
+    type Context = Context<Self>;
+}
+
+impl Supervised for TourGuide {}
+
+impl Handler<TellTourStory> for TourGuide {
+    type Result = ResponseFuture<TourOutcome>;
+
+    fn handle(
+        &mut self,
+        TellTourStory(request): TellTourStory,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let (stories, users) = (Arc::clone(&self.stories), self.users.clone());
+        Box::pin(async move {
+            let preferences = users.preferences(request.user_id).await;
+            let story = request.story_request(preferences.radius_m, preferences.photos);
+            // A panic here would take the guide's thread down with every tour's story.
+            let told = AssertUnwindSafe(stories.tell_tour_story(&story, &request)).catch_unwind();
+            told.await.unwrap_or_else(|_| {
+                tracing::error!("a tour story panicked");
+                TourOutcome::Unavailable
+            })
+        })
+    }
+}
+
+impl Handler<TourEnded> for TourGuide {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, ended: TourEnded, _: &mut Self::Context) -> Self::Result {
+        let outbox = self.outbox.clone();
+        Box::pin(async move {
+            if ended.reason == EndReason::Blocked {
+                return;
+            }
+            let chat = ChatId(ended.chat_id);
+            let message = outbox
+                .bot()
+                .send_message(chat, ended.summary.text(ended.lang));
+            if let Err(error) = outbox.send(chat, message).await {
+                tracing::warn!(%error, "tour summary not delivered");
+            }
+        })
+    }
+}

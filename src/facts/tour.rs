@@ -1,0 +1,325 @@
+//! Tour stories: the storyteller's side of a live-location tour.
+//!
+//! A tour asks for one story at a time with a [`TourStoryRequest`] and learns what happened
+//! from the [`TourOutcome`], so it numbers only the stories that were really sent. Unlike a
+//! location the user just sent, a tour tick never says "nothing nearby": it either tells the
+//! nearest untold place ("#N", a heading cue, the usual photo, caption, buttons and pin) or
+//! quietly reports why not. A `Live` tick that finds every LLM permit taken does not queue
+//! behind them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
+//! Nothing is sent once the request's cancel token fires (the tour ended meanwhile).
+
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Instant,
+};
+
+use teloxide::types::ChatId;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    StoryContext, StoryRequest, StorySource, Storyteller, delivery, fallback_text, prompt,
+    reply::{StoryReply, send_story},
+};
+use crate::{
+    actors::{
+        db_actor::Delivered,
+        fact_cache::{Get, Put},
+        openai_gate::{GateError, GateStats, Generate, Priority},
+    },
+    cache::fact_key,
+    geo::Coordinates,
+    i18n::Lang,
+    places::{Place, PlaceId},
+    telegram::TelegramError,
+};
+
+/// One story for a tour.
+#[derive(Debug, Clone)]
+pub struct TourStoryRequest {
+    /// Telegram user id (whose "told" places to skip).
+    pub user_id: u64,
+    /// Where the story goes.
+    pub chat: ChatId,
+    /// The walker's position.
+    pub point: Coordinates,
+    /// Direction of movement in degrees (1-360, Telegram's `heading`), for "on your left".
+    pub heading: Option<u16>,
+    /// The user's language.
+    pub lang: Lang,
+    /// The story's number in this tour ("#N").
+    pub number: u32,
+    /// `Interactive` for the first story of a tour, `Live` for ticks.
+    pub priority: Priority,
+    /// Tell a place only if it is nearer than this many metres: the walker has not moved, so
+    /// only a nearer untold place is news.
+    pub nearer_than_m: Option<f64>,
+    /// Fired when the tour ends: after that nothing is sent.
+    pub cancel: CancellationToken,
+}
+
+impl TourStoryRequest {
+    /// The storyteller's request for this tour story, with the user's radius and photo
+    /// preferences.
+    pub fn story_request(&self, radius_m: u32, photos: bool) -> StoryRequest {
+        StoryRequest {
+            user_id: self.user_id,
+            chat: self.chat,
+            point: self.point,
+            lang: self.lang,
+            radius_m,
+            photos,
+            started: Instant::now(),
+        }
+    }
+}
+
+/// What became of a [`TourStoryRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TourOutcome {
+    /// A story was sent (its number is used).
+    Told {
+        /// The place told about.
+        place: PlaceId,
+        /// Its distance from the walker, in metres.
+        distance_m: f64,
+        /// Where the text came from.
+        source: StorySource,
+    },
+    /// No untold place (nearer than asked) around: nothing was sent.
+    NothingNew,
+    /// Every LLM permit was taken (or the gate shed the request): nothing was sent, retry later.
+    GateBusy,
+    /// The place sources could not be reached: nothing was sent, retry later.
+    Unavailable,
+    /// The story could not be delivered; `blocked` when the user blocked the bot.
+    Undelivered {
+        /// Telegram said the user blocked the bot: the tour should end.
+        blocked: bool,
+    },
+    /// The tour ended before the story was ready: nothing was sent.
+    Cancelled,
+}
+
+/// Where to look for a place, relative to the direction the walker is heading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadingCue {
+    /// Within 45 degrees of the heading.
+    Ahead,
+    /// 45-135 degrees clockwise from the heading.
+    Right,
+    /// More than 135 degrees from the heading either way.
+    Behind,
+    /// 45-135 degrees counter-clockwise from the heading.
+    Left,
+}
+
+impl HeadingCue {
+    /// The cue for a place at `bearing_deg` seen by someone heading `heading_deg` (both
+    /// clockwise from north).
+    pub fn new(heading_deg: f64, bearing_deg: f64) -> Self {
+        let relative = (bearing_deg - heading_deg).rem_euclid(360.0);
+        match relative {
+            r if !(45.0..315.0).contains(&r) => HeadingCue::Ahead,
+            r if r < 135.0 => HeadingCue::Right,
+            r if r <= 225.0 => HeadingCue::Behind,
+            _ => HeadingCue::Left,
+        }
+    }
+
+    /// The cue in `lang`, e.g. "👀 On your left".
+    pub fn text(self, lang: Lang) -> &'static str {
+        let cues = &lang.texts().heading_cues;
+        match self {
+            HeadingCue::Ahead => cues[0],
+            HeadingCue::Right => cues[1],
+            HeadingCue::Behind => cues[2],
+            HeadingCue::Left => cues[3],
+        }
+    }
+}
+
+/// The story could not be written now because the gate is full.
+struct GateFull;
+
+impl Storyteller {
+    /// Tells the nearest untold place on a tour, numbered and with a heading cue; see
+    /// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
+    /// `story` carries the user's preferences (see [`TourStoryRequest::story_request`]).
+    pub async fn tell_tour_story(
+        &self,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
+    ) -> TourOutcome {
+        let prepared = tokio::select! {
+            () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
+            prepared = self.prepare_tour_story(story, tour) => prepared,
+        };
+        let (place, text, source) = match prepared {
+            Ok(prepared) => prepared,
+            Err(outcome) => return outcome,
+        };
+        if tour.cancel.is_cancelled() {
+            return TourOutcome::Cancelled;
+        }
+        self.send_tour_story(story, tour, place, &text, source)
+            .await
+    }
+
+    /// Finds the place and writes its story, or says why not.
+    async fn prepare_tour_story(
+        &self,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
+    ) -> Result<(Place, String, StorySource), TourOutcome> {
+        let places = self.places_near(story).await.map_err(|error| {
+            tracing::info!(%error, "tour tick: places unavailable");
+            TourOutcome::Unavailable
+        })?;
+        let untold = self
+            .told
+            .untold(story.user_id, places.iter().map(|place| &place.id))
+            .await;
+        let place = untold
+            .first()
+            .and_then(|id| places.into_iter().find(|place| &place.id == id))
+            .filter(|place| {
+                tour.nearer_than_m
+                    .is_none_or(|limit| place.distance_m < limit)
+            })
+            .ok_or(TourOutcome::NothingNew)?;
+        self.typing(story.chat);
+        match self.tour_story_text(&place, story, tour.priority).await {
+            Ok((text, source)) => Ok((place, text, source)),
+            Err(GateFull) => Err(TourOutcome::GateBusy),
+        }
+    }
+
+    /// The story text: cache, else the gate (refusing to queue a `Live` tick behind a full
+    /// gate), else the place's own summary.
+    async fn tour_story_text(
+        &self,
+        place: &Place,
+        story: &StoryRequest,
+        priority: Priority,
+    ) -> Result<(String, StorySource), GateFull> {
+        let key = fact_key(story.lang.code(), &place.id);
+        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
+            return Ok((text.to_string(), StorySource::Cache));
+        }
+        let fallback = || {
+            let text = fallback_text(&place.summary, super::Depth::First);
+            (text, StorySource::Fallback)
+        };
+        let Some(gate) = &self.gate else {
+            return Ok(fallback());
+        };
+        let live = priority != Priority::Interactive;
+        if live && matches!(gate.send(GateStats).await, Ok(s) if s.in_flight >= s.permits) {
+            return Err(GateFull);
+        }
+        let prompt = prompt::story(place, story.point, story.lang);
+        match gate
+            .send(Generate::new(key.clone(), prompt, priority))
+            .await
+        {
+            Ok(Ok(text)) if !text.trim().is_empty() => {
+                let value: Arc<str> = text.as_str().into();
+                self.cache.do_send(Put { key, value });
+                Ok((text, StorySource::Llm))
+            }
+            Ok(Err(GateError::Shed(_) | GateError::QueueWait)) if live => Err(GateFull),
+            Ok(Err(error)) => {
+                if error.is_service_failure() {
+                    self.errors.record();
+                }
+                tracing::info!(%error, "no LLM story for the tour; telling the summary");
+                Ok(fallback())
+            }
+            Ok(Ok(_)) | Err(_) => Ok(fallback()),
+        }
+    }
+
+    async fn send_tour_story(
+        &self,
+        story: &StoryRequest,
+        tour: &TourStoryRequest,
+        place: Place,
+        text: &str,
+        source: StorySource,
+    ) -> TourOutcome {
+        let mut shown = place.clone();
+        shown.title = format!("#{} · {}", tour.number, place.title);
+        let body = match tour.heading {
+            Some(heading) => {
+                let bearing = story.point.bearing_deg(&place.coordinates);
+                let cue = HeadingCue::new(f64::from(heading), bearing);
+                format!("{}\n\n{text}", cue.text(story.lang))
+            }
+            None => text.to_owned(),
+        };
+        // Marked before sending: a place is never told twice, even if delivery half failed.
+        self.told.mark_told(story.user_id, &place.id).await;
+        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let reply = StoryReply {
+            place: &shown,
+            text: &body,
+            is_summary: source == StorySource::Fallback,
+            from: story.point,
+            lang: story.lang,
+            photos: story.photos,
+            token,
+        };
+        let delivered = send_story(&self.outbox, story.chat, &reply).await;
+        let outcome = match delivered {
+            Ok(()) => {
+                tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+                self.db.do_send(Delivered(delivery(story, &place, source)));
+                TourOutcome::Told {
+                    place: place.id.clone(),
+                    distance_m: story.point.distance_m(&place.coordinates),
+                    source,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "tour story not delivered");
+                let blocked = matches!(error, TelegramError::Blocked);
+                TourOutcome::Undelivered { blocked }
+            }
+        };
+        let context = StoryContext {
+            place,
+            from: story.point,
+        };
+        self.contexts.insert(token, Arc::new(context));
+        outcome
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cue_follows_the_bearing_relative_to_the_heading() {
+        assert_eq!(HeadingCue::new(90.0, 100.0), HeadingCue::Ahead);
+        assert_eq!(HeadingCue::new(360.0, 10.0), HeadingCue::Ahead);
+        assert_eq!(HeadingCue::new(10.0, 350.0), HeadingCue::Ahead);
+        assert_eq!(HeadingCue::new(0.0, 90.0), HeadingCue::Right);
+        assert_eq!(HeadingCue::new(0.0, 180.0), HeadingCue::Behind);
+        assert_eq!(HeadingCue::new(90.0, 0.0), HeadingCue::Left);
+        assert_eq!(HeadingCue::new(270.0, 0.0), HeadingCue::Right);
+    }
+
+    #[test]
+    fn every_cue_has_text_in_both_languages() {
+        for cue in [
+            HeadingCue::Ahead,
+            HeadingCue::Right,
+            HeadingCue::Behind,
+            HeadingCue::Left,
+        ] {
+            assert!(!cue.text(Lang::En).is_empty() && !cue.text(Lang::Ru).is_empty());
+        }
+        assert_eq!(HeadingCue::Left.text(Lang::En), "👀 On your left");
+    }
+}

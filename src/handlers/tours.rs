@@ -1,0 +1,199 @@
+//! Live-location tours as the user sees them: a live location starts one (and asks for the
+//! interval), its edits move it or stop it, `/stop` ends it, the interval buttons set it.
+//! The tours themselves live in the `LiveLocationSessions` actor; this module only translates.
+
+use std::time::Duration;
+
+use teloxide::{
+    payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters},
+    prelude::Requester,
+    types::{
+        CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Location, Message, User,
+    },
+};
+
+use super::router::Router;
+use crate::{
+    actors::live_sessions::{LiveUpdate, PositionFix, SetInterval, Start, StartOutcome, Stop},
+    geo::Coordinates,
+    i18n::Lang,
+    users::{LIVE_INTERVALS_MIN, Preferences},
+};
+
+/// Prefix of the interval buttons' callback data (`tour:10`).
+pub const INTERVAL_BUTTON: &str = "tour";
+
+/// The position a Telegram location describes, with its date.
+fn fix(location: &Location, date: i64) -> Option<PositionFix> {
+    Some(PositionFix {
+        position: Coordinates::new(location.latitude, location.longitude)?,
+        heading: location.heading,
+        date,
+    })
+}
+
+/// A location with `live_period` in a private chat: start (or refresh) the user's tour.
+pub async fn on_live_location(
+    router: &Router,
+    message: &Message,
+    user: &User,
+    preferences: &Preferences,
+    location: &Location,
+) {
+    let (chat, lang) = (message.chat.id, preferences.language_for(user));
+    let sent_at = message.date.timestamp();
+    let Some(fix) = fix(location, sent_at) else {
+        router.reply(chat, lang.texts().unusable_message).await;
+        return;
+    };
+    let start = Start {
+        user_id: user.id.0,
+        chat_id: chat.0,
+        lang,
+        fix,
+        live_period_secs: location
+            .live_period
+            .and_then(|period| period.timeframe())
+            .map(|s| s.seconds()),
+        sent_at,
+        interval: minutes(preferences.live_interval_min),
+    };
+    let once = || router.story_request(user, chat, fix.position, preferences);
+    match router.tours.send(start).await {
+        Ok(StartOutcome::Started { interval }) => ask_interval(router, chat, lang, interval).await,
+        Ok(StartOutcome::Refreshed) => tracing::debug!("tour refreshed by a new live location"),
+        Ok(StartOutcome::Full { active, cap }) => {
+            tracing::info!(active, cap, "tour refused at the cap; telling one place");
+            router.reply(chat, lang.texts().tour_full).await;
+            router.stories.tell_nearby(once()).await;
+        }
+        Ok(StartOutcome::AlreadyOver) => router.stories.tell_nearby(once()).await,
+        Err(error) => {
+            tracing::error!(%error, "the tours actor is unreachable");
+            router.reply(chat, lang.texts().internal_error).await;
+        }
+    }
+}
+
+fn minutes(count: u32) -> Duration {
+    Duration::from_secs(u64::from(count) * 60)
+}
+
+/// An edited message: a live location moved (or stopped, without `live_period`).
+pub fn on_edited_message(router: &Router, message: &Message) {
+    let (Some(location), Some(user)) = (message.location(), message.from.as_ref()) else {
+        tracing::debug!("edited message ignored");
+        return;
+    };
+    if !message.chat.is_private() {
+        return;
+    }
+    let date = message.edit_date().unwrap_or(&message.date).timestamp();
+    let Some(fix) = fix(location, date) else {
+        tracing::warn!("live location out of range ignored");
+        return;
+    };
+    router.tours.do_send(LiveUpdate {
+        user_id: user.id.0,
+        chat_id: message.chat.id.0,
+        fix,
+        sharing: location.live_period.is_some(),
+    });
+}
+
+/// `/stop`: the actor sends the summary; without a tour the user hears there is none.
+pub async fn on_stop(router: &Router, chat: ChatId, user: &User, lang: Lang) {
+    let stopped = router
+        .tours
+        .send(Stop { user_id: user.id.0 })
+        .await
+        .unwrap_or(false);
+    if !stopped {
+        router.reply(chat, lang.texts().no_tour).await;
+    }
+}
+
+/// An interval button (`tour:10`): set the interval, remember it, mark the chosen button.
+pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: Lang, choice: &str) {
+    let texts = lang.texts();
+    let Some(chosen) = choice
+        .parse::<u32>()
+        .ok()
+        .filter(|m| LIVE_INTERVALS_MIN.contains(m))
+    else {
+        answer(router, query, texts.stale_button).await;
+        return;
+    };
+    let user_id = query.from.id.0;
+    let saved = router
+        .users
+        .update(user_id, |preferences| {
+            preferences.live_interval_min = chosen
+        })
+        .await;
+    if let Err(error) = saved {
+        tracing::warn!(%error, "tour interval not remembered as the default");
+    }
+    let interval = minutes(chosen);
+    let running = router
+        .tours
+        .send(SetInterval { user_id, interval })
+        .await
+        .unwrap_or(false);
+    if !running {
+        answer(router, query, texts.no_tour).await;
+        return;
+    }
+    let chosen_text = texts
+        .tour_interval_set
+        .replace("{minutes}", &chosen.to_string());
+    answer(router, query, &chosen_text).await;
+    if let Some(message) = query.regular_message() {
+        let edit = router
+            .outbox
+            .bot()
+            .edit_message_reply_markup(message.chat.id, message.id)
+            .reply_markup(interval_buttons(lang, interval));
+        if router.send(message.chat.id, edit).await.is_err() {
+            tracing::debug!("interval buttons not updated");
+        }
+    }
+}
+
+async fn ask_interval(router: &Router, chat: ChatId, lang: Lang, interval: Duration) {
+    let request = router
+        .outbox
+        .bot()
+        .send_message(chat, lang.texts().tour_started)
+        .reply_markup(interval_buttons(lang, interval));
+    if router.send(chat, request).await.is_err() {
+        tracing::debug!("interval question not delivered");
+    }
+}
+
+/// 5/10/30/60 min, the current one marked.
+pub fn interval_buttons(lang: Lang, selected: Duration) -> InlineKeyboardMarkup {
+    let unit = lang.texts().minutes;
+    InlineKeyboardMarkup::new([LIVE_INTERVALS_MIN.map(|count| {
+        let mark = if selected == minutes(count) {
+            "✅ "
+        } else {
+            ""
+        };
+        InlineKeyboardButton::callback(
+            format!("{mark}{count} {unit}"),
+            format!("{INTERVAL_BUTTON}:{count}"),
+        )
+    })])
+}
+
+async fn answer(router: &Router, query: &CallbackQuery, text: &str) {
+    let request = router
+        .outbox
+        .bot()
+        .answer_callback_query(query.id.clone())
+        .text(text);
+    if let Err(error) = router.outbox.send(query.from.id.into(), request).await {
+        tracing::debug!(%error, "callback query not answered");
+    }
+}
