@@ -219,6 +219,7 @@ static EN: Texts = Texts {
         LLM calls: {llm_calls}\n\
         Story latency, last hour: p50 {p50}, p95 {p95}\n\
         LLM queue: interactive {queue_interactive}, live {queue_live}, background {queue_background}; permits in use {in_flight} of {permits}\n\
+        Live tours: {live} of {live_cap}\n\
         Errors in 24 h: {errors}\n\
         Uptime {uptime}, version {version}",
     internal_error: "Something went wrong on my side. Please try again in a minute.",
@@ -303,6 +304,7 @@ static RU: Texts = Texts {
         Вызовы LLM: {llm_calls}\n\
         Задержка историй за час: p50 {p50}, p95 {p95}\n\
         Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}, фон {queue_background}; занято {in_flight} из {permits}\n\
+        Прогулки: {live} из {live_cap}\n\
         Ошибок за 24 ч: {errors}\n\
         Работает {uptime}, версия {version}",
     internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",

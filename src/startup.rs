@@ -24,12 +24,10 @@ use teloxide::{Bot, prelude::Requester};
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    actors::{
-        db_actor::DbActor,
-        live_sessions::{InMemorySessionStore, SessionStore},
-    },
+    actors::db_actor::DbActor,
     cache::SeenUpdates,
     config::{Ingress, Settings},
+    db::sessions::DbSessionStore,
     facts::{StorySources, Storyteller, told::ToldPlaces},
     handlers::{
         dispatch::Dispatcher,
@@ -61,17 +59,9 @@ pub struct Application {
 }
 
 impl Application {
-    /// Talks to Telegram (who are we, command menu, webhook or polling) and binds the server.
-    /// Live tours are kept in process memory.
+    /// Connects the database and Redis, starts the actors (restoring live tours), talks to
+    /// Telegram (who are we, command menu, webhook or polling) and binds the server.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_session_store(settings, Arc::new(InMemorySessionStore::default())).await
-    }
-
-    /// Like [`Application::build`], with live tours persisted in `store` (and restored from it).
-    pub async fn build_with_session_store(
-        settings: Settings,
-        store: Arc<dyn SessionStore>,
-    ) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let bot = setup::build_bot(&settings).context("building the Telegram client")?;
         let me = bot
@@ -97,12 +87,14 @@ impl Application {
             errors: errors.clone(),
         };
         let stories = Arc::new(Storyteller::new(sources, outbox.clone()));
+        let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let tours = TourActors::start(
             &settings,
             store,
             Arc::clone(&stories),
             outbox.clone(),
             users.clone(),
+            services.db.clone(),
         );
         let router = Arc::new(Router {
             outbox: outbox.clone(),

@@ -20,7 +20,7 @@ use crate::{
         DbError,
         entity::user_preferences,
         now_ms,
-        queries::{self, DbStats, Delivery, UserSeen, UserStats},
+        queries::{self, DbStats, Delivery, FinishedTour, UserSeen, UserStats},
     },
     stats::ErrorLog,
 };
@@ -56,6 +56,11 @@ pub struct MarkBlocked {
     /// Telegram user id.
     pub user_id: i64,
 }
+
+/// A tour ended (written at once, not awaited: one row per tour).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RecordTour(pub FinishedTour);
 
 /// Reads a user's preferences.
 #[derive(Message)]
@@ -241,6 +246,20 @@ impl Handler<MarkBlocked> for DbActor {
             if let Err(error) = queries::mark_blocked(&db, user_id, now_ms()).await {
                 errors.record();
                 tracing::warn!(%error, "could not mark the user blocked");
+            }
+        })
+    }
+}
+
+impl Handler<RecordTour> for DbActor {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, RecordTour(tour): RecordTour, _: &mut Self::Context) -> Self::Result {
+        let (db, errors) = (self.db.clone(), self.errors.clone());
+        Box::pin(async move {
+            if let Err(error) = queries::insert_tour(&db, tour).await {
+                errors.record();
+                tracing::warn!(%error, "finished tour not recorded");
             }
         })
     }

@@ -145,6 +145,37 @@ pub async fn insert_deliveries(db: &DatabaseConnection, rows: Vec<Delivery>) -> 
         .map(|_| ())
 }
 
+/// A finished tour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FinishedTour {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// Start (Unix ms).
+    pub started_at: i64,
+    /// End (Unix ms).
+    pub ended_at: i64,
+    /// Stories told.
+    pub stories_told: u32,
+    /// Metres walked.
+    pub distance_walked_m: f64,
+}
+
+/// Records a finished tour.
+pub async fn insert_tour(db: &DatabaseConnection, finished: FinishedTour) -> Result<(), DbErr> {
+    let row = tour::ActiveModel {
+        user_id: Set(finished.user_id),
+        started_at: Set(finished.started_at),
+        ended_at: Set(finished.ended_at),
+        stories_told: Set(i32::try_from(finished.stories_told).unwrap_or(i32::MAX)),
+        distance_walked_m: Set(finished.distance_walked_m),
+        ..Default::default()
+    };
+    tour::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map(|_| ())
+}
+
 /// Marks a user as having blocked the bot.
 pub async fn mark_blocked(db: &DatabaseConnection, user_id: i64, at: i64) -> Result<(), DbErr> {
     user::Entity::update_many()

@@ -5,7 +5,10 @@ use teloxide::types::{ChatId, User};
 
 use super::router::Router;
 use crate::{
-    actors::db_actor::{AdminStats, OwnStats},
+    actors::{
+        db_actor::{AdminStats, OwnStats},
+        live_sessions::SessionsStats,
+    },
     db::queries::DbStats,
     i18n::Lang,
 };
@@ -64,6 +67,8 @@ async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
         (g.queued, g.in_flight, g.permits, g.calls_started)
     });
     let uptime = router.started_at.elapsed().as_secs();
+    let tours = router.tours.send(SessionsStats).await.ok();
+    let (live, live_cap) = tours.map_or((0, 0), |tours| (tours.active, tours.cap));
     Some(fill(
         lang.texts().admin_stats,
         &[
@@ -87,6 +92,8 @@ async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
             ("queue_background", queued[2].to_string()),
             ("in_flight", in_flight.to_string()),
             ("permits", permits.to_string()),
+            ("live", live.to_string()),
+            ("live_cap", live_cap.to_string()),
             ("errors", router.errors.last_24h().to_string()),
             (
                 "uptime",

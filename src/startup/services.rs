@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix::{Addr, Arbiter, Supervisor};
 use anyhow::Context;
+use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
 
 use crate::{
@@ -27,6 +28,8 @@ use crate::{
 pub struct Services {
     /// Users' memory.
     pub db: Addr<DbActor>,
+    /// The pool itself, for the live-tour store (its own writer task, not the actor).
+    pub connection: DatabaseConnection,
     /// Stories and place lists.
     pub cache: Addr<FactCache>,
     /// The LLM, when `OPENAI_API_KEY` is set.
@@ -49,8 +52,9 @@ impl Services {
             .context("applying database migrations")?;
         let redis = redis_store(settings)?;
         let db_arbiter = Arbiter::new();
+        let actor_connection = connection.clone();
         let db = Supervisor::start_in_arbiter(&db_arbiter.handle(), move |_| {
-            DbActor::new(connection, errors)
+            DbActor::new(actor_connection, errors)
         });
         let cache_arbiter = Arbiter::new();
         let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
@@ -61,6 +65,7 @@ impl Services {
         let gate = start_gate(settings, &mut arbiters)?;
         Ok(Self {
             db,
+            connection,
             cache,
             gate,
             redis,

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use actix::{Addr, Arbiter, Supervisor};
 
 use crate::{
+    actors::db_actor::DbActor,
     actors::live_sessions::{
         Clock, Guide, LiveLocationSessions, SessionStore, Shutdown, TourGuide,
     },
@@ -33,10 +34,11 @@ impl TourActors {
         stories: Arc<Storyteller>,
         outbox: Outbox,
         users: UserStore,
+        db: Addr<DbActor>,
     ) -> Self {
         let guide_arbiter = Arbiter::new();
         let guide = Supervisor::start_in_arbiter(&guide_arbiter.handle(), move |_| {
-            TourGuide::new(stories, outbox, users)
+            TourGuide::new(stories, outbox, users, db)
         });
         let guide = Guide::of(&guide);
         let live = settings.live;

@@ -11,31 +11,12 @@ use serde_json::Value;
 use excursobot::db::entity::{fact_delivery, user};
 
 use crate::helpers::{
-    TestApp, button_update, fresh_postgres_url, fresh_sqlite_url, location_update, spawn_app_with,
-    tcp_proxy::TcpProxy, text_update,
+    TestApp, button_update, fresh_postgres_url, fresh_sqlite_url, location_update,
+    on_both_databases, spawn_app_with, tcp_proxy::TcpProxy, text_update,
 };
 
 const LAT: f64 = 59.9343;
 const LON: f64 = 30.3351;
-
-/// Runs `$scenario(database_url)` on SQLite and, when available, on PostgreSQL.
-macro_rules! on_both_databases {
-    ($scenario:ident) => {
-        mod $scenario {
-            #[actix_web::test]
-            async fn on_sqlite() {
-                super::$scenario(crate::helpers::fresh_sqlite_url()).await;
-            }
-
-            #[actix_web::test]
-            async fn on_postgres() {
-                if let Some(url) = crate::helpers::fresh_postgres_url(stringify!($scenario)).await {
-                    super::$scenario(url).await;
-                }
-            }
-        }
-    };
-}
 
 on_both_databases!(migrations_run_up_and_down);
 on_both_databases!(preferences_round_trip_through_the_buttons);
@@ -223,6 +204,7 @@ async fn stats_for_an_admin_and_for_anyone_else(url: String) {
         admin.contains("LLM calls: 1") && admin.contains("permits in use 0 of 3"),
         "{admin}"
     );
+    assert!(admin.contains("Live tours: 0 of 50"), "{admin}");
 }
 
 async fn shutdown_flushes_the_write_buffer(url: String) {

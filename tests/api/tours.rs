@@ -10,11 +10,13 @@ mod stub;
 
 use std::time::{Duration, Instant};
 
+use excursobot::db::entity::{live_session, tour};
+use sea_orm::{Database, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Mocks, Reply, TestApp, button_update, location_update, mock_wikipedia::NEAREST_TITLE, sample,
-    spawn_app, spawn_app_with, text_update,
+    Mocks, Reply, TestApp, button_update, location_update, mock_wikipedia::NEAREST_TITLE,
+    on_both_databases, sample, spawn_app, spawn_app_with, text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -250,11 +252,18 @@ async fn a_plain_location_during_a_tour_gets_a_one_off_story_and_the_tour_goes_o
     assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
 }
 
-#[actix_web::test]
-async fn a_tour_survives_a_restart_of_the_app() {
-    let app = spawn_app().await;
+on_both_databases!(a_tour_survives_a_restart_of_the_app);
+
+async fn a_tour_survives_a_restart_of_the_app(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
     app.post_update(&live_location(1, 741, "en", 3600)).await;
     wait_for_venues(&app, 741, 1).await;
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let saved = eventually(
+        || live_session::Entity::find().count(&db),
+        |rows| *rows == Ok(1),
+    );
+    assert_eq!(saved.await, Ok(1), "the tour is in live_sessions");
 
     let app = app.restart().await;
     app.post_update(&text_update(2, 741, "en", "/stop")).await;
@@ -262,6 +271,13 @@ async fn a_tour_survives_a_restart_of_the_app() {
     let summary = text_to(&app, 741, "🏁").await.unwrap();
     let text = summary["text"].as_str().unwrap();
     assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
+    let left = eventually(
+        || live_session::Entity::find().count(&db),
+        |rows| *rows == Ok(0),
+    );
+    assert_eq!(left.await, Ok(0), "the ended tour left live_sessions");
+    let finished = eventually(|| tour::Entity::find().count(&db), |rows| *rows == Ok(1));
+    assert_eq!(finished.await, Ok(1), "the finished tour is recorded");
 }
 
 #[actix_web::test]

@@ -11,6 +11,8 @@ use teloxide::{prelude::Requester, types::ChatId};
 
 use super::{EndReason, TourSummary};
 use crate::{
+    actors::db_actor::{DbActor, RecordTour},
+    db::queries::FinishedTour,
     facts::{
         Storyteller,
         tour::{TourOutcome, TourStoryRequest},
@@ -73,15 +75,23 @@ pub struct TourGuide {
     outbox: Outbox,
     /// For each story's radius and photo preferences (they may change during a tour).
     users: UserStore,
+    /// Where finished tours are recorded (a user's distance walked).
+    db: Addr<DbActor>,
 }
 
 impl TourGuide {
-    /// A guide over the facts pipeline, the outbox and the users' preferences.
-    pub fn new(stories: Arc<Storyteller>, outbox: Outbox, users: UserStore) -> Self {
+    /// A guide over the facts pipeline, the outbox, the users' preferences and the database.
+    pub fn new(
+        stories: Arc<Storyteller>,
+        outbox: Outbox,
+        users: UserStore,
+        db: Addr<DbActor>,
+    ) -> Self {
         Self {
             stories,
             outbox,
             users,
+            db,
         }
     }
 }
@@ -118,6 +128,13 @@ impl Handler<TourEnded> for TourGuide {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, ended: TourEnded, _: &mut Self::Context) -> Self::Result {
+        self.db.do_send(RecordTour(FinishedTour {
+            user_id: ended.user_id as i64,
+            started_at: ended.started_at,
+            ended_at: ended.ended_at,
+            stories_told: ended.summary.stories,
+            distance_walked_m: ended.summary.distance_m,
+        }));
         let outbox = self.outbox.clone();
         Box::pin(async move {
             if ended.reason == EndReason::Blocked {

@@ -6,13 +6,9 @@ pub mod mock_telegram;
 pub mod mock_wikipedia;
 pub mod tcp_proxy;
 
-use std::{collections::HashMap, sync::Arc, time::Duration};
+use std::{collections::HashMap, time::Duration};
 
-use excursobot::{
-    actors::live_sessions::{InMemorySessionStore, SessionStore},
-    config::Settings,
-    startup::Application,
-};
+use excursobot::{config::Settings, startup::Application};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -57,8 +53,6 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The variables the app was built from (a restart reuses them: same database).
     pub vars: HashMap<String, String>,
-    /// Where live tours are kept (a restart reuses it, as it reuses the database).
-    session_store: Arc<dyn SessionStore>,
     shutdown: CancellationToken,
     running: Option<JoinHandle<anyhow::Result<()>>>,
     /// Stops the app when the test ends.
@@ -130,22 +124,15 @@ pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
     for (name, value) in overrides {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
-    start(mocks, vars, Arc::new(InMemorySessionStore::default())).await
+    start(mocks, vars).await
 }
 
 /// Builds and runs the app from `vars` against `mocks`.
-async fn start(
-    mocks: Mocks,
-    vars: HashMap<String, String>,
-    session_store: Arc<dyn SessionStore>,
-) -> TestApp {
+async fn start(mocks: Mocks, vars: HashMap<String, String>) -> TestApp {
     excursobot::install_tls_provider();
     let mut settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
     settings.host = "127.0.0.1".to_owned();
-    let store = Arc::clone(&session_store);
-    let application = Application::build_with_session_store(settings, store)
-        .await
-        .expect("app builds");
+    let application = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
@@ -161,7 +148,6 @@ async fn start(
         openai,
         http: reqwest::Client::new(),
         vars,
-        session_store,
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
         running: Some(running),
@@ -279,7 +265,7 @@ impl TestApp {
             wikipedia: self.wikipedia,
             openai: self.openai,
         };
-        start(mocks, self.vars, self.session_store).await
+        start(mocks, self.vars).await
     }
 
     /// Waits for the app to stop after [`TestApp::begin_shutdown`].
@@ -356,3 +342,23 @@ pub fn button_update(update_id: u64, user_id: i64, data: &str) -> Value {
         }
     })
 }
+
+/// Runs `$scenario(database_url)` on SQLite and, when available, on PostgreSQL.
+macro_rules! on_both_databases_impl {
+    ($scenario:ident) => {
+        mod $scenario {
+            #[actix_web::test]
+            async fn on_sqlite() {
+                super::$scenario(crate::helpers::fresh_sqlite_url()).await;
+            }
+
+            #[actix_web::test]
+            async fn on_postgres() {
+                if let Some(url) = crate::helpers::fresh_postgres_url(stringify!($scenario)).await {
+                    super::$scenario(url).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use on_both_databases_impl as on_both_databases;
