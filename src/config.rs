@@ -5,9 +5,11 @@
 //! secrets are held in [`SecretString`] so they never reach a log, and are never echoed back in
 //! an error.
 
+mod sections;
+
 use std::{num::NonZeroU32, time::Duration};
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use url::Url;
 
 /// The public Bot API, used when `TELEGRAM_API_URL` is unset.
@@ -158,15 +160,15 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
         Ok(Self {
-            telegram_token: telegram_token(&env)?,
+            telegram_token: sections::telegram_token(&env)?,
             telegram_api_url: env.url("TELEGRAM_API_URL", DEFAULT_TELEGRAM_API_URL)?,
-            ingress: ingress(&env)?,
+            ingress: sections::ingress(&env)?,
             host: "0.0.0.0".to_owned(),
             port: env.parsed("PORT", 8080, "a port number 0-65535")?,
             http_workers: env.parsed("HTTP_WORKERS", default_workers(), "a positive integer")?,
-            admin_user_ids: admin_ids(&env)?,
-            log_format: log_format(&env)?,
-            log_filter: log_filter(&env)?,
+            admin_user_ids: sections::admin_ids(&env)?,
+            log_format: sections::log_format(&env)?,
+            log_filter: sections::log_filter(&env)?,
             shutdown_grace: Duration::from_secs(env.parsed(
                 "SHUTDOWN_GRACE_SECS",
                 10,
@@ -178,10 +180,10 @@ impl Settings {
                 per_chat_burst: env.non_zero("TELEGRAM_PER_CHAT_BURST", 3)?,
                 global_per_sec: env.non_zero("TELEGRAM_GLOBAL_PER_SEC", 30)?,
             },
-            llm: llm(&env)?,
-            facts: facts(&env)?,
-            live: live(&env)?,
-            database: database(&env)?,
+            llm: sections::llm(&env)?,
+            facts: sections::facts(&env)?,
+            live: sections::live(&env)?,
+            database: sections::database(&env)?,
         })
     }
 
@@ -243,320 +245,5 @@ fn malformed(variable: &'static str, found: &str, expected: &'static str) -> Con
     }
 }
 
-fn telegram_token(env: &Env) -> Result<SecretString, ConfigError> {
-    const EXPECTED: &str = "the token from @BotFather, like 123456789:AAE...";
-    let Some(token) = env.get("TELEGRAM_BOT_TOKEN") else {
-        return Err(ConfigError {
-            variable: "TELEGRAM_BOT_TOKEN",
-            problem: "is missing".to_owned(),
-            expected: EXPECTED,
-        });
-    };
-    let token = SecretString::from(token.trim().to_owned());
-    let well_formed = token
-        .expose_secret()
-        .split_once(':')
-        .is_some_and(|(id, key)| {
-            !id.is_empty()
-                && id.bytes().all(|b| b.is_ascii_digit())
-                && !key.is_empty()
-                && key
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
-        });
-    if well_formed {
-        Ok(token)
-    } else {
-        // The value is a secret: never echo it.
-        Err(ConfigError {
-            variable: "TELEGRAM_BOT_TOKEN",
-            problem: "is malformed".to_owned(),
-            expected: EXPECTED,
-        })
-    }
-}
-
-fn ingress(env: &Env) -> Result<Ingress, ConfigError> {
-    const EXPECTED: &str = "1-256 characters of A-Z a-z 0-9 _ -";
-    if env.get("WEBHOOK_URL").is_none() {
-        return Ok(Ingress::LongPolling);
-    }
-    let url = env.url("WEBHOOK_URL", "")?;
-    let secret = env.get("WEBHOOK_SECRET").ok_or_else(|| ConfigError {
-        variable: "WEBHOOK_SECRET",
-        problem: "is missing (required when WEBHOOK_URL is set)".to_owned(),
-        expected: EXPECTED,
-    })?;
-    let valid = (1..=256).contains(&secret.len())
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if !valid {
-        return Err(ConfigError {
-            variable: "WEBHOOK_SECRET",
-            problem: "is malformed".to_owned(),
-            expected: EXPECTED,
-        });
-    }
-    Ok(Ingress::Webhook {
-        url,
-        secret: SecretString::from(secret),
-    })
-}
-
-fn admin_ids(env: &Env) -> Result<Vec<u64>, ConfigError> {
-    const EXPECTED: &str = "numeric Telegram user ids separated by commas, like 12345,67890";
-    let Some(raw) = env.get("ADMIN_USER_IDS") else {
-        return Ok(Vec::new());
-    };
-    raw.split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(|id| {
-            id.parse()
-                .map_err(|_| malformed("ADMIN_USER_IDS", &raw, EXPECTED))
-        })
-        .collect()
-}
-
-fn log_format(env: &Env) -> Result<LogFormat, ConfigError> {
-    match env.get("LOG_FORMAT").as_deref().map(str::trim) {
-        None | Some("pretty") => Ok(LogFormat::Pretty),
-        Some("json") => Ok(LogFormat::Json),
-        Some(other) => Err(malformed("LOG_FORMAT", other, "json or pretty")),
-    }
-}
-
-fn llm(env: &Env) -> Result<LlmSettings, ConfigError> {
-    let permits: usize = env.parsed("LLM_PERMITS", 3, "a positive integer")?;
-    if permits == 0 {
-        return Err(malformed("LLM_PERMITS", "0", "a positive integer"));
-    }
-    Ok(LlmSettings {
-        api_key: env.get("OPENAI_API_KEY").map(SecretString::from),
-        base_url: env.url("OPENAI_BASE_URL", "https://api.openai.com/v1")?,
-        model: env
-            .get("OPENAI_MODEL")
-            .unwrap_or_else(|| "gpt-4.1-mini".to_owned()),
-        permits,
-        call_timeout: Duration::from_secs(env.parsed(
-            "LLM_TIMEOUT_SECS",
-            30,
-            "a whole number of seconds",
-        )?),
-        queue_wait: Duration::from_secs(env.parsed(
-            "LLM_QUEUE_WAIT_SECS",
-            8,
-            "a whole number of seconds",
-        )?),
-    })
-}
-
-fn facts(env: &Env) -> Result<FactSettings, ConfigError> {
-    const WIKI: &str = "https://{lang}.wikipedia.org/w/api.php";
-    let template = env
-        .get("WIKIPEDIA_API_URL")
-        .unwrap_or_else(|| WIKI.to_owned());
-    let expected =
-        "an http(s) URL with {lang} for the language, like https://{lang}.wikipedia.org/w/api.php";
-    let probe = template.replace("{lang}", "en");
-    let is_url =
-        matches!(Url::parse(&probe), Ok(url) if url.has_host() && url.scheme().starts_with("http"));
-    if !is_url || !template.contains("{lang}") {
-        return Err(malformed("WIKIPEDIA_API_URL", &template, expected));
-    }
-    let redis_url = env.get("REDIS_URL");
-    if let Some(url) = &redis_url
-        && !(url.starts_with("redis://") || url.starts_with("rediss://"))
-    {
-        // The URL may carry a password: name the variable, not the value.
-        return Err(ConfigError {
-            variable: "REDIS_URL",
-            problem: "is malformed".to_owned(),
-            expected: "redis://[user:password@]host:port[/db]",
-        });
-    }
-    Ok(FactSettings {
-        wikipedia_api_url: template,
-        redis_url: redis_url.map(SecretString::from),
-        redis_key_prefix: env
-            .get("REDIS_KEY_PREFIX")
-            .unwrap_or_else(|| "excursobot:".to_owned()),
-        cache_ttl: Duration::from_secs(env.parsed(
-            "FACT_CACHE_TTL_SECS",
-            7 * 24 * 3600,
-            "a whole number of seconds",
-        )?),
-    })
-}
-
-fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
-    let max_sessions = env.parsed("LIVE_SESSIONS_MAX", 50, "a whole number of tours")?;
-    let batch_size: usize = env.parsed("LIVE_BATCH_SIZE", 5, "a positive integer")?;
-    if batch_size == 0 {
-        return Err(malformed("LIVE_BATCH_SIZE", "0", "a positive integer"));
-    }
-    let flush_ms: u64 = env.parsed("LIVE_BATCH_FLUSH_MS", 1000, "a positive number of ms")?;
-    if flush_ms == 0 {
-        return Err(malformed(
-            "LIVE_BATCH_FLUSH_MS",
-            "0",
-            "a positive number of ms",
-        ));
-    }
-    Ok(LiveSettings {
-        max_sessions,
-        batch_size,
-        batch_flush: Duration::from_millis(flush_ms),
-    })
-}
-
-fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
-    let url = env
-        .get("DATABASE_URL")
-        .unwrap_or_else(|| crate::db::DEFAULT_DATABASE_URL.to_owned());
-    let sqlite = crate::db::is_sqlite(&url);
-    if !(sqlite || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-        // The URL may carry a password: name the variable, not the value.
-        return Err(ConfigError {
-            variable: "DATABASE_URL",
-            problem: "is malformed".to_owned(),
-            expected: "postgres://user:password@host:5432/db or sqlite://file.db?mode=rwc",
-        });
-    }
-    let default_pool = if sqlite { 5 } else { 20 };
-    let pool_max: u32 = env.parsed("DB_POOL_MAX", default_pool, "a positive integer")?;
-    if pool_max == 0 {
-        return Err(malformed("DB_POOL_MAX", "0", "a positive integer"));
-    }
-    Ok(DatabaseSettings {
-        url: SecretString::from(url),
-        pool_max,
-        repeat_days: env.parsed("FACT_REPEAT_DAYS", 30, "a whole number of days")?,
-    })
-}
-
-fn log_filter(env: &Env) -> Result<String, ConfigError> {
-    let filter = env.get("RUST_LOG").unwrap_or_else(|| "info".to_owned());
-    match tracing_subscriber::EnvFilter::try_new(&filter) {
-        Ok(_) => Ok(filter),
-        Err(_) => Err(malformed(
-            "RUST_LOG",
-            &filter,
-            "tracing directives such as info or excursobot=debug,info",
-        )),
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    const TOKEN: &str = "123456:ABC-def_ghi";
-
-    fn settings(vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Settings::from_lookup(|name| map.get(name).cloned())
-    }
-
-    #[test]
-    fn defaults_need_only_a_token_and_mean_long_polling() {
-        let settings = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN)]).unwrap();
-        assert_eq!(settings.port, 8080);
-        assert_eq!(settings.shutdown_grace, Duration::from_secs(10));
-        assert_eq!(settings.log_format, LogFormat::Pretty);
-        assert!(matches!(settings.ingress, Ingress::LongPolling));
-        assert_eq!(
-            settings.telegram_api_url.as_str(),
-            "https://api.telegram.org/"
-        );
-        assert_eq!(settings.live.max_sessions, 50);
-        assert_eq!(settings.live.batch_size, 5);
-        assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
-    }
-
-    #[test]
-    fn a_missing_token_names_the_variable() {
-        let error = settings(&[]).unwrap_err();
-        assert_eq!(error.variable, "TELEGRAM_BOT_TOKEN");
-        assert!(
-            error
-                .to_string()
-                .starts_with("TELEGRAM_BOT_TOKEN: is missing")
-        );
-    }
-
-    #[test]
-    fn a_malformed_token_is_not_echoed() {
-        let error = settings(&[("TELEGRAM_BOT_TOKEN", "secret-without-colon")]).unwrap_err();
-        assert_eq!(error.variable, "TELEGRAM_BOT_TOKEN");
-        assert!(!error.to_string().contains("secret-without-colon"));
-    }
-
-    #[test]
-    fn webhook_mode_requires_a_well_formed_secret() {
-        let base = [
-            ("TELEGRAM_BOT_TOKEN", TOKEN),
-            ("WEBHOOK_URL", "https://x.example"),
-        ];
-        assert_eq!(settings(&base).unwrap_err().variable, "WEBHOOK_SECRET");
-        let bad = [base[0], base[1], ("WEBHOOK_SECRET", "has space")];
-        assert_eq!(settings(&bad).unwrap_err().variable, "WEBHOOK_SECRET");
-        let good = [base[0], base[1], ("WEBHOOK_SECRET", "s3cr3t_-X")];
-        assert!(matches!(
-            settings(&good).unwrap().ingress,
-            Ingress::Webhook { .. }
-        ));
-    }
-
-    #[test]
-    fn malformed_numbers_and_urls_name_their_variable() {
-        for (name, value) in [
-            ("PORT", "eighty"),
-            ("SHUTDOWN_GRACE_SECS", "-1"),
-            ("ADMIN_USER_IDS", "12,abc"),
-            ("LOG_FORMAT", "xml"),
-            ("RUST_LOG", "info,=[{"),
-            ("TELEGRAM_API_URL", "ftp://x"),
-            ("TELEGRAM_PER_CHAT_BURST", "0"),
-            ("LLM_PERMITS", "0"),
-            ("OPENAI_BASE_URL", "not a url"),
-            ("WIKIPEDIA_API_URL", "nowhere"),
-            ("REDIS_URL", "localhost:6379"),
-            ("FACT_CACHE_TTL_SECS", "week"),
-            ("LIVE_SESSIONS_MAX", "many"),
-            ("LIVE_BATCH_SIZE", "0"),
-            ("LIVE_BATCH_FLUSH_MS", "0"),
-            ("DATABASE_URL", "mysql://x"),
-            ("DB_POOL_MAX", "0"),
-            ("FACT_REPEAT_DAYS", "month"),
-        ] {
-            let error = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), (name, value)]).unwrap_err();
-            assert_eq!(error.variable, name, "{error}");
-        }
-    }
-
-    #[test]
-    fn admin_ids_are_numeric_and_checked_by_id() {
-        let settings = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("ADMIN_USER_IDS", " 1, 42 ")]);
-        let settings = settings.unwrap();
-        assert!(settings.is_admin(42));
-        assert!(!settings.is_admin(7));
-    }
-
-    #[test]
-    fn debug_output_hides_secrets() {
-        let settings = settings(&[
-            ("TELEGRAM_BOT_TOKEN", TOKEN),
-            ("WEBHOOK_URL", "https://x.example"),
-            ("WEBHOOK_SECRET", "topsecret"),
-        ])
-        .unwrap();
-        let printed = format!("{settings:?}");
-        assert!(!printed.contains("ABC-def_ghi") && !printed.contains("topsecret"));
-    }
-}
+mod tests;

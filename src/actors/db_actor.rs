@@ -9,6 +9,7 @@
 //! through `ActorFuture::map`.
 
 mod buffer;
+mod queries_at_once;
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +20,6 @@ use crate::{
     db::{
         DbError,
         entity::user_preferences,
-        now_ms,
         queries::{self, DbStats, Delivery, FinishedTour, UserSeen, UserStats},
     },
     stats::ErrorLog,
@@ -230,104 +230,6 @@ impl Handler<Delivered> for DbActor {
         if self.buffer.len() >= FLUSH_AT_ROWS {
             self.flush(ctx);
         }
-    }
-}
-
-impl Handler<MarkBlocked> for DbActor {
-    type Result = ResponseFuture<()>;
-
-    fn handle(
-        &mut self,
-        MarkBlocked { user_id }: MarkBlocked,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let (db, errors) = (self.db.clone(), self.errors.clone());
-        Box::pin(async move {
-            if let Err(error) = queries::mark_blocked(&db, user_id, now_ms()).await {
-                errors.record();
-                tracing::warn!(%error, "could not mark the user blocked");
-            }
-        })
-    }
-}
-
-impl Handler<RecordTour> for DbActor {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, RecordTour(tour): RecordTour, _: &mut Self::Context) -> Self::Result {
-        let (db, errors) = (self.db.clone(), self.errors.clone());
-        Box::pin(async move {
-            if let Err(error) = queries::insert_tour(&db, tour).await {
-                errors.record();
-                tracing::warn!(%error, "finished tour not recorded");
-            }
-        })
-    }
-}
-
-impl Handler<LoadPreferences> for DbActor {
-    type Result = ResponseFuture<Result<Option<user_preferences::Model>, DbError>>;
-
-    fn handle(&mut self, msg: LoadPreferences, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move { Ok(queries::preferences(&db, msg.user_id).await?) })
-    }
-}
-
-impl Handler<SavePreferences> for DbActor {
-    type Result = ResponseFuture<Result<(), DbError>>;
-
-    fn handle(
-        &mut self,
-        SavePreferences(row): SavePreferences,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move { Ok(queries::save_preferences(&db, row).await?) })
-    }
-}
-
-impl Handler<LoadToldPlaces> for DbActor {
-    type Result = ResponseFuture<Result<Vec<String>, DbError>>;
-
-    fn handle(&mut self, msg: LoadToldPlaces, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        // Rows still buffered count too, or a place could repeat right after a restart of
-        // the cache.
-        let buffered = self.buffer.told_places(msg.user_id);
-        Box::pin(async move {
-            let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
-            places.extend(buffered);
-            Ok(places)
-        })
-    }
-}
-
-impl Handler<ResetUser> for DbActor {
-    type Result = ResponseFuture<Result<(), DbError>>;
-
-    fn handle(&mut self, ResetUser { user_id }: ResetUser, _: &mut Self::Context) -> Self::Result {
-        self.buffer.forget_deliveries_of(user_id);
-        let db = self.db.clone();
-        Box::pin(async move { Ok(queries::reset_user(&db, user_id).await?) })
-    }
-}
-
-impl Handler<AdminStats> for DbActor {
-    type Result = ResponseFuture<Result<DbStats, DbError>>;
-
-    fn handle(&mut self, _: AdminStats, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move { Ok(queries::stats(&db, now_ms()).await?) })
-    }
-}
-
-impl Handler<OwnStats> for DbActor {
-    type Result = ResponseFuture<Result<UserStats, DbError>>;
-
-    fn handle(&mut self, OwnStats { user_id }: OwnStats, _: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        Box::pin(async move { Ok(queries::user_stats(&db, user_id).await?) })
     }
 }
 
