@@ -1,7 +1,10 @@
-//! Every user-facing string, in Russian and English, in one place.
+//! Every user-facing string, in Russian and English, in one place (`i18n/ru.rs`, `i18n/en.rs`).
 //!
 //! A [`Texts`] table per language: adding a string means adding a field, and the compiler then
 //! refuses to build until both languages have it, so a user never meets a missing translation.
+
+mod en;
+mod ru;
 
 /// A language the bot speaks (stored as its code, `"ru"` or `"en"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -44,8 +47,8 @@ impl Lang {
     /// The strings in this language.
     pub fn texts(self) -> &'static Texts {
         match self {
-            Lang::Ru => &RU,
-            Lang::En => &EN,
+            Lang::Ru => &ru::RU,
+            Lang::En => &en::EN,
         }
     }
 }
@@ -163,176 +166,6 @@ pub struct CommandDescriptions {
     /// `/reset`
     pub reset: &'static str,
 }
-
-static EN: Texts = Texts {
-    welcome: "Hi! I tell short, true stories about real places near you.\n\
-              Send me your location and I will find a place nearby and tell you about it.",
-    live_guide: "<b>Walking?</b> Share a live location and I will tell you about a new place \
-                 every few minutes:\n📎 Attach → 📍 Location → <b>Share My Live Location</b>.\n\
-                 Stop sharing or send /stop to end the tour.",
-    send_location_button: "📍 Send my location",
-    choose_language: "Choose a language:",
-    language_set: "Done: I will speak English.",
-    language_name: "English",
-    unusable_message: "I can't use that. Send me a location (📎 → 📍) and I'll tell you about a place nearby.",
-    unknown_command: "I don't know that command. /help shows what I can do.",
-    admin_only: "This command is for the bot's administrators.",
-    payments_unavailable: "Payments are not available right now.",
-    stale_button: "This button has expired.",
-    tell_more_button: "🔎 Tell me more",
-    another_place_button: "➡️ Another place",
-    source_label: "Wikipedia",
-    from_wikipedia: "📖 From Wikipedia:",
-    nothing_nearby: "I have no new place to tell you about right here.{near} Walk a little and send your location again.",
-    sources_down: "My sources are out of reach right now.{near} Please try again in a minute.",
-    you_are_near: " You are near {locality}.",
-    busy: "Lots of people are exploring right now. Please try again in a minute.",
-    distance_template: "{distance} {direction} of you",
-    units: ("m", "km"),
-    compass: [
-        "north",
-        "north-east",
-        "east",
-        "south-east",
-        "south",
-        "south-west",
-        "west",
-        "north-west",
-    ],
-    prompt_language: "English",
-    settings_summary: "<b>Settings</b>\nLanguage: {language}\nTour interval: {interval}\nSearch radius: {radius}\nPhotos: {photos}",
-    minutes: "min",
-    on_off: ("on", "off"),
-    settings_saved: "Saved",
-    not_saved: "I couldn't save that right now. Please try again in a minute.",
-    reset_question: "Forget your settings and the places I told you about? This cannot be undone.",
-    reset_buttons: ("Yes, forget", "Cancel"),
-    reset_done: "Done: I forgot your settings and history.",
-    reset_cancelled: "Nothing changed.",
-    own_stats: "<b>Your stats</b>\nStories received: {facts}\nPlaces: {places}\nDistance walked on tours: {distance}",
-    stats_unavailable: "Figures are unavailable right now. Please try again in a minute.",
-    admin_stats: "<b>Bot statistics</b>\n\
-        Users: {users_total} total; {users_active} active, {users_new} new in 24 h\n\
-        Stories in 24 h: {facts_24h} (cache {cache_24h}, LLM {llm_24h}, fallback {fallback_24h})\n\
-        Stories in total: {facts_total} (cache {cache_total}, LLM {llm_total}, fallback {fallback_total})\n\
-        Cache hit ratio: {hit_ratio}\n\
-        LLM calls: {llm_calls}\n\
-        Story latency, last hour: p50 {p50}, p95 {p95}\n\
-        LLM queue: interactive {queue_interactive}, live {queue_live}, background {queue_background}; permits in use {in_flight} of {permits}\n\
-        Live tours: {live} of {live_cap}\n\
-        Errors in 24 h: {errors}\n\
-        Uptime {uptime}, version {version}",
-    internal_error: "Something went wrong on my side. Please try again in a minute.",
-    tour_started: "🚶 Your tour has started! As you walk, I will tell you about a new place nearby. \
-                   How often?",
-    hours: "h",
-    tour_interval_set: "A new place every {minutes} min.",
-    tour_full: "So many people are walking with me right now that I can't start another tour. \
-                Single locations still work: send one any time. Please try a tour again a little later.",
-    tour_summary: "🏁 Tour finished. Stories: {stories} · walked: {distance} · time: {duration}.",
-    no_tour: "No tour is running. Share your live location to start one.",
-    heading_cues: [
-        "👀 Straight ahead",
-        "👀 On your right",
-        "👀 Behind you",
-        "👀 On your left",
-    ],
-    command_descriptions: CommandDescriptions {
-        start: "Start: what this bot does",
-        help: "How to share a live location",
-        language: "Switch language",
-        stop: "End the live tour",
-        settings: "Language, tour interval, radius, photos",
-        stats: "Your statistics",
-        reset: "Forget my settings and history",
-    },
-};
-
-static RU: Texts = Texts {
-    welcome: "Привет! Я рассказываю короткие правдивые истории о настоящих местах рядом с вами.\n\
-              Пришлите геопозицию, и я найду место поблизости и расскажу о нём.",
-    live_guide: "<b>Гуляете?</b> Включите трансляцию геопозиции, и я буду рассказывать о новом \
-                 месте каждые несколько минут:\n📎 Вложение → 📍 Геопозиция → \
-                 <b>Транслировать геопозицию</b>.\n\
-                 Чтобы закончить прогулку, остановите трансляцию или отправьте /stop.",
-    send_location_button: "📍 Отправить геопозицию",
-    choose_language: "Выберите язык:",
-    language_set: "Готово: буду говорить по-русски.",
-    language_name: "Русский",
-    unusable_message: "Это я не понимаю. Пришлите геопозицию (📎 → 📍), и я расскажу о месте рядом.",
-    unknown_command: "Такой команды я не знаю. /help покажет, что я умею.",
-    admin_only: "Эта команда только для администраторов бота.",
-    payments_unavailable: "Платежи сейчас недоступны.",
-    stale_button: "Эта кнопка устарела.",
-    tell_more_button: "🔎 Подробнее",
-    another_place_button: "➡️ Другое место",
-    source_label: "Википедия",
-    from_wikipedia: "📖 Из Википедии:",
-    nothing_nearby: "Здесь мне пока нечего рассказать вам нового.{near} Пройдите немного и пришлите геопозицию ещё раз.",
-    sources_down: "Мои источники сейчас недоступны.{near} Попробуйте через минуту.",
-    you_are_near: " Вы рядом с местом {locality}.",
-    busy: "Сейчас очень много желающих. Попробуйте через минуту.",
-    distance_template: "{distance} {direction} от вас",
-    units: ("м", "км"),
-    compass: [
-        "к северу",
-        "к северо-востоку",
-        "к востоку",
-        "к юго-востоку",
-        "к югу",
-        "к юго-западу",
-        "к западу",
-        "к северо-западу",
-    ],
-    prompt_language: "Russian",
-    settings_summary: "<b>Настройки</b>\nЯзык: {language}\nИнтервал прогулки: {interval}\nРадиус поиска: {radius}\nФото: {photos}",
-    minutes: "мин",
-    on_off: ("вкл", "выкл"),
-    settings_saved: "Сохранено",
-    not_saved: "Не получилось сохранить. Попробуйте через минуту.",
-    reset_question: "Забыть ваши настройки и места, о которых я рассказал? Это не отменить.",
-    reset_buttons: ("Да, забыть", "Отмена"),
-    reset_done: "Готово: я забыл ваши настройки и историю.",
-    reset_cancelled: "Ничего не изменилось.",
-    own_stats: "<b>Ваша статистика</b>\nИсторий получено: {facts}\nМест: {places}\nПройдено на прогулках: {distance}",
-    stats_unavailable: "Статистика сейчас недоступна. Попробуйте через минуту.",
-    admin_stats: "<b>Статистика бота</b>\n\
-        Пользователи: всего {users_total}; за 24 ч активных {users_active}, новых {users_new}\n\
-        Истории за 24 ч: {facts_24h} (кэш {cache_24h}, LLM {llm_24h}, резерв {fallback_24h})\n\
-        Истории всего: {facts_total} (кэш {cache_total}, LLM {llm_total}, резерв {fallback_total})\n\
-        Попадания в кэш: {hit_ratio}\n\
-        Вызовы LLM: {llm_calls}\n\
-        Задержка историй за час: p50 {p50}, p95 {p95}\n\
-        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}, фон {queue_background}; занято {in_flight} из {permits}\n\
-        Прогулки: {live} из {live_cap}\n\
-        Ошибок за 24 ч: {errors}\n\
-        Работает {uptime}, версия {version}",
-    internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
-    tour_started: "🚶 Прогулка началась! Пока вы идёте, я буду рассказывать о новых местах рядом. \
-                   Как часто?",
-    hours: "ч",
-    tour_interval_set: "Новое место каждые {minutes} мин.",
-    tour_full: "Сейчас со мной гуляет слишком много людей, и новую прогулку я начать не могу. \
-                Отдельные геопозиции работают как обычно: присылайте в любой момент. \
-                Попробуйте начать прогулку чуть позже.",
-    tour_summary: "🏁 Прогулка окончена. Историй: {stories} · пройдено: {distance} · время: {duration}.",
-    no_tour: "Прогулка не идёт. Включите трансляцию геопозиции, чтобы начать.",
-    heading_cues: [
-        "👀 Прямо впереди",
-        "👀 Справа от вас",
-        "👀 Позади вас",
-        "👀 Слева от вас",
-    ],
-    command_descriptions: CommandDescriptions {
-        start: "Начать: что умеет бот",
-        help: "Как включить трансляцию геопозиции",
-        language: "Сменить язык",
-        stop: "Закончить прогулку",
-        settings: "Язык, интервал, радиус, фото",
-        stats: "Ваша статистика",
-        reset: "Забыть мои настройки и историю",
-    },
-};
 
 #[cfg(test)]
 mod tests {
