@@ -11,6 +11,7 @@ pub mod geo;
 pub mod handlers;
 pub mod i18n;
 pub mod places;
+pub mod simulate;
 pub mod startup;
 pub mod telegram;
 pub mod telemetry;
