@@ -161,12 +161,15 @@ impl Application {
             env!("CARGO_PKG_VERSION"),
             me.username()
         );
-        let stories = Arc::new(Storyteller::new(
-            wikipedia(&settings, user_agent)?,
-            facts.cache.clone(),
-            facts.gate.clone(),
-            outbox.clone(),
-        ));
+        let stories = Arc::new(
+            Storyteller::new(
+                wikipedia(&settings, user_agent)?,
+                facts.cache.clone(),
+                facts.gate.clone(),
+                outbox.clone(),
+            )
+            .with_llm_wait(settings.llm.queue_wait),
+        );
         let router = Arc::new(Router {
             outbox: outbox.clone(),
             users,

@@ -30,11 +30,12 @@ use teloxide::{
     types::{ChatAction, ChatId},
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     actors::{
         fact_cache::{FactCache, Get, Put},
-        openai_gate::{Generate, OpenAiGate, Priority},
+        openai_gate::{ChatPrompt, DEFAULT_INTERACTIVE_QUEUE_WAIT, Generate, OpenAiGate, Priority},
     },
     cache::{fact_key, more_fact_key, places_key},
     geo::Coordinates,
@@ -108,6 +109,8 @@ pub struct Storyteller {
     next_token: AtomicU64,
     /// Per user: the generation and cancel token of the location being answered.
     in_flight: Mutex<HashMap<u64, (u64, CancellationToken)>>,
+    /// Longest a user waits for a written story before the summary is sent instead.
+    llm_wait: Duration,
 }
 
 impl Storyteller {
@@ -135,7 +138,15 @@ impl Storyteller {
             // Seeded from the clock so buttons from before a restart do not alias new ones.
             next_token: AtomicU64::new(seed << 20),
             in_flight: Mutex::default(),
+            llm_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
         }
+    }
+
+    /// Sets how long a user waits for a written story (`LLM_QUEUE_WAIT_SECS`) before the
+    /// place's summary is sent; the story is still cached when it comes.
+    pub fn with_llm_wait(mut self, llm_wait: Duration) -> Self {
+        self.llm_wait = llm_wait;
+        self
     }
 
     /// Answers a location the user just sent; a newer location from the same user cancels it.
@@ -267,23 +278,58 @@ impl Storyteller {
             Depth::First => prompt::story(place, request.point, lang),
             Depth::More => prompt::deeper_story(place, request.point, lang),
         };
-        match gate
-            .send(Generate::new(key.clone(), prompt, priority))
-            .await
-        {
-            Ok(Ok(text)) if !text.trim().is_empty() => {
-                let value: Arc<str> = text.as_str().into();
-                self.cache.do_send(Put { key, value });
-                (text, StorySource::Llm)
+        match self.written_story(gate, key, prompt, priority).await {
+            Some(text) => (text, StorySource::Llm),
+            None => (fallback_text(&place.summary, depth), StorySource::Fallback),
+        }
+    }
+
+    /// Asks the gate for a story and waits at most `llm_wait` for it. The call itself runs in
+    /// a task of its own that caches the story when it comes, so a user is never kept waiting
+    /// past `llm_wait`, a slow story still serves the next visitor, and no call is wasted (or
+    /// made twice) because its first asker stopped waiting or sent a newer location.
+    async fn written_story(
+        &self,
+        gate: &Addr<OpenAiGate>,
+        key: String,
+        prompt: ChatPrompt,
+        priority: Priority,
+    ) -> Option<String> {
+        let request = Generate::new(key.clone(), prompt, priority);
+        let (gate, cache) = (gate.clone(), self.cache.clone());
+        let call = tokio::spawn(
+            async move {
+                let answer = gate.send(request).await;
+                if let Ok(Ok(text)) = &answer
+                    && !text.trim().is_empty()
+                {
+                    let value: Arc<str> = text.as_str().into();
+                    cache.do_send(Put { key, value });
+                }
+                answer
             }
-            Ok(Ok(_)) => (fallback_text(&place.summary, depth), StorySource::Fallback),
-            Ok(Err(error)) => {
+            .in_current_span(),
+        );
+        match tokio::time::timeout(self.llm_wait, call).await {
+            Ok(Ok(Ok(Ok(text)))) if !text.trim().is_empty() => Some(text),
+            Ok(Ok(Ok(Ok(_)))) => None,
+            Ok(Ok(Ok(Err(error)))) => {
                 tracing::info!(%error, "no LLM story; telling the summary");
-                (fallback_text(&place.summary, depth), StorySource::Fallback)
+                None
             }
-            Err(error) => {
+            Ok(Ok(Err(error))) => {
                 tracing::warn!(%error, "LLM gate unreachable; telling the summary");
-                (fallback_text(&place.summary, depth), StorySource::Fallback)
+                None
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "LLM task failed; telling the summary");
+                None
+            }
+            Err(_) => {
+                tracing::info!(
+                    "no LLM story in time; telling the summary, caching the story later"
+                );
+                None
             }
         }
     }

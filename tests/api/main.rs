@@ -13,4 +13,5 @@ mod polling;
 mod redis_cache;
 mod sending;
 mod shutdown;
+mod simulate;
 mod webhook;
