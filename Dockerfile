@@ -3,6 +3,8 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
+# Cargo.toml declares the benchmark target, so cargo wants its file present.
+COPY benches ./benches
 RUN cargo build --release --locked --bin excursobot
 
 FROM debian:bookworm-slim AS runtime

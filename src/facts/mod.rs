@@ -209,10 +209,7 @@ impl Storyteller {
                     .await;
             }
         };
-        let untold = places
-            .into_iter()
-            .find(|place| !self.told.was_told(request.user_id, &place.id));
-        match untold {
+        match choose_place(places, request.point, request.user_id, &self.told) {
             Some(place) => {
                 self.tell_place(request, place, Depth::First, priority)
                     .await;
@@ -334,14 +331,14 @@ impl Storyteller {
         }
     }
 
-    /// Places near `point`, nearest first, from the cache or Wikipedia.
+    /// Places near `point` (from any point of its ~110 m cell), from the cache or Wikipedia.
     async fn places_near(&self, point: Coordinates, lang: Lang) -> Result<Vec<Place>, PlaceError> {
         let key = places_key(lang.code(), point, DEFAULT_RADIUS_M);
         let cached = match self.cache.send(Get(key.clone())).await {
             Ok(Some(json)) => serde_json::from_str::<Vec<Place>>(&json).ok(),
             _ => None,
         };
-        let mut places = match cached {
+        let places = match cached {
             Some(places) => places,
             None => {
                 let found =
@@ -355,11 +352,6 @@ impl Storyteller {
                 found
             }
         };
-        // The list may come from a neighbour in the same cell: measure from this very point.
-        for place in &mut places {
-            place.distance_m = point.distance_m(&place.coordinates);
-        }
-        places.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
         Ok(places)
     }
 
@@ -416,6 +408,24 @@ impl Storyteller {
     }
 }
 
+/// The nearest of `places` that `user_id` was not told about. Distances are measured from
+/// `point` itself, because a cached list may have been found for a neighbour in the same cell.
+pub fn choose_place(
+    places: Vec<Place>,
+    point: Coordinates,
+    user_id: u64,
+    told: &ToldPlaces,
+) -> Option<Place> {
+    places
+        .into_iter()
+        .filter(|place| !told.was_told(user_id, &place.id))
+        .map(|mut place| {
+            place.distance_m = point.distance_m(&place.coordinates);
+            place
+        })
+        .min_by(|a, b| a.distance_m.total_cmp(&b.distance_m))
+}
+
 /// The first sentences of a summary (all of it, up to a limit, for "tell me more").
 pub fn fallback_text(summary: &str, depth: Depth) -> String {
     let (sentences, limit) = match depth {
@@ -453,6 +463,46 @@ mod tests {
             "One. Two is here! Three?"
         );
         assert_eq!(fallback_text(summary, Depth::More), summary);
+    }
+
+    fn place_at(id: &str, north_m: f64) -> Place {
+        Place {
+            id: crate::places::PlaceId(id.into()),
+            title: id.into(),
+            coordinates: Coordinates {
+                lat: 55.0 + north_m / 111_195.0,
+                lon: 37.0,
+            },
+            distance_m: 0.0,
+            summary: "S.".into(),
+            image_url: None,
+            source_url: "https://example.org".into(),
+            lang: "en".into(),
+        }
+    }
+
+    #[test]
+    fn the_choice_is_the_nearest_untold_place_measured_from_the_user() {
+        let places = vec![
+            place_at("far", 300.0),
+            place_at("near", 100.0),
+            place_at("nearest", 10.0),
+        ];
+        let told = ToldPlaces::default();
+        told.mark_told(7, &crate::places::PlaceId("nearest".into()));
+        let point = Coordinates {
+            lat: 55.0,
+            lon: 37.0,
+        };
+
+        let chosen = choose_place(places, point, 7, &told).unwrap();
+
+        assert_eq!(chosen.title, "near");
+        assert!(
+            (chosen.distance_m - 100.0).abs() < 0.5,
+            "{}",
+            chosen.distance_m
+        );
     }
 
     #[test]
