@@ -146,18 +146,23 @@ impl WebhookClient {
         }
     }
 
-    /// Posts one update on an idle connection (or a new one) and returns the answer.
+    /// Posts one update on an idle connection (or a new one) and returns the answer. An idle
+    /// connection the server has closed meanwhile (actix-web closes keep-alive connections
+    /// after 5 s of silence) is replaced by a new one, as any HTTP client does.
     pub async fn post(&self, body: &[u8]) -> io::Result<Ack> {
         let idle = self
             .idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .pop();
-        let mut connection = match idle {
-            Some(connection) => connection,
-            None => Connection::open(self.addr, &self.secret).await?,
+        let (connection, answer) = match idle {
+            Some(mut connection) => match connection.post(body).await {
+                Ok(answer) => (connection, answer),
+                Err(_closed) => self.post_on_new(body).await?,
+            },
+            None => self.post_on_new(body).await?,
         };
-        let (ack, keep_alive) = connection.post(body).await?;
+        let (ack, keep_alive) = answer;
         if keep_alive {
             self.idle
                 .lock()
@@ -165,6 +170,12 @@ impl WebhookClient {
                 .push(connection);
         }
         Ok(ack)
+    }
+
+    async fn post_on_new(&self, body: &[u8]) -> io::Result<(Connection, (Ack, bool))> {
+        let mut connection = Connection::open(self.addr, &self.secret).await?;
+        let answer = connection.post(body).await?;
+        Ok((connection, answer))
     }
 }
 
