@@ -84,8 +84,9 @@ pub struct SimulateArgs {
     /// Seed of the simulated city walk (same seed, same walk).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// The binary `--bot-process` starts (default: this very executable).
-    #[arg(skip)]
+    /// The binary `--bot-process` starts [default: this very executable]; e.g. another
+    /// build to compare, or a wrapper script that runs it under a profiler.
+    #[arg(long, requires = "bot_process")]
     pub bot_binary: Option<PathBuf>,
 }
 
