@@ -4,6 +4,8 @@ WORKDIR /app
 COPY Cargo.toml Cargo.lock ./
 COPY migrations ./migrations
 COPY src ./src
+# Cargo.toml declares the benchmark target, so cargo wants its file present.
+COPY benches ./benches
 RUN cargo build --release --locked --bin excursobot
 
 FROM debian:bookworm-slim AS runtime

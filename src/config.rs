@@ -74,7 +74,8 @@ pub struct LlmSettings {
     pub permits: usize,
     /// Longest one LLM call may take.
     pub call_timeout: Duration,
-    /// How long an interactive request may wait for a permit before the fallback is sent.
+    /// How long a user waits for a written story (queued or being written) before the
+    /// fallback is sent; the story is still cached when it comes.
     pub queue_wait: Duration,
 }
 

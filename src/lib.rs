@@ -12,6 +12,7 @@ pub mod geo;
 pub mod handlers;
 pub mod i18n;
 pub mod places;
+pub mod simulate;
 pub mod startup;
 pub mod stats;
 pub mod telegram;

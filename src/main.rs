@@ -1,11 +1,46 @@
-//! The `excursobot` binary: read settings, set up logs, run until SIGTERM or Ctrl-C.
-//! `excursobot migrate` only applies the database migrations (for a pre-deploy step).
+//! The `excursobot` binary. Without a subcommand it runs the bot: read settings, set up logs,
+//! run until SIGTERM or Ctrl-C. `excursobot migrate` only applies the database migrations (a
+//! pre-deploy step); `excursobot simulate` runs the bot against local simulators and prints
+//! what it measured.
 
 use std::process::ExitCode;
 
-use excursobot::{config::Settings, startup::Application, telemetry};
+use clap::{Parser, Subcommand};
+use excursobot::{
+    config::{LogFormat, Settings},
+    simulate::{self, SimulateArgs},
+    startup::Application,
+    telemetry,
+};
+
+/// A Telegram bot that tells short, true stories about real places near you.
+#[derive(Debug, Parser)]
+#[command(name = "excursobot", version)]
+struct Cli {
+    /// Without a subcommand the bot runs, configured by environment variables.
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Apply the database migrations (`DATABASE_URL`) and exit, e.g. as a pre-deploy step.
+    Migrate,
+    /// Run the bot against local simulators of Telegram, the LLM and Wikipedia and print
+    /// what it measured (no token, no network beyond 127.0.0.1).
+    Simulate(SimulateArgs),
+}
 
 fn main() -> ExitCode {
+    match Cli::parse().command {
+        None => serve(false),
+        Some(Command::Migrate) => serve(true),
+        Some(Command::Simulate(args)) => run_simulation(args),
+    }
+}
+
+/// Runs the bot, or with `migrate_only` just applies the migrations.
+fn serve(migrate_only: bool) -> ExitCode {
     let settings = match Settings::from_env() {
         Ok(settings) => settings,
         Err(error) => {
@@ -15,14 +50,11 @@ fn main() -> ExitCode {
     };
     telemetry::init(settings.log_format, &settings.log_filter);
     excursobot::install_tls_provider();
-    let command = std::env::args().nth(1);
-    let outcome = match command.as_deref() {
-        None => actix_web::rt::System::new().block_on(run(settings)),
-        Some("migrate") => actix_web::rt::System::new().block_on(migrate(settings)),
-        Some(other) => {
-            eprintln!("unknown command {other:?}; expected no command (run the bot) or `migrate`");
-            return ExitCode::from(2);
-        }
+    let system = actix_web::rt::System::new();
+    let outcome = if migrate_only {
+        system.block_on(migrate(settings))
+    } else {
+        system.block_on(run(settings))
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -51,6 +83,22 @@ async fn migrate(settings: Settings) -> anyhow::Result<()> {
         .context("applying database migrations")?;
     tracing::info!("migrations applied");
     Ok(())
+}
+
+/// Logs only warnings unless `RUST_LOG` says otherwise, so the report stays readable.
+fn run_simulation(args: SimulateArgs) -> ExitCode {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
+    telemetry::init(LogFormat::Pretty, &filter);
+    match actix_web::rt::System::new().block_on(simulate::run(args)) {
+        Ok(outcome) => {
+            println!("{outcome}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("simulation failed: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Completes on SIGTERM (Railway, Docker) or SIGINT (Ctrl-C).

@@ -86,7 +86,9 @@ impl Application {
             told: ToldPlaces::new(services.db.clone(), settings.database.repeat_days),
             errors: errors.clone(),
         };
-        let stories = Arc::new(Storyteller::new(sources, outbox.clone()));
+        let stories = Arc::new(
+            Storyteller::new(sources, outbox.clone()).with_llm_wait(settings.llm.queue_wait),
+        );
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let tours = TourActors::start(
             &settings,

@@ -4,21 +4,24 @@
 //! not served) and the language; place lists and localities are keyed by coordinates rounded
 //! to 3 decimals (~110 m), so a crowd on one street costs one lookup.
 
+pub mod recent_ids;
 pub mod redis;
 
-use std::time::Duration;
-
-use moka::sync::Cache;
+use std::{
+    sync::{Arc, Mutex, PoisonError},
+    time::Duration,
+};
 
 pub use self::redis::{CacheError, RedisStore};
 use crate::{geo::Coordinates, places::PlaceId};
+use recent_ids::RecentIds;
 
 /// Version of the story prompt; part of every fact key.
 pub const PROMPT_VERSION: &str = "v1";
 /// How long an update id is remembered: Telegram stops redelivering after 24 hours.
 const SEEN_UPDATES_TTL: Duration = Duration::from_secs(24 * 3600);
-/// Update ids remembered in process (when Redis is absent or down).
-const SEEN_UPDATES_CAPACITY: u64 = 200_000;
+/// Update ids remembered in process (when Redis is absent or down): at least the last 100,000.
+const SEEN_UPDATES_CAPACITY: usize = 200_000;
 
 /// The story about a place, in a language: `fact:v1:{lang}:{place_id}`.
 pub fn fact_key(lang: &str, place: &PlaceId) -> String {
@@ -36,25 +39,34 @@ pub fn places_key(lang: &str, point: Coordinates, radius_m: u32) -> String {
 }
 
 /// Update ids already admitted: Redis `SET NX EX 86400` when configured, else in process.
+///
+/// In process, the most recent ids sit in two generations of a hash set ([`RecentIds`]), about
+/// 5 bytes an id, rather than a general-purpose cache: every update pays this lookup, and a
+/// size-bounded cache with a frequency-based admission policy refuses new one-off keys once
+/// full, forgetting the very ids Telegram may redeliver.
 #[derive(Clone)]
 pub struct SeenUpdates {
-    local: Cache<u32, ()>,
+    local: Arc<Mutex<RecentIds>>,
     redis: Option<RedisStore>,
 }
 
 impl SeenUpdates {
     /// Deduplicates through `redis` when given, always also in process.
     pub fn new(redis: Option<RedisStore>) -> Self {
-        let local = Cache::builder()
-            .max_capacity(SEEN_UPDATES_CAPACITY)
-            .time_to_live(SEEN_UPDATES_TTL)
-            .build();
-        Self { local, redis }
+        let local = RecentIds::new(SEEN_UPDATES_CAPACITY, SEEN_UPDATES_TTL);
+        Self {
+            local: Arc::new(Mutex::new(local)),
+            redis,
+        }
     }
 
     /// `true` the first time `update_id` is offered (across instances, with Redis).
     pub async fn first_time(&self, update_id: u32) -> bool {
-        let fresh_here = self.local.entry(update_id).or_insert(()).is_fresh();
+        let fresh_here = self
+            .local
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .first_time(update_id);
         if !fresh_here {
             return false;
         }

@@ -16,7 +16,7 @@ pub mod told;
 pub mod tour;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -31,18 +31,22 @@ use teloxide::{
     types::{ChatAction, ChatId},
 };
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     actors::{
         db_actor::{DbActor, Delivered},
         fact_cache::{CacheSnapshot, FactCache, Get, Put, Stats as CacheStats},
-        openai_gate::{GateSnapshot, GateStats, Generate, OpenAiGate, Priority},
+        openai_gate::{
+            ChatPrompt, DEFAULT_INTERACTIVE_QUEUE_WAIT, GateSnapshot, GateStats, Generate,
+            OpenAiGate, Priority,
+        },
     },
     cache::{fact_key, more_fact_key, places_key},
     db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
-    places::{Place, PlaceError, PlaceSource, find_places, gazetteer::Gazetteer},
+    places::{Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer},
     stats::ErrorLog,
     telegram::Outbox,
 };
@@ -138,6 +142,8 @@ pub struct Storyteller {
     in_flight: Mutex<HashMap<u64, (u64, CancellationToken)>>,
     /// Where deliveries are recorded.
     db: Addr<DbActor>,
+    /// Longest a user waits for a written story before the summary is sent instead.
+    llm_wait: Duration,
     errors: ErrorLog,
 }
 
@@ -191,7 +197,15 @@ impl Storyteller {
             in_flight: Mutex::default(),
             db,
             errors,
+            llm_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
         }
+    }
+
+    /// Sets how long a user waits for a written story (`LLM_QUEUE_WAIT_SECS`) before the
+    /// place's summary is sent; the story is still cached when it comes.
+    pub fn with_llm_wait(mut self, llm_wait: Duration) -> Self {
+        self.llm_wait = llm_wait;
+        self
     }
 
     /// The fact cache's counters.
@@ -247,8 +261,8 @@ impl Storyteller {
     /// Finds the nearest untold place and tells it, or says why there is none.
     pub async fn tell_nearest_untold(&self, request: &StoryRequest, priority: Priority) {
         self.typing(request.chat);
-        let places = match self.places_near(request).await {
-            Ok(places) => places,
+        let nearest = match self.nearest_untold(request).await {
+            Ok(nearest) => nearest,
             Err(error) => {
                 self.errors.record();
                 tracing::warn!(%error, "place lookup failed; using the gazetteer");
@@ -257,13 +271,6 @@ impl Storyteller {
                     .await;
             }
         };
-        let untold = self
-            .told
-            .untold(request.user_id, places.iter().map(|place| &place.id))
-            .await;
-        let nearest = untold
-            .first()
-            .and_then(|id| places.into_iter().find(|place| &place.id == id));
         match nearest {
             Some(place) => {
                 self.tell_place(request, place, Depth::First, priority)
@@ -334,44 +341,97 @@ impl Storyteller {
             Depth::First => prompt::story(place, request.point, lang),
             Depth::More => prompt::deeper_story(place, request.point, lang),
         };
-        match gate
-            .send(Generate::new(key.clone(), prompt, priority))
-            .await
-        {
-            Ok(Ok(text)) if !text.trim().is_empty() => {
-                let value: Arc<str> = text.as_str().into();
-                self.cache.do_send(Put { key, value });
-                (text, StorySource::Llm)
+        match self.written_story(gate, key, prompt, priority).await {
+            Some(text) => (text, StorySource::Llm),
+            None => (fallback_text(&place.summary, depth), StorySource::Fallback),
+        }
+    }
+
+    /// Asks the gate for a story and waits at most `llm_wait` for it. The call runs in a task
+    /// of its own that caches the story when it comes, so a user is never kept waiting past
+    /// `llm_wait`, a slow story still serves the next visitor, and no call is wasted (or made
+    /// twice) because its first asker stopped waiting or sent a newer location.
+    async fn written_story(
+        &self,
+        gate: &Addr<OpenAiGate>,
+        key: String,
+        prompt: ChatPrompt,
+        priority: Priority,
+    ) -> Option<String> {
+        let request = Generate::new(key.clone(), prompt, priority);
+        let (gate, cache) = (gate.clone(), self.cache.clone());
+        let call = tokio::spawn(
+            async move {
+                let answer = gate.send(request).await;
+                if let Ok(Ok(text)) = &answer
+                    && !text.trim().is_empty()
+                {
+                    let value: Arc<str> = text.as_str().into();
+                    cache.do_send(Put { key, value });
+                }
+                answer
             }
-            Ok(Ok(_)) => (fallback_text(&place.summary, depth), StorySource::Fallback),
+            .in_current_span(),
+        );
+        let outcome = match tokio::time::timeout(self.llm_wait, call).await {
+            Ok(Ok(Ok(answer))) => answer,
+            Ok(Ok(Err(error))) => {
+                tracing::warn!(%error, "LLM gate unreachable; telling the summary");
+                return None;
+            }
             Ok(Err(error)) => {
+                tracing::warn!(%error, "LLM task failed; telling the summary");
+                return None;
+            }
+            Err(_) => {
+                tracing::info!(
+                    "no LLM story in time; telling the summary, caching the story later"
+                );
+                return None;
+            }
+        };
+        match outcome {
+            Ok(text) if !text.trim().is_empty() => Some(text),
+            Ok(_) => None,
+            Err(error) => {
                 if error.is_service_failure() {
                     self.errors.record();
                 }
                 tracing::info!(%error, "no LLM story; telling the summary");
-                (fallback_text(&place.summary, depth), StorySource::Fallback)
-            }
-            Err(error) => {
-                tracing::warn!(%error, "LLM gate unreachable; telling the summary");
-                (fallback_text(&place.summary, depth), StorySource::Fallback)
+                None
             }
         }
     }
 
-    /// Places near `point`, nearest first, from the cache or Wikipedia.
-    async fn places_near(&self, request: &StoryRequest) -> Result<Vec<Place>, Arc<PlaceError>> {
+    /// The nearest place around the user that they were not told about.
+    async fn nearest_untold(
+        &self,
+        request: &StoryRequest,
+    ) -> Result<Option<Place>, Arc<PlaceError>> {
+        let places = self.places_near(request).await?;
+        let ids = places.iter().map(|place| &place.id);
+        let untold: HashSet<PlaceId> = self
+            .told
+            .untold(request.user_id, ids)
+            .await
+            .into_iter()
+            .collect();
+        Ok(choose_place(&places, request.point, |id| {
+            untold.contains(id)
+        }))
+    }
+
+    /// The places around the user's ~110 m cell, from the cache or Wikipedia (distances as
+    /// found for the cell; [`choose_place`] measures from the user).
+    async fn places_near(
+        &self,
+        request: &StoryRequest,
+    ) -> Result<Arc<Vec<Place>>, Arc<PlaceError>> {
         let (point, lang, radius) = (request.point, request.lang, request.radius_m);
         let key = places_key(lang.code(), point, radius);
         // Concurrent lookups of one cell share a single fetch (a crowd costs one request).
         let fetch = self.fetch_places(key.clone(), point, lang, radius);
-        let shared = self.lookups.try_get_with(key, fetch).await?;
-        let mut places = shared.as_ref().clone();
-        // The list may come from a neighbour in the same cell: measure from this very point.
-        for place in &mut places {
-            place.distance_m = point.distance_m(&place.coordinates);
-        }
-        places.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
-        Ok(places)
+        self.lookups.try_get_with(key, fetch).await
     }
 
     /// The place list of a cell from the fact cache, else from the place source.
@@ -448,6 +508,24 @@ impl Storyteller {
             in_flight.remove(&user_id);
         }
     }
+}
+
+/// The nearest of `places` for which `is_untold` holds, with its distance measured from
+/// `point` itself (a cached list may have been found for a neighbour in the same cell).
+pub fn choose_place(
+    places: &[Place],
+    point: Coordinates,
+    is_untold: impl Fn(&PlaceId) -> bool,
+) -> Option<Place> {
+    places
+        .iter()
+        .filter(|place| is_untold(&place.id))
+        .map(|place| (place, point.distance_m(&place.coordinates)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(place, distance_m)| Place {
+            distance_m,
+            ..place.clone()
+        })
 }
 
 /// The delivery row for a story just sent.

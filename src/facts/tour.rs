@@ -171,17 +171,11 @@ impl Storyteller {
         story: &StoryRequest,
         tour: &TourStoryRequest,
     ) -> Result<(Place, String, StorySource), TourOutcome> {
-        let places = self.places_near(story).await.map_err(|error| {
+        let nearest = self.nearest_untold(story).await.map_err(|error| {
             tracing::info!(%error, "tour tick: places unavailable");
             TourOutcome::Unavailable
         })?;
-        let untold = self
-            .told
-            .untold(story.user_id, places.iter().map(|place| &place.id))
-            .await;
-        let place = untold
-            .first()
-            .and_then(|id| places.into_iter().find(|place| &place.id == id))
+        let place = nearest
             .filter(|place| {
                 tour.nearer_than_m
                     .is_none_or(|limit| place.distance_m < limit)

@@ -365,3 +365,37 @@ async fn start_is_answered_within_100_ms_while_3_llm_calls_hang_and_50_wait() {
     // A correctness bound (the webhook and router never wait on the LLM), not a speed figure.
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
 }
+
+#[actix_web::test]
+async fn a_story_slower_than_the_wait_is_summarised_now_and_cached_for_the_next_visitor() {
+    let app = spawn_app_with(&[("LLM_QUEUE_WAIT_SECS", "1")]).await;
+    app.openai.set_latency(Duration::from_millis(2500));
+    app.openai.always(Reply::Story("A slow story.".into()));
+
+    let asked = std::time::Instant::now();
+    app.post_update(&location_update(1, 914, "en", LAT, LON))
+        .await;
+    wait_for_venues(&app, 914, 1).await;
+    let waited = asked.elapsed();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    app.post_update(&location_update(2, 915, "en", LAT, LON))
+        .await;
+    wait_for_venues(&app, 915, 1).await;
+
+    assert!(waited < Duration::from_millis(2000), "{waited:?}");
+    let first = &stories_to(&app, 914).await[0];
+    assert!(
+        first["caption"]
+            .as_str()
+            .unwrap()
+            .contains("📖 From Wikipedia:")
+    );
+    let second = &stories_to(&app, 915).await[0];
+    assert!(
+        second["caption"]
+            .as_str()
+            .unwrap()
+            .contains("A slow story.")
+    );
+    assert_eq!(app.openai.request_count(), 1);
+}

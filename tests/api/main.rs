@@ -14,5 +14,6 @@ mod polling;
 mod redis_cache;
 mod sending;
 mod shutdown;
+mod simulate;
 mod tours;
 mod webhook;

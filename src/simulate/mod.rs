@@ -1,0 +1,251 @@
+//! `excursobot simulate`: the real application against local simulators of the Telegram Bot
+//! API ([`telegram`]), an OpenAI-compatible API ([`openai`], fixed latency) and the Wikipedia
+//! API ([`wikipedia`], a made-up city in [`city`]), all on 127.0.0.1, driven through the
+//! webhook by simulated users ([`scenario`], [`walk`]) or by a flood of updates ([`flood`]).
+//!
+//! It needs no token, no environment and no network beyond 127.0.0.1. Every loop is bounded
+//! in count and in time. The report ([`report`]) says what each figure measures; with
+//! `--transcript` (or a single user) it also prints one user's chat ([`transcript`]).
+
+pub mod city;
+pub mod flood;
+pub mod openai;
+pub mod process;
+pub mod report;
+mod report_text;
+pub mod scenario;
+pub mod telegram;
+pub mod transcript;
+pub mod under_test;
+pub mod updates;
+pub mod walk;
+pub mod webhook_client;
+pub mod wikipedia;
+
+use std::{fmt, net::TcpListener, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::Context;
+
+use self::{
+    flood::{FloodKind, FloodPlan},
+    openai::SimOpenAi,
+    report::Report,
+    scenario::{Plan, Stage},
+    telegram::SimTelegram,
+    under_test::{BotUnderTest, Endpoints, SECRET},
+    webhook_client::WebhookClient,
+    wikipedia::SimWikipedia,
+};
+
+/// The bot's LLM permits (its default; the report's "all permits busy" refers to it).
+const LLM_PERMITS: usize = crate::actors::openai_gate::DEFAULT_PERMITS;
+/// Flood length when `--duration-secs` is not given.
+const DEFAULT_FLOOD_SECS: u64 = 10;
+/// Scenario length when `--duration-secs` is not given.
+const DEFAULT_SCENARIO_SECS: u64 = 60;
+
+/// The scenario and how to run it (`excursobot simulate --help`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct SimulateArgs {
+    /// Simulated users; each sends /start, then a location.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub users: u32,
+    /// Share of the users who share a live location and walk (0 to 1).
+    #[arg(long, default_value_t = 0.5)]
+    pub tour_share: f64,
+    /// Live-location edits per walking user (a stop edit follows them).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub edits: u32,
+    /// How long the simulated LLM takes to answer, in milliseconds.
+    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=120_000))]
+    pub llm_latency_ms: u64,
+    /// Length of the run in seconds [default: 60, or 10 with --flood].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub duration_secs: Option<u64>,
+    /// Instead of the scenario, send as many updates as the bot acknowledges.
+    #[arg(long, value_enum)]
+    pub flood: Option<FloodKind>,
+    /// Print the first user's chat (always printed with --users 1).
+    #[arg(long)]
+    pub transcript: bool,
+    /// Keep-alive webhook connections of the flood.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub connections: u64,
+    /// Load-generator threads of the flood.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=16))]
+    pub client_threads: u64,
+    /// The bot's HTTP worker threads [default: its own, one per core].
+    #[arg(long)]
+    pub http_workers: Option<usize>,
+    /// Run the bot as the real binary in a child process, to measure its memory and CPU
+    /// without the simulators and the load generator.
+    #[arg(long)]
+    pub bot_process: bool,
+    /// Seed of the simulated city walk (same seed, same walk).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The binary `--bot-process` starts [default: this very executable]; e.g. another
+    /// build to compare, or a wrapper script that runs it under a profiler.
+    #[arg(long, requires = "bot_process")]
+    pub bot_binary: Option<PathBuf>,
+}
+
+/// What a run prints: the transcript when asked for, then the report.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The first user's chat.
+    pub transcript: Option<String>,
+    /// The figures.
+    pub report: Report,
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(transcript) = &self.transcript {
+            writeln!(f, "{transcript}")?;
+        }
+        write!(f, "{}", self.report)
+    }
+}
+
+/// The three simulators.
+struct Simulators {
+    telegram: Arc<SimTelegram>,
+    openai: SimOpenAi,
+    wikipedia: SimWikipedia,
+}
+
+impl Simulators {
+    fn start(args: &SimulateArgs) -> anyhow::Result<Self> {
+        Ok(Self {
+            telegram: Arc::new(SimTelegram::start(1).context("simulated Telegram")?),
+            openai: SimOpenAi::start(Duration::from_millis(args.llm_latency_ms))
+                .context("simulated OpenAI")?,
+            wikipedia: SimWikipedia::start().context("simulated Wikipedia")?,
+        })
+    }
+
+    fn endpoints(&self) -> Endpoints<'_> {
+        Endpoints {
+            telegram: &self.telegram,
+            openai: &self.openai,
+            wikipedia: &self.wikipedia,
+        }
+    }
+
+    async fn stop(&self) {
+        self.telegram.stop().await;
+        self.openai.stop().await;
+        self.wikipedia.stop().await;
+    }
+}
+
+/// Runs the simulation `args` describe; call inside an actix system.
+pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
+    crate::install_tls_provider();
+    let simulators = Simulators::start(&args)?;
+    let vars = under_test::variables(&simulators.endpoints(), args.http_workers);
+    let bot = if args.bot_process {
+        let binary = match &args.bot_binary {
+            Some(binary) => binary.clone(),
+            None => std::env::current_exe().context("finding this executable")?,
+        };
+        BotUnderTest::child(&binary, &vars).await?
+    } else {
+        BotUnderTest::in_process(&vars).await?
+    };
+    let outcome = drive(&args, &simulators, &bot).await;
+    let process = bot.figures();
+    let stopped = bot.stop().await;
+    simulators.stop().await;
+    stopped.context("stopping the bot")?;
+    let (transcript, mut report) = outcome;
+    report.process = process;
+    report.llm = simulators.openai.ledger().figures();
+    Ok(Outcome { transcript, report })
+}
+
+/// Plays the scenario or the flood against a running bot.
+async fn drive(
+    args: &SimulateArgs,
+    simulators: &Simulators,
+    bot: &BotUnderTest,
+) -> (Option<String>, Report) {
+    let mut report = Report {
+        title: title(args),
+        scenario: None,
+        flood: None,
+        llm: simulators.openai.ledger().figures(),
+        permits: LLM_PERMITS,
+        process: None,
+    };
+    if let Some(kind) = args.flood {
+        let plan = FloodPlan {
+            kind,
+            connections: usize::try_from(args.connections).unwrap_or(1),
+            threads: usize::try_from(args.client_threads).unwrap_or(1),
+            duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_FLOOD_SECS)),
+        };
+        report.flood = Some(flood::run(plan, bot.addr(), SECRET, &simulators.telegram).await);
+        return (None, report);
+    }
+    let plan = Plan {
+        users: args.users,
+        tour_share: args.tour_share,
+        edits: args.edits,
+        duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_SCENARIO_SECS)),
+        seed: args.seed,
+    };
+    let stage = Stage::new(
+        WebhookClient::new(bot.addr(), SECRET),
+        Arc::clone(&simulators.telegram),
+        Arc::clone(simulators.openai.ledger()),
+        LLM_PERMITS,
+        plan.duration,
+    );
+    let walkers = scenario::walkers(&plan);
+    let (figures, transcripts) = scenario::run(&stage, &walkers).await;
+    report.scenario = Some(figures);
+    let transcript = (args.transcript || args.users == 1)
+        .then(|| transcripts.first().map(|lines| transcript::render(lines)))
+        .flatten();
+    (transcript, report)
+}
+
+fn title(args: &SimulateArgs) -> String {
+    let bot = if args.bot_process {
+        "bot in a child process"
+    } else {
+        "bot in this process"
+    };
+    let workers = args
+        .http_workers
+        .map_or("one per core".to_owned(), |w| w.to_string());
+    match args.flood {
+        Some(kind) => format!(
+            "excursobot simulate --flood {}: {} s, {} connections, {} client thread(s), HTTP workers {workers}, {bot}",
+            format!("{kind:?}").to_lowercase(),
+            args.duration_secs.unwrap_or(DEFAULT_FLOOD_SECS),
+            args.connections,
+            args.client_threads,
+        ),
+        None => {
+            let tours = (f64::from(args.users) * args.tour_share.clamp(0.0, 1.0)).ceil();
+            format!(
+                "excursobot simulate: {} user(s) ({tours} on live tours, {} edits each), LLM latency {} ms, {LLM_PERMITS} LLM permits, {} s, seed {}, HTTP workers {workers}, {bot}",
+                args.users,
+                args.edits,
+                args.llm_latency_ms,
+                args.duration_secs.unwrap_or(DEFAULT_SCENARIO_SECS),
+                args.seed,
+            )
+        }
+    }
+}
+
+/// A listener on 127.0.0.1 with a free port, for a simulator.
+fn local_listener() -> std::io::Result<(TcpListener, u16)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    Ok((listener, port))
+}

@@ -1,0 +1,236 @@
+//! The simulated OpenAI-compatible API: `POST /v1/chat/completions` answers a recognisable
+//! story after a fixed latency. It reads the place, the depth of the story and its language
+//! from the prompt, so it can count calls per key (a key asked twice is a duplicate call the
+//! cache or single-flight should have saved), and it tracks how many calls overlap.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use actix_web::{App, HttpResponse, HttpServer, dev::ServerHandle, web};
+use serde_json::{Value, json};
+
+use super::local_listener;
+
+/// Marks text written by this simulator, so the simulated Telegram can tell a written story
+/// from the place's own summary.
+pub const STORY_MARK: &str = "✍";
+
+/// What the simulated LLM has seen.
+#[derive(Debug, Default)]
+pub struct LlmLedger {
+    /// Calls by key (place title, story depth, language).
+    calls: Mutex<HashMap<String, u32>>,
+    /// Calls being answered now.
+    in_flight: AtomicUsize,
+    /// Most calls ever answered at once.
+    max_in_flight: AtomicUsize,
+    /// Every call so far.
+    total: AtomicU64,
+}
+
+/// The ledger's figures at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LlmFigures {
+    /// Calls made.
+    pub calls: u64,
+    /// Distinct keys asked.
+    pub keys: u64,
+    /// Calls for a key that was asked before.
+    pub duplicates: u64,
+    /// Most calls in flight at one moment.
+    pub max_concurrency: usize,
+}
+
+impl LlmLedger {
+    /// Calls in flight right now.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    /// The figures so far.
+    pub fn figures(&self) -> LlmFigures {
+        let calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        LlmFigures {
+            calls: self.total.load(Ordering::Relaxed),
+            keys: calls.len() as u64,
+            duplicates: calls.values().map(|n| u64::from(n.saturating_sub(1))).sum(),
+            max_concurrency: self.max_in_flight.load(Ordering::Relaxed),
+        }
+    }
+
+    fn begin(self: &Arc<Self>, key: String) -> CallGuard {
+        *self
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key)
+            .or_default() += 1;
+        self.total.fetch_add(1, Ordering::Relaxed);
+        let now = self.in_flight.fetch_add(1, Ordering::AcqRel) + 1;
+        self.max_in_flight.fetch_max(now, Ordering::AcqRel);
+        CallGuard(Arc::clone(self))
+    }
+}
+
+/// Counts a call as in flight until dropped (also when the client hangs up mid-answer).
+struct CallGuard(Arc<LlmLedger>);
+
+impl Drop for CallGuard {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The server's shared state.
+struct State {
+    ledger: Arc<LlmLedger>,
+    latency: Duration,
+}
+
+/// A running simulated LLM endpoint.
+pub struct SimOpenAi {
+    port: u16,
+    handle: ServerHandle,
+    ledger: Arc<LlmLedger>,
+}
+
+impl SimOpenAi {
+    /// Starts the server on 127.0.0.1; every answer takes `latency`.
+    pub fn start(latency: Duration) -> anyhow::Result<Self> {
+        let (listener, port) = local_listener()?;
+        let ledger = Arc::new(LlmLedger::default());
+        let state = web::Data::new(State {
+            ledger: Arc::clone(&ledger),
+            latency,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::JsonConfig::default().limit(1 << 20))
+                .route("/v1/chat/completions", web::post().to(complete))
+        })
+        .workers(1)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        Ok(Self {
+            port,
+            handle,
+            ledger,
+        })
+    }
+
+    /// The `OPENAI_BASE_URL` pointing here.
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}/v1", self.port)
+    }
+
+    /// Calls seen so far.
+    pub fn ledger(&self) -> &Arc<LlmLedger> {
+        &self.ledger
+    }
+
+    /// Stops the server.
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+async fn complete(body: web::Json<Value>, state: web::Data<State>) -> HttpResponse {
+    let prompt = user_prompt(&body);
+    let (title, key) = call_key(prompt);
+    let call = state.ledger.begin(key);
+    tokio::time::sleep(state.latency).await;
+    drop(call);
+    let text = format!(
+        "{STORY_MARK} A story the simulated LLM wrote about {title} in {} ms.",
+        state.latency.as_millis()
+    );
+    HttpResponse::Ok().json(completion(&text))
+}
+
+/// The user message of a chat-completions request.
+fn user_prompt(body: &Value) -> &str {
+    body["messages"]
+        .as_array()
+        .and_then(|messages| messages.iter().find(|m| m["role"] == "user"))
+        .and_then(|message| message["content"].as_str())
+        .unwrap_or_default()
+}
+
+/// The place title and the call's key: title, depth (the task's word count) and language.
+fn call_key(prompt: &str) -> (&str, String) {
+    let line = |prefix: &str| {
+        prompt
+            .lines()
+            .find_map(|line| line.strip_prefix(prefix))
+            .unwrap_or("?")
+    };
+    let title = line("Place: ");
+    let depth = if prompt.contains("deeper story") {
+        "more"
+    } else {
+        "first"
+    };
+    let language = prompt
+        .rsplit_once("Write it in ")
+        .map_or("?", |(_, language)| language.trim_end_matches('.'));
+    (title, format!("{title}|{depth}|{language}"))
+}
+
+/// A chat completion with `text` as the answer, shaped like OpenAI's recorded answers.
+fn completion(text: &str) -> Value {
+    json!({
+        "id": "chatcmpl-simulated",
+        "object": "chat.completion",
+        "created": 1_727_346_142,
+        "model": "simulated",
+        "choices": [{
+            "index": 0,
+            "message": { "role": "assistant", "content": text, "refusal": null },
+            "logprobs": null,
+            "finish_reason": "stop"
+        }],
+        "usage": { "prompt_tokens": 200, "completion_tokens": 90, "total_tokens": 290 }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_title_depth_and_language() {
+        let prompt = "Place: Fountain, block 1-2\nWhere: about 10 m to the N of the listener.\n\
+                      Summary (the only source of facts):\nIt is old.\n\n\
+                      Write one surprising story. Write it in Russian.";
+        assert_eq!(
+            call_key(prompt),
+            (
+                "Fountain, block 1-2",
+                "Fountain, block 1-2|first|Russian".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_repeated_key_counts_as_a_duplicate() {
+        let ledger = Arc::new(LlmLedger::default());
+        let mut calls: Vec<CallGuard> = ["a", "b", "a", "a"]
+            .into_iter()
+            .map(|key| ledger.begin(key.into()))
+            .collect();
+        calls.pop();
+        let figures = ledger.figures();
+        assert_eq!((figures.calls, figures.keys, figures.duplicates), (4, 2, 2));
+        assert_eq!((figures.max_concurrency, ledger.in_flight()), (4, 3));
+    }
+}

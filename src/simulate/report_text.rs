@@ -1,0 +1,120 @@
+//! The printed report: one aligned line per figure, each saying what it counts.
+
+use std::fmt;
+
+use super::{
+    openai::LlmFigures,
+    report::{ANSWER_TARGET, FloodFigures, ScenarioFigures, show},
+};
+
+/// The scenario's lines.
+pub fn scenario(
+    f: &mut fmt::Formatter<'_>,
+    s: &ScenarioFigures,
+    llm: &LlmFigures,
+    permits: usize,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "webhook ack  {}  ({} updates; {} accepted, {} refused)",
+        s.acks.summary(50.0, 99.0),
+        s.acks.len(),
+        s.accepted,
+        s.refused
+    )?;
+    writeln!(
+        f,
+        "/start      {}  end to end, all {} (unanswered {})",
+        s.start.summary(50.0, 99.0),
+        s.start.len(),
+        s.start_unanswered
+    )?;
+    writeln!(
+        f,
+        "/start      {}  end to end, the {} sent while all {permits} LLM permits were busy",
+        s.start_saturated.summary(50.0, 99.0),
+        s.start_saturated.len()
+    )?;
+    let all = s.locations.all();
+    writeln!(
+        f,
+        "locations    {} of {} answered within {} s: {} stories, {} summaries, {} notes, {} unanswered",
+        all.within(ANSWER_TARGET),
+        s.locations.asked(),
+        ANSWER_TARGET.as_secs(),
+        s.locations.story.len(),
+        s.locations.fallback.len(),
+        s.locations.note.len(),
+        s.locations.unanswered
+    )?;
+    writeln!(
+        f,
+        "story        {}  end to end",
+        s.locations.story.summary(50.0, 95.0)
+    )?;
+    writeln!(
+        f,
+        "summary      {}  end to end",
+        s.locations.fallback.summary(50.0, 95.0)
+    )?;
+    writeln!(f, "any answer   {}  end to end", all.summary(50.0, 95.0))?;
+    writeln!(
+        f,
+        "tours        {} live-location edits sent; {} answers while walking ({} stories, {} summaries, {} notes)",
+        s.tour_edits,
+        s.tour_answers.asked() - s.tour_answers.unanswered,
+        s.tour_answers.story.len(),
+        s.tour_answers.fallback.len(),
+        s.tour_answers.note.len()
+    )?;
+    let stories = s.locations.story.len() + s.tour_answers.story.len();
+    let per_story = if stories == 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.2}", llm.calls as f64 / stories as f64)
+    };
+    writeln!(
+        f,
+        "LLM          {} calls for {} delivered stories ({per_story} per story); {} duplicate calls (same key twice); highest concurrency {} of {permits}",
+        llm.calls, stories, llm.duplicates, llm.max_concurrency
+    )?;
+    let seconds = s.elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        f,
+        "throughput   {} updates accepted in {:.1} s ({:.1}/s)",
+        s.accepted,
+        seconds,
+        s.accepted as f64 / seconds
+    )
+}
+
+/// The flood's lines.
+pub fn flood(f: &mut fmt::Formatter<'_>, flood: &FloodFigures) -> fmt::Result {
+    let seconds = flood.elapsed.as_secs_f64().max(1e-9);
+    writeln!(
+        f,
+        "flood        {:.0} {} updates/s acknowledged ({} in {:.1} s over {} connections, {} client thread(s))",
+        flood.accepted as f64 / seconds,
+        flood.kind,
+        flood.accepted,
+        seconds,
+        flood.connections,
+        flood.client_threads
+    )?;
+    writeln!(
+        f,
+        "flood ack    {}  ({} busy 503, {} errors)",
+        flood.acks.summary(50.0, 99.0),
+        flood.busy,
+        flood.errors
+    )?;
+    if flood.replies > 0 {
+        writeln!(
+            f,
+            "flood sends  {} replies reached Telegram; the last {} after the load stopped",
+            flood.replies,
+            show(flood.drained_in)
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! One simulated user's conversation: `/start`, then a location (the start of a live location
+//! for walkers on a tour), then the tour's edits and the edit that stops sharing. Every step
+//! waits at most until the run's deadline; what the bot sends is read from the chat's inbox at
+//! the simulated Telegram, stamped with the moment it arrived there.
+
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{
+    openai::STORY_MARK,
+    report::{AnswerKind, Answers, Samples},
+    scenario::{Stage, Walker},
+    telegram::{Delivery, Method},
+    updates::{self, LiveEdit, Sender},
+};
+use crate::i18n::Lang;
+
+/// Longest a user waits for the answer to a location before giving up on it.
+const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
+/// Longest a user waits for the reply to `/start`.
+const START_PATIENCE: Duration = Duration::from_secs(10);
+
+/// One line of a chat, for the transcript.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// When it was sent (by the user) or reached Telegram (from the bot).
+    pub at: Instant,
+    /// Whether the user wrote it.
+    pub from_user: bool,
+    /// What it said.
+    pub text: String,
+}
+
+/// What one user measured.
+#[derive(Debug, Default)]
+pub struct WalkLog {
+    /// Acknowledgement latency of each update posted.
+    pub acks: Samples,
+    /// Updates answered 200.
+    pub accepted: u64,
+    /// Updates answered otherwise or not at all.
+    pub refused: u64,
+    /// `/start` end to end, and whether every LLM permit was busy meanwhile.
+    pub start: Option<(Duration, bool)>,
+    /// The location's answer.
+    pub location: Answers,
+    /// Answers while walking.
+    pub tour: Answers,
+    /// Live-location edits posted.
+    pub tour_edits: u64,
+    /// The chat, in order of events.
+    pub transcript: Vec<Line>,
+}
+
+/// Plays one user's part; returns what it measured.
+pub async fn walk(stage: &Stage, walker: &Walker) -> WalkLog {
+    let mut inbox = stage.telegram.open_chat(walker.user_id);
+    let mut chat = Chat {
+        stage,
+        walker,
+        inbox: &mut inbox,
+        log: WalkLog::default(),
+        message_id: 0,
+        last_post: Instant::now(),
+    };
+    if !chat.pause_until(stage.started + walker.arrival).await {
+        return chat.log;
+    }
+    chat.start().await;
+    if chat.pause(stage.timing.think).await {
+        chat.share_location().await;
+        if walker.tour {
+            chat.tour().await;
+        }
+    }
+    chat.log
+}
+
+/// A user's side of the chat while it plays.
+struct Chat<'a> {
+    stage: &'a Stage,
+    walker: &'a Walker,
+    inbox: &'a mut UnboundedReceiver<Delivery>,
+    log: WalkLog,
+    message_id: u32,
+    /// When the last update was posted (tour answers are timed from it).
+    last_post: Instant,
+}
+
+impl Chat<'_> {
+    fn sender(&self) -> Sender<'_> {
+        Sender {
+            user_id: self.walker.user_id,
+            language: &self.walker.language,
+        }
+    }
+
+    async fn start(&mut self) {
+        let busy = self.stage.llm_saturated();
+        let sent = self
+            .post("/start", |id, sender, message_id, date| {
+                updates::command(id, sender, message_id, date, "/start")
+            })
+            .await;
+        let until = sent + START_PATIENCE;
+        let reply = self.next(until, |d| d.method == Method::Message).await;
+        self.log.start = reply.map(|reply| {
+            let busy = busy && self.stage.llm_saturated();
+            (reply.at.saturating_duration_since(sent), busy)
+        });
+    }
+
+    async fn share_location(&mut self) {
+        let (at, live) = (self.walker.start, self.walker.tour);
+        let what = if live {
+            format!("📡 live location {:.5}, {:.5}", at.lat, at.lon)
+        } else {
+            format!("📍 location {:.5}, {:.5}", at.lat, at.lon)
+        };
+        let sent = self
+            .post(&what, |id, sender, message_id, date| {
+                updates::location(id, sender, message_id, date, at, live)
+            })
+            .await;
+        let lang = self.lang();
+        let answer = self
+            .next(sent + ANSWER_PATIENCE, |d| answer_kind(d, lang).is_some())
+            .await;
+        let kind = answer.as_ref().and_then(|d| answer_kind(d, lang));
+        let latency = answer.map_or(Duration::ZERO, |d| d.at.saturating_duration_since(sent));
+        self.log.location.record(kind, latency);
+    }
+
+    /// Walks the route with edits of the live location, then stops sharing.
+    async fn tour(&mut self) {
+        let live_message = self.message_id;
+        let date = unix_now();
+        let legs = self.walker.route.len();
+        for (leg, (at, heading)) in self.walker.route.clone().into_iter().enumerate() {
+            if !self.listen(self.stage.timing.edit_every).await {
+                return;
+            }
+            let edit = LiveEdit {
+                date,
+                edit_date: unix_now(),
+                at,
+                heading,
+            };
+            let last = leg + 1 == legs;
+            let what = if last {
+                "⏹ stopped sharing the live location".to_owned()
+            } else {
+                format!("📡 moved to {:.5}, {:.5}", at.lat, at.lon)
+            };
+            self.post(&what, |id, sender, _, _| {
+                if last {
+                    updates::live_stop(id, sender, live_message, &edit)
+                } else {
+                    updates::live_edit(id, sender, live_message, &edit)
+                }
+            })
+            .await;
+            self.log.tour_edits += 1;
+        }
+        self.listen(self.stage.timing.edit_every).await;
+    }
+
+    /// Posts an update built by `build(update_id, sender, message_id, unix date)`; returns
+    /// when it was sent.
+    async fn post(
+        &mut self,
+        what: &str,
+        build: impl FnOnce(u32, Sender, u32, u64) -> serde_json::Value,
+    ) -> Instant {
+        self.message_id += 1;
+        let body = build(
+            self.stage.next_update_id(),
+            self.sender(),
+            self.message_id,
+            unix_now(),
+        );
+        let sent = Instant::now();
+        self.last_post = sent;
+        self.log.transcript.push(Line {
+            at: sent,
+            from_user: true,
+            text: what.to_owned(),
+        });
+        match self.stage.client.post(body.to_string().as_bytes()).await {
+            Ok(ack) => {
+                self.log.acks.push(ack.latency);
+                match ack.status {
+                    200 => self.log.accepted += 1,
+                    _ => self.log.refused += 1,
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "webhook post failed");
+                self.log.refused += 1;
+            }
+        }
+        sent
+    }
+
+    /// The next delivery matching `wanted`, noting everything that arrives; `None` at `until`
+    /// or the run's deadline.
+    async fn next(
+        &mut self,
+        until: Instant,
+        wanted: impl Fn(&Delivery) -> bool,
+    ) -> Option<Delivery> {
+        let until = until.min(self.stage.deadline);
+        loop {
+            let delivery = tokio::time::timeout_at(until.into(), self.inbox.recv()).await;
+            let delivery = delivery.ok().flatten()?;
+            self.note(&delivery);
+            if wanted(&delivery) {
+                return Some(delivery);
+            }
+        }
+    }
+
+    /// Reads the chat for `duration`, counting answers as tour answers; `false` when the
+    /// run's deadline came first.
+    async fn listen(&mut self, duration: Duration) -> bool {
+        let until = Instant::now() + duration;
+        let lang = self.lang();
+        while let Some(delivery) = self.next(until, |d| answer_kind(d, lang).is_some()).await {
+            let latency = delivery.at.saturating_duration_since(self.last_post);
+            self.log.tour.record(answer_kind(&delivery, lang), latency);
+        }
+        Instant::now() < self.stage.deadline
+    }
+
+    /// Sleeps for `duration` unless the deadline comes first (then `false`).
+    async fn pause(&mut self, duration: Duration) -> bool {
+        self.pause_until(Instant::now() + duration).await
+    }
+
+    async fn pause_until(&mut self, until: Instant) -> bool {
+        if until >= self.stage.deadline {
+            return false;
+        }
+        tokio::time::sleep_until(until.into()).await;
+        true
+    }
+
+    fn note(&mut self, delivery: &Delivery) {
+        self.log.transcript.push(Line {
+            at: delivery.at,
+            from_user: false,
+            text: super::transcript::describe(delivery),
+        });
+    }
+
+    fn lang(&self) -> Lang {
+        Lang::from_telegram(Some(&self.walker.language))
+    }
+}
+
+/// What kind of answer to a location `delivery` is, if it is one.
+pub fn answer_kind(delivery: &Delivery, lang: Lang) -> Option<AnswerKind> {
+    if !matches!(delivery.method, Method::Message | Method::Photo) {
+        return None;
+    }
+    let text = delivery.text.as_str();
+    let texts = lang.texts();
+    let starts = |template: &str| {
+        let fixed = template.split('{').next().unwrap_or(template);
+        !fixed.is_empty() && text.starts_with(fixed)
+    };
+    if text.contains(STORY_MARK) {
+        Some(AnswerKind::Story)
+    } else if text.contains(texts.from_wikipedia) {
+        Some(AnswerKind::Fallback)
+    } else if starts(texts.busy) {
+        Some(AnswerKind::Busy)
+    } else if starts(texts.nothing_nearby) {
+        Some(AnswerKind::NothingNearby)
+    } else if starts(texts.sources_down) {
+        Some(AnswerKind::SourcesDown)
+    } else {
+        None
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}

@@ -1,0 +1,118 @@
+//! `excursobot simulate` end to end: the real application against its built-in simulators,
+//! with the flags a user would type.
+
+use std::time::Duration;
+
+use clap::Parser;
+use excursobot::simulate::{self, SimulateArgs};
+
+/// The `simulate` flags, parsed as the binary parses them.
+#[derive(Parser)]
+struct Cli {
+    #[command(flatten)]
+    args: SimulateArgs,
+}
+
+fn args(flags: &[&str]) -> SimulateArgs {
+    let argv = std::iter::once("simulate").chain(flags.iter().copied());
+    Cli::try_parse_from(argv).expect("valid flags").args
+}
+
+#[actix_web::test]
+async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
+    let flags = [
+        "--users",
+        "6",
+        "--edits",
+        "2",
+        "--llm-latency-ms",
+        "50",
+        "--duration-secs",
+        "4",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let report = &outcome.report;
+    let scenario = report.scenario.as_ref().expect("scenario figures");
+    // 6 × (/start + location) + 3 walkers × (2 moves + the stop).
+    assert_eq!((scenario.accepted, scenario.refused), (21, 0));
+    assert_eq!(scenario.acks.len(), 21);
+    assert_eq!((scenario.start.len(), scenario.start_unanswered), (6, 0));
+    assert_eq!(scenario.locations.asked(), 6);
+    assert_eq!(scenario.locations.unanswered, 0);
+    let answers = scenario.locations.all();
+    assert_eq!(answers.within(Duration::from_secs(10)), 6);
+    assert_eq!(scenario.tour_edits, 9);
+    assert_eq!(report.llm.duplicates, 0, "{report}");
+    assert!(
+        report.llm.calls >= 1 && report.llm.max_concurrency <= 3,
+        "{report}"
+    );
+    let stories = scenario.locations.story.len() + scenario.tour_answers.story.len();
+    assert!(report.llm.calls as usize <= stories, "{report}");
+    assert!(report.process.as_ref().is_some_and(|p| p.peak_rss_kib > 0));
+    assert!(outcome.transcript.is_none());
+}
+
+#[actix_web::test]
+async fn one_user_gets_a_readable_transcript_of_the_chat() {
+    let flags = [
+        "--users",
+        "1",
+        "--transcript",
+        "--llm-latency-ms",
+        "50",
+        "--duration-secs",
+        "3",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let transcript = outcome.transcript.as_deref().expect("a transcript");
+    let lines: Vec<&str> = transcript.lines().collect();
+    assert!(lines[0].ends_with("user  /start"), "{transcript}");
+    assert!(
+        lines[1].contains("bot   Hi! I tell short, true stories"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("user  📡 live location"),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains("✍ A story the simulated LLM wrote about"),
+        "{transcript}"
+    );
+    assert!(transcript.contains("[map pin]"), "{transcript}");
+    assert!(
+        transcript.contains("user  ⏹ stopped sharing"),
+        "{transcript}"
+    );
+    let printed = outcome.to_string();
+    assert!(printed.contains("1 of 1 answered within 10 s"), "{printed}");
+}
+
+#[actix_web::test]
+async fn a_short_flood_of_ignored_updates_is_acknowledged() {
+    let flags = [
+        "--flood",
+        "ignored",
+        "--duration-secs",
+        "1",
+        "--connections",
+        "4",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let flood = outcome.report.flood.as_ref().expect("flood figures");
+    assert!(flood.accepted > 100, "{}", outcome.report);
+    assert_eq!((flood.busy, flood.errors), (0, 0), "{}", outcome.report);
+}
