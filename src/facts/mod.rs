@@ -38,8 +38,8 @@ use crate::{
         db_actor::{DbActor, Delivered},
         fact_cache::{CacheSnapshot, FactCache, Get, Put, Stats as CacheStats},
         openai_gate::{
-            ChatPrompt, DEFAULT_INTERACTIVE_QUEUE_WAIT, GateSnapshot, GateStats, Generate,
-            OpenAiGate, Priority,
+            ChatPrompt, DEFAULT_INTERACTIVE_QUEUE_WAIT, GateError, GateSnapshot, GateStats,
+            Generate, OpenAiGate, Priority,
         },
     },
     cache::{fact_key, more_fact_key, places_key},
@@ -87,6 +87,18 @@ impl StorySource {
             StorySource::Fallback => "fallback",
         }
     }
+}
+
+/// The LLM gate shed a request or kept it queued too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GateBusy;
+
+/// Why the LLM wrote no story.
+enum NoStory {
+    /// Shed or waited too long in the queue: worth trying again later.
+    Busy,
+    /// Failed, refused, timed out or empty: tell the summary.
+    Failed,
 }
 
 /// A first story or a "tell me more".
@@ -326,38 +338,61 @@ impl Storyteller {
         depth: Depth,
         priority: Priority,
     ) -> (String, StorySource) {
+        let wait = Some(self.llm_wait);
+        self.story_or_busy(place, request, depth, priority, wait)
+            .await
+            .unwrap_or_else(|GateBusy| {
+                (fallback_text(&place.summary, depth), StorySource::Fallback)
+            })
+    }
+
+    /// The story about `place`: the fact cache, else the LLM (waiting at most `wait`), else the
+    /// place's own summary; `Err(GateBusy)` when the gate shed the request or it waited too
+    /// long in the queue (a tour tick then tries again at the next tick).
+    pub(crate) async fn story_or_busy(
+        &self,
+        place: &Place,
+        request: &StoryRequest,
+        depth: Depth,
+        priority: Priority,
+        wait: Option<Duration>,
+    ) -> Result<(String, StorySource), GateBusy> {
         let lang = request.lang;
         let key = match depth {
             Depth::First => fact_key(lang.code(), &place.id),
             Depth::More => more_fact_key(lang.code(), &place.id),
         };
         if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
-            return (text.to_string(), StorySource::Cache);
+            return Ok((text.to_string(), StorySource::Cache));
         }
+        let fallback = || (fallback_text(&place.summary, depth), StorySource::Fallback);
         let Some(gate) = &self.gate else {
-            return (fallback_text(&place.summary, depth), StorySource::Fallback);
+            return Ok(fallback());
         };
         let prompt = match depth {
             Depth::First => prompt::story(place, request.point, lang),
             Depth::More => prompt::deeper_story(place, request.point, lang),
         };
-        match self.written_story(gate, key, prompt, priority).await {
-            Some(text) => (text, StorySource::Llm),
-            None => (fallback_text(&place.summary, depth), StorySource::Fallback),
+        match self.written_story(gate, key, prompt, priority, wait).await {
+            Ok(text) => Ok((text, StorySource::Llm)),
+            Err(NoStory::Busy) => Err(GateBusy),
+            Err(NoStory::Failed) => Ok(fallback()),
         }
     }
 
-    /// Asks the gate for a story and waits at most `llm_wait` for it. The call runs in a task
-    /// of its own that caches the story when it comes, so a user is never kept waiting past
-    /// `llm_wait`, a slow story still serves the next visitor, and no call is wasted (or made
-    /// twice) because its first asker stopped waiting or sent a newer location.
+    /// Asks the gate for a story and waits at most `wait` for it (`None`: until the gate
+    /// answers). The call runs in a task of its own that caches the story when it comes, so a
+    /// user is never kept waiting past `wait`, a slow story still serves the next visitor, and
+    /// no call is wasted (or made twice) because its first asker stopped waiting or sent a
+    /// newer location.
     async fn written_story(
         &self,
         gate: &Addr<OpenAiGate>,
         key: String,
         prompt: ChatPrompt,
         priority: Priority,
-    ) -> Option<String> {
+        wait: Option<Duration>,
+    ) -> Result<String, NoStory> {
         let request = Generate::new(key.clone(), prompt, priority);
         let (gate, cache) = (gate.clone(), self.cache.clone());
         let call = tokio::spawn(
@@ -373,32 +408,35 @@ impl Storyteller {
             }
             .in_current_span(),
         );
-        let outcome = match tokio::time::timeout(self.llm_wait, call).await {
+        let waited = match wait {
+            Some(wait) => tokio::time::timeout(wait, call).await,
+            None => Ok(call.await),
+        };
+        let outcome = match waited {
             Ok(Ok(Ok(answer))) => answer,
             Ok(Ok(Err(error))) => {
                 tracing::warn!(%error, "LLM gate unreachable; telling the summary");
-                return None;
+                return Err(NoStory::Failed);
             }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "LLM task failed; telling the summary");
-                return None;
+                return Err(NoStory::Failed);
             }
             Err(_) => {
-                tracing::info!(
-                    "no LLM story in time; telling the summary, caching the story later"
-                );
-                return None;
+                tracing::info!("no LLM story in time; telling the summary, caching it later");
+                return Err(NoStory::Failed);
             }
         };
         match outcome {
-            Ok(text) if !text.trim().is_empty() => Some(text),
-            Ok(_) => None,
+            Ok(text) if !text.trim().is_empty() => Ok(text),
+            Ok(_) => Err(NoStory::Failed),
+            Err(GateError::Shed(_) | GateError::QueueWait) => Err(NoStory::Busy),
             Err(error) => {
                 if error.is_service_failure() {
                     self.errors.record();
                 }
                 tracing::info!(%error, "no LLM story; telling the summary");
-                None
+                Err(NoStory::Failed)
             }
         }
     }

@@ -17,16 +17,14 @@ use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    StoryContext, StoryRequest, StorySource, Storyteller, delivery, fallback_text, prompt,
+    Depth, GateBusy, StoryContext, StoryRequest, StorySource, Storyteller, delivery, fallback_text,
     reply::{StoryReply, send_story},
 };
 use crate::{
     actors::{
         db_actor::Delivered,
-        fact_cache::{Get, Put},
-        openai_gate::{GateError, GateStats, Generate, Priority},
+        openai_gate::{GateStats, Priority},
     },
-    cache::fact_key,
     geo::Coordinates,
     i18n::Lang,
     places::{Place, PlaceId},
@@ -138,9 +136,6 @@ impl HeadingCue {
     }
 }
 
-/// The story could not be written now because the gate is full.
-struct GateFull;
-
 impl Storyteller {
     /// Tells the nearest untold place on a tour, numbered and with a heading cue; see
     /// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
@@ -184,52 +179,37 @@ impl Storyteller {
         self.typing(story.chat);
         match self.tour_story_text(&place, story, tour.priority).await {
             Ok((text, source)) => Ok((place, text, source)),
-            Err(GateFull) => Err(TourOutcome::GateBusy),
+            Err(GateBusy) => Err(TourOutcome::GateBusy),
         }
     }
 
-    /// The story text: cache, else the gate (refusing to queue a `Live` tick behind a full
-    /// gate), else the place's own summary.
+    /// The story text: cache, else the gate, else the place's own summary. A `Live` tick never
+    /// queues behind a full gate (`GateBusy`: retried at the next tick) and waits for its story
+    /// as long as the gate takes; the first story (`Interactive`) waits at most
+    /// `LLM_QUEUE_WAIT_SECS`, then the summary goes out and the story is cached when it comes.
     async fn tour_story_text(
         &self,
         place: &Place,
         story: &StoryRequest,
         priority: Priority,
-    ) -> Result<(String, StorySource), GateFull> {
-        let key = fact_key(story.lang.code(), &place.id);
-        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
-            return Ok((text.to_string(), StorySource::Cache));
-        }
-        let fallback = || {
-            let text = fallback_text(&place.summary, super::Depth::First);
-            (text, StorySource::Fallback)
-        };
-        let Some(gate) = &self.gate else {
-            return Ok(fallback());
-        };
+    ) -> Result<(String, StorySource), GateBusy> {
         let live = priority != Priority::Interactive;
-        if live && matches!(gate.send(GateStats).await, Ok(s) if s.in_flight >= s.permits) {
-            return Err(GateFull);
+        if live
+            && let Some(gate) = &self.gate
+            && matches!(gate.send(GateStats).await, Ok(s) if s.in_flight >= s.permits)
+        {
+            return Err(GateBusy);
         }
-        let prompt = prompt::story(place, story.point, story.lang);
-        match gate
-            .send(Generate::new(key.clone(), prompt, priority))
+        let wait = (!live).then_some(self.llm_wait);
+        match self
+            .story_or_busy(place, story, Depth::First, priority, wait)
             .await
         {
-            Ok(Ok(text)) if !text.trim().is_empty() => {
-                let value: Arc<str> = text.as_str().into();
-                self.cache.do_send(Put { key, value });
-                Ok((text, StorySource::Llm))
+            Err(GateBusy) if !live => {
+                let text = fallback_text(&place.summary, Depth::First);
+                Ok((text, StorySource::Fallback))
             }
-            Ok(Err(GateError::Shed(_) | GateError::QueueWait)) if live => Err(GateFull),
-            Ok(Err(error)) => {
-                if error.is_service_failure() {
-                    self.errors.record();
-                }
-                tracing::info!(%error, "no LLM story for the tour; telling the summary");
-                Ok(fallback())
-            }
-            Ok(Ok(_)) | Err(_) => Ok(fallback()),
+            other => other,
         }
     }
 
