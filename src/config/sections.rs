@@ -192,7 +192,8 @@ pub(super) fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
             expected: "postgres://user:password@host:5432/db or sqlite://file.db?mode=rwc",
         });
     }
-    let default_pool = if sqlite { 5 } else { 20 };
+    // SQLite serialises writers anyway; two connections let a read pass a write.
+    let default_pool = if sqlite { 2 } else { 20 };
     let pool_max: u32 = env.parsed("DB_POOL_MAX", default_pool, "a positive integer")?;
     if pool_max == 0 {
         return Err(malformed("DB_POOL_MAX", "0", "a positive integer"));

@@ -14,6 +14,9 @@ use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://excursobot.db?mode=rwc";
 /// SQLite waits this long for a lock instead of failing at once.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// SQLite page cache per connection, in KiB (SQLite's default is 2,000; the bot's working set
+/// is small, and memory is budgeted).
+const SQLITE_CACHE_KIB: i64 = 1024;
 /// Longest wait for a pooled connection or a new one.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -48,6 +51,7 @@ pub async fn connect(url: &str, pool_max: u32) -> Result<DatabaseConnection, DbE
             sqlite
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .pragma("cache_size", format!("-{SQLITE_CACHE_KIB}"))
         });
     }
     Database::connect(options).await
