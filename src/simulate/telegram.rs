@@ -237,9 +237,10 @@ fn buttons(markup: &Value) -> Vec<String> {
         .collect()
 }
 
-/// A request body as a JSON object: JSON as is, a multipart form as its fields (each parsed
-/// as JSON when it is JSON, e.g. `chat_id` and `reply_markup`).
-fn fields(content_type: &str, body: &[u8]) -> Value {
+/// A Bot API request body as a JSON object: JSON as is, a multipart form (teloxide sends
+/// `sendPhoto` so) as its fields, each parsed as JSON when it is JSON (`chat_id`,
+/// `reply_markup`). Shared with the tests' mock Telegram.
+pub fn fields(content_type: &str, body: &[u8]) -> Value {
     let Some(boundary) = content_type.split("boundary=").nth(1) else {
         return serde_json::from_slice(body).unwrap_or(Value::Null);
     };

@@ -161,34 +161,12 @@ where
     }
 }
 
-/// A request body as JSON: JSON as is, a multipart form as an object of its fields (each
-/// field parsed as JSON when it is JSON, e.g. `chat_id` and `reply_markup`).
+/// A request body as JSON (a multipart form becomes an object of its fields).
 fn body_as_json(request: &wiremock::Request) -> Value {
     let content_type = request
         .headers
         .get("content-type")
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
-    let Some(boundary) = content_type.split("boundary=").nth(1) else {
-        return serde_json::from_slice(&request.body).unwrap_or(Value::Null);
-    };
-    let body = String::from_utf8_lossy(&request.body);
-    let mut fields = serde_json::Map::new();
-    for part in body.split(&format!("--{boundary}")) {
-        let Some((head, value)) = part.split_once("\r\n\r\n") else {
-            continue;
-        };
-        let Some(name) = head
-            .split("name=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-        else {
-            continue;
-        };
-        let value = value.strip_suffix("\r\n").unwrap_or(value);
-        let parsed =
-            serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
-        fields.insert(name.to_owned(), parsed);
-    }
-    Value::Object(fields)
+    excursobot::simulate::telegram::fields(content_type, &request.body)
 }
