@@ -1,12 +1,12 @@
 //! What the bot remembers about users: preferences (read through an in-process cache from
-//! the `DbActor`, written at once), sightings (written behind), and blocked chats.
+//! the `DbActor`, written at once), sightings (written behind), and who blocked the bot.
 //!
 //! Cheap to clone: every clone shares the same caches and actor.
 
 use std::time::Duration;
 
 use actix::Addr;
-use moka::{future::Cache, sync::Cache as SyncCache};
+use moka::future::Cache;
 use teloxide::types::{ChatId, User};
 
 use crate::{
@@ -21,8 +21,6 @@ use crate::{
 const CACHED_USERS: u64 = 100_000;
 /// How long cached preferences are trusted (another instance may have changed them).
 const PREFERENCES_TTL: Duration = Duration::from_secs(600);
-/// How long a blocked chat stays marked in memory.
-const BLOCKED_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Tour intervals a user may choose, in minutes.
 pub const LIVE_INTERVALS_MIN: [u32; 4] = [5, 10, 30, 60];
 /// Search radii a user may choose, in metres.
@@ -84,8 +82,6 @@ impl Preferences {
 #[derive(Clone)]
 pub struct UserStore {
     preferences: Cache<u64, Preferences>,
-    /// Chats where Telegram said the bot is blocked; cleared when the user writes again.
-    blocked: SyncCache<ChatId, ()>,
     db: Addr<DbActor>,
 }
 
@@ -96,10 +92,6 @@ impl UserStore {
             preferences: Cache::builder()
                 .max_capacity(CACHED_USERS)
                 .time_to_live(PREFERENCES_TTL)
-                .build(),
-            blocked: SyncCache::builder()
-                .max_capacity(CACHED_USERS)
-                .time_to_live(BLOCKED_TTL)
                 .build(),
             db,
         }
@@ -165,9 +157,9 @@ impl UserStore {
         Ok(())
     }
 
-    /// Records that `user` wrote to us (written behind); they no longer block the bot.
-    pub fn seen(&self, user: &User, chat: ChatId) {
-        self.blocked.invalidate(&chat);
+    /// Records that `user` wrote to us (written behind); the upsert clears `blocked_at`, since
+    /// they no longer block the bot.
+    pub fn seen(&self, user: &User) {
         self.db.do_send(SeenUser(UserSeen {
             id: user.id.0 as i64,
             first_name: user.first_name.clone(),
@@ -178,21 +170,10 @@ impl UserStore {
         }));
     }
 
-    /// Marks `chat` as having blocked the bot.
+    /// Marks a private `chat` (its id is the user's) as having blocked the bot.
     pub fn mark_blocked(&self, chat: ChatId) {
-        self.blocked.insert(chat, ());
         if chat.is_user() {
             self.db.do_send(MarkBlocked { user_id: chat.0 });
         }
-    }
-
-    /// The chat is reachable again (the user unblocked the bot).
-    pub fn mark_reachable(&self, chat: ChatId) {
-        self.blocked.invalidate(&chat);
-    }
-
-    /// Whether Telegram told us `chat` blocked the bot.
-    pub fn is_blocked(&self, chat: ChatId) -> bool {
-        self.blocked.contains_key(&chat)
     }
 }

@@ -71,7 +71,7 @@ impl Router {
             tracing::debug!("message without a sender ignored");
             return;
         };
-        self.users.seen(&user, message.chat.id);
+        self.users.seen(&user);
         let preferences = self.users.preferences(user.id.0).await;
         let lang = preferences.language_for(&user);
         if let Some(text) = message.text().filter(|text| text.starts_with('/')) {
@@ -120,7 +120,8 @@ impl Router {
             return;
         }
         if change.new_chat_member.is_present() {
-            self.users.mark_reachable(change.chat.id);
+            // Unblocked: a sighting clears `blocked_at`.
+            self.users.seen(&change.from);
         } else {
             tracing::info!("the user blocked the bot");
             self.users.mark_blocked(change.chat.id);
