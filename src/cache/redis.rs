@@ -132,10 +132,12 @@ impl RedisStore {
         {
             return Err(CacheError::Unavailable("resting after an error".into()));
         }
-        let attempt = async {
+        // Boxed: the pool's checkout future alone is ~7 KiB, and without the box it would be
+        // inlined into every caller's future, down to the webhook handler of every update.
+        let attempt = Box::pin(async {
             let conn = self.pool.get().await.map_err(|e| e.to_string())?;
             operation(conn).await.map_err(|e| e.to_string())
-        };
+        });
         let outcome = match tokio::time::timeout(OPERATION_TIMEOUT, attempt).await {
             Ok(outcome) => outcome,
             Err(_) => Err("timed out".to_owned()),

@@ -72,7 +72,10 @@ impl Dispatcher {
     }
 
     /// Offers a parsed update; never waits. `Busy` when the backlog is full.
-    pub async fn offer(&self, update: Update) -> Admission {
+    ///
+    /// The update (~2 KiB) travels boxed: every future that holds it is copied a few times
+    /// on its way into a task, once per update.
+    pub async fn offer(&self, update: Box<Update>) -> Admission {
         if !self.is_accepting() {
             return Admission::Closed;
         }
@@ -83,7 +86,7 @@ impl Dispatcher {
     }
 
     /// Offers a parsed update, waiting for backlog room (polling applies back-pressure).
-    pub async fn offer_waiting(&self, update: Update) -> Admission {
+    pub async fn offer_waiting(&self, update: Box<Update>) -> Admission {
         if !self.is_accepting() {
             return Admission::Closed;
         }
@@ -116,7 +119,7 @@ impl Dispatcher {
             .is_ok()
     }
 
-    async fn start(&self, update: Update, permit: OwnedSemaphorePermit) -> Admission {
+    async fn start(&self, update: Box<Update>, permit: OwnedSemaphorePermit) -> Admission {
         if let UpdateKind::Error(_) = update.kind {
             tracing::warn!(
                 update_id = update.id.0,
@@ -138,8 +141,8 @@ impl Dispatcher {
 }
 
 /// Parses a webhook body, logging (with the `update_id` when readable) what cannot be used.
-pub fn parse_update(body: &[u8]) -> Option<Update> {
-    match serde_json::from_slice::<Update>(body) {
+pub fn parse_update(body: &[u8]) -> Option<Box<Update>> {
+    match serde_json::from_slice::<Box<Update>>(body) {
         Ok(update) => Some(update),
         Err(error) => {
             let update_id = serde_json::from_slice::<serde_json::Value>(body)

@@ -61,7 +61,7 @@ pub async fn run(bot: Bot, dispatcher: Arc<Dispatcher>, stop: CancellationToken)
 async fn admit_all(dispatcher: &Dispatcher, updates: Vec<Update>, mut offset: i32) -> i32 {
     for update in updates {
         let next = next_offset(update.id.0);
-        if dispatcher.offer_waiting(update).await == Admission::Closed {
+        if dispatcher.offer_waiting(Box::new(update)).await == Admission::Closed {
             break;
         }
         offset = offset.max(next);

@@ -4,6 +4,7 @@
 use std::{sync::Arc, time::Instant};
 
 use actix::Addr;
+use futures::future::BoxFuture;
 use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
@@ -49,20 +50,35 @@ pub struct Router {
 
 impl Router {
     /// Handles one update to the end; never panics on odd input.
-    pub async fn route(&self, update: Update) {
+    pub async fn route(&self, update: Box<Update>) {
         let chat_id = update.chat().map(|chat| chat.id.0);
         let span = tracing::info_span!("update", update_id = update.id.0, chat_id);
-        self.dispatch(update.kind).instrument(span).await;
+        let work = span.in_scope(|| self.dispatch(update.kind));
+        if let Some(work) = work {
+            work.instrument(span).await;
+        }
     }
 
-    async fn dispatch(&self, kind: UpdateKind) {
+    /// Handles what needs no waiting at once; returns the work that does, boxed: the
+    /// handlers' futures are several KiB, and an update that needs none of them (an edit, a
+    /// kind we ignore) should not carry, copy and zero their space.
+    fn dispatch(&self, kind: UpdateKind) -> Option<BoxFuture<'_, ()>> {
         match kind {
-            UpdateKind::Message(message) => self.on_message(message).await,
-            UpdateKind::CallbackQuery(query) => commands::on_button(self, query).await,
-            UpdateKind::MyChatMember(change) => self.on_membership(&change),
-            UpdateKind::PreCheckoutQuery(query) => self.on_pre_checkout(query).await,
-            UpdateKind::EditedMessage(message) => tours::on_edited_message(self, &message),
-            _ => tracing::debug!("update kind not handled"),
+            UpdateKind::Message(message) => Some(Box::pin(self.on_message(message))),
+            UpdateKind::CallbackQuery(query) => Some(Box::pin(commands::on_button(self, query))),
+            UpdateKind::MyChatMember(change) => {
+                self.on_membership(&change);
+                None
+            }
+            UpdateKind::PreCheckoutQuery(query) => Some(Box::pin(self.on_pre_checkout(query))),
+            UpdateKind::EditedMessage(message) => {
+                tours::on_edited_message(self, &message);
+                None
+            }
+            _ => {
+                tracing::debug!("update kind not handled");
+                None
+            }
         }
     }
 
