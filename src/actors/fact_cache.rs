@@ -22,8 +22,10 @@ use moka::future::Cache;
 
 use crate::cache::RedisStore;
 
-/// Entries kept in process (stories are ~1 KiB, place lists ~10 KiB).
-pub const L1_CAPACITY: u64 = 20_000;
+/// Bytes of keys and values kept in process (stories are ~1 KiB, place lists ~10 KiB, so
+/// about 1,500 place lists or 15,000 stories). Weighed in bytes, not entries: 20,000 entries
+/// of place lists would be ~200 MiB. Redis (L2) holds the rest in production.
+pub const L1_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
 
 /// Reads a cached value.
 #[derive(Message)]
@@ -78,17 +80,24 @@ pub struct FactCache {
 impl FactCache {
     /// A cache whose entries live `ttl`, backed by `redis` when given.
     pub fn new(redis: Option<RedisStore>, ttl: Duration) -> Self {
-        let l1 = Cache::builder()
-            .max_capacity(L1_CAPACITY)
-            .time_to_live(ttl)
-            .build();
         Self {
-            l1,
+            l1: l1_cache(ttl),
             redis,
             ttl,
             counters: Arc::default(),
         }
     }
+}
+
+/// The in-process level: entries live `ttl`, and together weigh at most [`L1_BUDGET_BYTES`].
+fn l1_cache(ttl: Duration) -> Cache<String, Arc<str>> {
+    Cache::builder()
+        .weigher(|key: &String, value: &Arc<str>| {
+            u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
+        })
+        .max_capacity(L1_BUDGET_BYTES)
+        .time_to_live(ttl)
+        .build()
 }
 
 impl Actor for FactCache {
@@ -129,11 +138,13 @@ impl Handler<Put> for FactCache {
     fn handle(&mut self, Put { key, value }: Put, _: &mut Self::Context) -> Self::Result {
         let (l1, redis, ttl) = (self.l1.clone(), self.redis.clone(), self.ttl);
         Box::pin(async move {
+            // L1 first, before any await on Redis: a `Get` sent after this `Put` then finds
+            // the value (the facts pipeline relies on it to drop its own copy of a place list).
+            l1.insert(key.clone(), Arc::clone(&value)).await;
             if let Some(redis) = &redis {
                 // A failed write is counted by the store; L1 still serves this instance.
                 let _ = redis.set(&key, &value, ttl).await;
             }
-            l1.insert(key, value).await;
         })
     }
 }
@@ -149,5 +160,25 @@ impl Handler<Stats> for FactCache {
             redis_errors: self.redis.as_ref().map_or(0, RedisStore::error_count),
             redis_configured: self.redis.is_some(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_in_process_level_keeps_to_its_byte_budget() {
+        let l1 = l1_cache(Duration::from_secs(60));
+        let place_list: Arc<str> = "x".repeat(1024 * 1024).into();
+        for cell in 0..40 {
+            l1.insert(format!("places:v1:en:{cell}"), Arc::clone(&place_list))
+                .await;
+        }
+        l1.run_pending_tasks().await;
+
+        assert!(l1.weighted_size() <= L1_BUDGET_BYTES);
+        assert!(l1.entry_count() >= 10, "{} entries", l1.entry_count());
+        assert!(l1.entry_count() < 40, "{} entries", l1.entry_count());
     }
 }

@@ -57,12 +57,10 @@ use told::ToldPlaces;
 pub const DEFAULT_RADIUS_M: u32 = 1000;
 /// How long the buttons under a story keep working.
 const BUTTONS_LIVE_FOR: Duration = Duration::from_secs(24 * 3600);
-/// Stories whose buttons are remembered.
-const BUTTONS_CAPACITY: u64 = 100_000;
-/// How long a fetched place list is shared with lookups of the same cell (the fact cache
-/// keeps it longer; this only coalesces a crowd).
-const LOOKUPS_COALESCE_FOR: Duration = Duration::from_secs(30);
-/// Cells whose recent lookups are shared.
+/// Bytes of place data kept for the buttons under stories (~1-2 KiB a story, so several
+/// thousand stories); an older button answers that it has expired.
+const BUTTONS_BUDGET_BYTES: u64 = 8 * 1024 * 1024;
+/// Cells whose lookups can be in flight at once.
 const LOOKUPS_CAPACITY: u64 = 10_000;
 /// Sentences of the place's own summary used when the LLM cannot write.
 const FALLBACK_SENTENCES: usize = 3;
@@ -136,6 +134,20 @@ struct StoryContext {
     from: Coordinates,
 }
 
+impl StoryContext {
+    /// Roughly the bytes it holds, for the buttons' memory budget.
+    fn weight(&self) -> u32 {
+        let place = &self.place;
+        let text = place.id.0.len()
+            + place.title.len()
+            + place.summary.len()
+            + place.image_url.as_ref().map_or(0, String::len)
+            + place.source_url.len()
+            + place.lang.len();
+        u32::try_from(text + std::mem::size_of::<Self>()).unwrap_or(u32::MAX)
+    }
+}
+
 /// Turns locations into stories.
 pub struct Storyteller {
     places: Arc<dyn PlaceSource>,
@@ -145,7 +157,9 @@ pub struct Storyteller {
     gate: Option<Addr<OpenAiGate>>,
     outbox: Outbox,
     told: ToldPlaces,
-    /// Place lists being fetched or just fetched, so concurrent lookups of a cell coalesce.
+    /// Place lists being fetched, so concurrent lookups of a cell share one fetch. Each is
+    /// dropped once fetched: the fact cache keeps the list (as compact JSON) for the next
+    /// visitor, and keeping it here too would hold every list twice.
     lookups: moka::future::Cache<String, Arc<Vec<Place>>>,
     /// Button tokens to the story they sit under.
     contexts: Cache<u64, Arc<StoryContext>>,
@@ -196,14 +210,8 @@ impl Storyteller {
             gate,
             outbox,
             told,
-            lookups: moka::future::Cache::builder()
-                .max_capacity(LOOKUPS_CAPACITY)
-                .time_to_live(LOOKUPS_COALESCE_FOR)
-                .build(),
-            contexts: Cache::builder()
-                .max_capacity(BUTTONS_CAPACITY)
-                .time_to_live(BUTTONS_LIVE_FOR)
-                .build(),
+            lookups: moka::future::Cache::new(LOOKUPS_CAPACITY),
+            contexts: buttons_cache(),
             // Seeded from the clock so buttons from before a restart do not alias new ones.
             next_token: AtomicU64::new(seed << 20),
             in_flight: Mutex::default(),
@@ -467,9 +475,14 @@ impl Storyteller {
     ) -> Result<Arc<Vec<Place>>, Arc<PlaceError>> {
         let (point, lang, radius) = (request.point, request.lang, request.radius_m);
         let key = places_key(lang.code(), point, radius);
-        // Concurrent lookups of one cell share a single fetch (a crowd costs one request).
+        // Concurrent lookups of one cell share a single fetch (a crowd costs one request);
+        // whoever gets the list lets go of the shared copy.
         let fetch = self.fetch_places(key.clone(), point, lang, radius);
-        self.lookups.try_get_with(key, fetch).await
+        let places = self.lookups.try_get_with_by_ref(&key, fetch).await;
+        self.lookups.invalidate(&key).await;
+        // moka holds an invalidated value until its next housekeeping; do it now.
+        self.lookups.run_pending_tasks().await;
+        places
     }
 
     /// The place list of a cell from the fact cache, else from the place source.
@@ -548,6 +561,18 @@ impl Storyteller {
     }
 }
 
+/// What the buttons under recent stories refer to: for [`BUTTONS_LIVE_FOR`], within
+/// [`BUTTONS_BUDGET_BYTES`]. Least recently used first: the buttons a user may still press
+/// are the newest, which a frequency-based admission would refuse once the budget is full.
+fn buttons_cache() -> Cache<u64, Arc<StoryContext>> {
+    Cache::builder()
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .weigher(|_: &u64, context: &Arc<StoryContext>| context.weight())
+        .max_capacity(BUTTONS_BUDGET_BYTES)
+        .time_to_live(BUTTONS_LIVE_FOR)
+        .build()
+}
+
 /// The nearest of `places` for which `is_untold` holds, with its distance measured from
 /// `point` itself (a cached list may have been found for a neighbour in the same cell).
 pub fn choose_place(
@@ -617,6 +642,40 @@ mod tests {
             "One. Two is here! Three?"
         );
         assert_eq!(fallback_text(summary, Depth::More), summary);
+    }
+
+    #[test]
+    fn buttons_keep_to_their_byte_budget_however_long_the_summaries() {
+        let buttons = buttons_cache();
+        let place = Place {
+            id: PlaceId("en:1".into()),
+            title: "Old Church".into(),
+            coordinates: Coordinates {
+                lat: 55.0,
+                lon: 37.0,
+            },
+            distance_m: 10.0,
+            summary: "A long intro. ".repeat(10_000),
+            image_url: None,
+            source_url: "https://en.wikipedia.org/wiki/Old_Church".into(),
+            lang: "en".into(),
+        };
+        let context = Arc::new(StoryContext {
+            place,
+            from: Coordinates {
+                lat: 55.0,
+                lon: 37.0,
+            },
+        });
+        assert!(u64::from(context.weight()) > 140_000);
+        for token in 0..200 {
+            buttons.insert(token, Arc::clone(&context));
+        }
+        buttons.run_pending_tasks();
+
+        assert!(buttons.weighted_size() <= BUTTONS_BUDGET_BYTES);
+        assert!(buttons.entry_count() < 200, "{}", buttons.entry_count());
+        assert!(buttons.get(&199).is_some(), "the newest button works");
     }
 
     #[test]
