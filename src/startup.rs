@@ -91,6 +91,7 @@ impl Application {
         );
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let tours = TourActors::start(
+            &services.arbiter(),
             &settings,
             store,
             Arc::clone(&stories),

@@ -1,9 +1,14 @@
 //! The stateful services behind the bot: the database (connected and migrated), Redis, and
-//! the actors that own them, each on an arbiter (thread) of its own.
+//! the actors that own them.
+//!
+//! Every actor (these and the tours') runs on one arbiter, a thread of its own beside the
+//! HTTP workers. None of their handlers computes or blocks (each returns a future over shared
+//! handles, and SQLite's work runs on sqlx's own threads), so one thread keeps every mailbox
+//! moving; a thread per actor would only add its stack and runtime to the bot's memory.
 
 use std::sync::Arc;
 
-use actix::{Addr, Arbiter, Supervisor};
+use actix::{Addr, Arbiter, ArbiterHandle, Supervisor};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -36,8 +41,8 @@ pub struct Services {
     pub gate: Option<Addr<OpenAiGate>>,
     /// Redis, when `REDIS_URL` is set.
     pub redis: Option<RedisStore>,
-    /// Kept to stop the actors' threads at shutdown.
-    arbiters: Vec<Arbiter>,
+    /// The actors' thread, stopped at shutdown.
+    arbiter: Arbiter,
 }
 
 impl Services {
@@ -51,29 +56,32 @@ impl Services {
             .await
             .context("applying database migrations")?;
         let redis = redis_store(settings)?;
-        let db_arbiter = Arbiter::new();
+        let arbiter = Arbiter::new();
         let actor_connection = connection.clone();
-        let db = Supervisor::start_in_arbiter(&db_arbiter.handle(), move |_| {
+        let db = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
             DbActor::new(actor_connection, errors)
         });
-        let cache_arbiter = Arbiter::new();
         let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
-        let cache = Supervisor::start_in_arbiter(&cache_arbiter.handle(), move |_| {
+        let cache = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
             FactCache::new(cache_redis, ttl)
         });
-        let mut arbiters = vec![db_arbiter, cache_arbiter];
-        let gate = start_gate(settings, &mut arbiters)?;
+        let gate = start_gate(settings, &arbiter.handle())?;
         Ok(Self {
             db,
             connection,
             cache,
             gate,
             redis,
-            arbiters,
+            arbiter,
         })
     }
 
-    /// Writes what the database buffer holds, then stops the actors' threads.
+    /// The actors' thread, for the other actors.
+    pub fn arbiter(&self) -> ArbiterHandle {
+        self.arbiter.handle()
+    }
+
+    /// Writes what the database buffer holds, then stops the actors' thread.
     pub async fn stop(self) {
         match self.db.send(Flush).await {
             Ok(Ok(())) => {}
@@ -82,15 +90,13 @@ impl Services {
             }
             Err(error) => tracing::error!(%error, "database actor gone at shutdown"),
         }
-        for arbiter in self.arbiters {
-            arbiter.stop();
-        }
+        self.arbiter.stop();
     }
 }
 
 fn start_gate(
     settings: &Settings,
-    arbiters: &mut Vec<Arbiter>,
+    arbiter: &ArbiterHandle,
 ) -> anyhow::Result<Option<Addr<OpenAiGate>>> {
     let Some(api_key) = &settings.llm.api_key else {
         tracing::warn!("OPENAI_API_KEY is not set: stories will be the places' own summaries");
@@ -114,10 +120,7 @@ fn start_gate(
     };
     let gate =
         OpenAiGate::new(config, endpoint).context("building the LLM client (OPENAI_BASE_URL)")?;
-    let arbiter = Arbiter::new();
-    let addr = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| gate);
-    arbiters.push(arbiter);
-    Ok(Some(addr))
+    Ok(Some(Supervisor::start_in_arbiter(arbiter, move |_| gate)))
 }
 
 fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {

@@ -1,9 +1,10 @@
-//! The live-tour actors: the sessions and the guide that tells their stories, each on an
-//! arbiter of its own so story I/O never shares a thread with the tours' timers.
+//! The live-tour actors: the sessions and the guide that tells their stories, on the actors'
+//! arbiter (see `services`): the guide never blocks, so its story I/O never holds up the
+//! tours' timers.
 
 use std::{sync::Arc, time::Duration};
 
-use actix::{Addr, Arbiter, Supervisor};
+use actix::{Addr, ArbiterHandle, Supervisor};
 
 use crate::{
     actors::db_actor::DbActor,
@@ -23,12 +24,13 @@ const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TourActors {
     /// The tours, for the router.
     pub sessions: Addr<LiveLocationSessions>,
-    arbiters: Vec<Arbiter>,
 }
 
 impl TourActors {
-    /// Starts the guide and the sessions actor, which restores the tours in `store`.
+    /// Starts the guide and the sessions actor on `arbiter`; the sessions actor restores the
+    /// tours in `store`.
     pub fn start(
+        arbiter: &ArbiterHandle,
         settings: &Settings,
         store: Arc<dyn SessionStore>,
         stories: Arc<Storyteller>,
@@ -36,31 +38,23 @@ impl TourActors {
         users: UserStore,
         db: Addr<DbActor>,
     ) -> Self {
-        let guide_arbiter = Arbiter::new();
-        let guide = Supervisor::start_in_arbiter(&guide_arbiter.handle(), move |_| {
+        let guide = Supervisor::start_in_arbiter(arbiter, move |_| {
             TourGuide::new(stories, outbox, users, db)
         });
         let guide = Guide::of(&guide);
         let live = settings.live;
-        let sessions_arbiter = Arbiter::new();
-        let sessions = Supervisor::start_in_arbiter(&sessions_arbiter.handle(), move |_| {
+        let sessions = Supervisor::start_in_arbiter(arbiter, move |_| {
             LiveLocationSessions::new(live, store, guide, Clock::new())
         });
-        Self {
-            sessions,
-            arbiters: vec![sessions_arbiter, guide_arbiter],
-        }
+        Self { sessions }
     }
 
-    /// Writes every tour to the store, then stops the actors.
+    /// Writes every tour to the store; the actors stop with their arbiter.
     pub async fn stop(self) {
         match tokio::time::timeout(TOURS_DRAIN_TIMEOUT, self.sessions.send(Shutdown)).await {
             Ok(Ok(())) => tracing::info!("live tours saved"),
             Ok(Err(error)) => tracing::warn!(%error, "live tours not drained"),
             Err(_) => tracing::warn!("live tours not saved in time"),
-        }
-        for arbiter in self.arbiters {
-            arbiter.stop();
         }
     }
 }
