@@ -201,10 +201,7 @@ fn serve(
         Ingress::Webhook { secret, .. } => Some(secret.clone()),
         Ingress::LongPolling => None,
     };
-    let webhook_state = web::Data::new(WebhookState {
-        secret,
-        dispatcher: Arc::clone(&dispatcher),
-    });
+    let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(&dispatcher)));
     let dispatcher = web::Data::new(dispatcher);
     let db = web::Data::new(db);
     let server = HttpServer::new(move || {

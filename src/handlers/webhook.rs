@@ -6,9 +6,16 @@
 //! are 503 + `Retry-After` when the backlog is full or we are shutting down, which makes
 //! Telegram keep the update and try again.
 
-use std::sync::Arc;
+use std::{
+    num::NonZeroU32,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
@@ -26,12 +33,23 @@ const CLOSED_RETRY_AFTER_SECS: u32 = 5;
 /// What the webhook handler needs.
 pub struct WebhookState {
     /// The expected secret; `None` in polling mode, where every POST is refused.
-    pub secret: Option<SecretString>,
+    secret: Option<SecretString>,
     /// Where admitted updates go.
-    pub dispatcher: Arc<Dispatcher>,
+    dispatcher: Arc<Dispatcher>,
+    /// Updates refused for a full backlog, logged at most once a second.
+    refusals: Refusals,
 }
 
 impl WebhookState {
+    /// The state of a webhook expecting `secret` and handing updates to `dispatcher`.
+    pub fn new(secret: Option<SecretString>, dispatcher: Arc<Dispatcher>) -> Self {
+        Self {
+            secret,
+            dispatcher,
+            refusals: Refusals::new(),
+        }
+    }
+
     fn authorised(&self, request: &HttpRequest) -> bool {
         let (Some(expected), Some(given)) = (&self.secret, request.headers().get(SECRET_HEADER))
         else {
@@ -60,10 +78,36 @@ pub async fn receive(
             HttpResponse::Ok().finish()
         }
         Admission::Busy => {
-            tracing::warn!("backlog full: asking Telegram to retry");
+            state.refusals.record();
             retry_later(BUSY_RETRY_AFTER_SECS)
         }
         Admission::Closed => retry_later(CLOSED_RETRY_AFTER_SECS),
+    }
+}
+
+/// Counts the updates refused for a full backlog and warns at most once a second with how many:
+/// an overloaded bot writing one line per refused update (thousands a second) would only
+/// spend its last CPU on logging.
+struct Refusals {
+    warnings: DefaultDirectRateLimiter,
+    /// Refused since the last warning.
+    unreported: AtomicU64,
+}
+
+impl Refusals {
+    fn new() -> Self {
+        Self {
+            warnings: RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
+            unreported: AtomicU64::new(0),
+        }
+    }
+
+    fn record(&self) {
+        self.unreported.fetch_add(1, Ordering::Relaxed);
+        if self.warnings.check().is_ok() {
+            let refused = self.unreported.swap(0, Ordering::Relaxed);
+            tracing::warn!(refused, "backlog full: asking Telegram to retry");
+        }
     }
 }
 
@@ -71,4 +115,54 @@ fn retry_later(seconds: u32) -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .insert_header((header::RETRY_AFTER, seconds.to_string()))
         .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{
+        io,
+        sync::{Mutex, PoisonError},
+    };
+
+    use super::*;
+
+    /// Collects what the log subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            buffer.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_burst_of_refusals_is_one_warning_and_the_rest_are_counted_for_the_next() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let refusals = Refusals::new();
+
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..1000 {
+                refusals.record();
+            }
+        });
+
+        let log =
+            String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(PoisonError::into_inner))
+                .into_owned();
+        assert_eq!(log.matches("backlog full").count(), 1, "{log}");
+        assert!(log.contains("refused=1"), "{log}");
+        assert_eq!(refusals.unreported.load(Ordering::Relaxed), 999);
+    }
 }
