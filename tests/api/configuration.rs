@@ -54,6 +54,30 @@ fn webhook_mode_without_a_secret_is_refused() {
     assert!(stderr.contains("WEBHOOK_SECRET"), "{stderr}");
 }
 
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    // The database cannot be opened, so start-up fails after the logger is installed and the
+    // error is logged through it, to a pipe here as to a log collector in production.
+    let output = Command::new(env!("CARGO_BIN_EXE_excursobot"))
+        .arg("migrate")
+        .env_clear()
+        .env("TELEGRAM_BOT_TOKEN", "1:abc")
+        .env(
+            "DATABASE_URL",
+            "sqlite:///nonexistent-directory/excursobot.db?mode=rwc",
+        )
+        .output()
+        .expect("binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("ERROR"), "the failure is logged: {stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no ANSI escape codes: {stderr:?}"
+    );
+}
+
 #[actix_web::test]
 async fn the_webhook_is_set_with_secret_and_allowed_updates_when_telegram_differs() {
     let app = spawn_app().await;
