@@ -192,8 +192,10 @@ pub(super) fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
             expected: "postgres://user:password@host:5432/db or sqlite://file.db?mode=rwc",
         });
     }
-    // SQLite serialises writers anyway; two connections let a read pass a write.
-    let default_pool = if sqlite { 2 } else { 20 };
+    // SQLite serialises writers, and two writers (the write-behind flush, the tour store) can
+    // hold two connections while one waits out the other's lock; four leave a reader free.
+    // With two, a `/start` read sometimes waited ~50 ms behind them (BENCHMARKS.md).
+    let default_pool = if sqlite { 4 } else { 20 };
     let pool_max: u32 = env.parsed("DB_POOL_MAX", default_pool, "a positive integer")?;
     if pool_max == 0 {
         return Err(malformed("DB_POOL_MAX", "0", "a positive integer"));

@@ -27,6 +27,22 @@ fn defaults_need_only_a_token_and_mean_long_polling() {
     assert_eq!(settings.live.max_sessions, 50);
     assert_eq!(settings.live.batch_size, 5);
     assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
+    assert_eq!(
+        settings.database.pool_max, 4,
+        "SQLite: a reader beside two writers"
+    );
+}
+
+#[test]
+fn the_pool_default_follows_the_database() {
+    let postgres = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("DATABASE_URL", "postgres://bot@db:5432/excursobot"),
+    ])
+    .unwrap();
+    assert_eq!(postgres.database.pool_max, 20);
+    let chosen = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("DB_POOL_MAX", "7")]).unwrap();
+    assert_eq!(chosen.database.pool_max, 7);
 }
 
 #[test]
