@@ -13,7 +13,9 @@
 //!    lowest priority below the incoming one (Background, then Live) is shed
 //!    (`GateError::Shed(Displaced)`); when there is none, the incoming request is refused.
 //! 4. An Interactive waiter still queued after `interactive_queue_wait` is answered
-//!    `GateError::QueueWait` at once, so its caller can send a fallback.
+//!    `GateError::QueueWait` at once, so its caller can send a fallback. A new Interactive job
+//!    that the queue cannot start within that wait (judged from the calls in flight, the jobs
+//!    ahead and the average call so far) gets `QueueWait` on arrival instead of at the end.
 //! 5. Up to `permits` calls run at once, each spawned on the arbiter; a call is one
 //!    chat-completions request with a per-attempt timeout, retried (only here) on 429, 5xx,
 //!    network errors and timeouts, honouring a capped `Retry-After`. Panics are caught. The call
@@ -26,6 +28,7 @@ mod breaker;
 mod client;
 mod config;
 mod error;
+mod estimate;
 mod queue;
 mod response;
 mod retry_after;
@@ -40,6 +43,7 @@ use tokio::sync::oneshot;
 
 use breaker::CircuitBreaker;
 use client::LlmClient;
+use estimate::CallDurations;
 use queue::{JobQueues, Waiter};
 
 pub use config::{GateConfig, OpenAiConfig};
@@ -160,6 +164,13 @@ struct CallFinished {
     result: Result<String, GateError>,
 }
 
+/// A call in flight: when it started, and everybody waiting for it.
+#[derive(Debug)]
+struct Running {
+    started: tokio::time::Instant,
+    waiters: Vec<Waiter>,
+}
+
 /// Counters behind [`GateSnapshot`].
 #[derive(Debug, Default)]
 struct Counters {
@@ -173,8 +184,10 @@ pub struct OpenAiGate {
     config: GateConfig,
     client: LlmClient,
     queues: JobQueues,
-    /// Waiters of each call in flight, by key; its size is the number of permits taken.
-    in_flight: HashMap<String, Vec<Waiter>>,
+    /// Each call in flight, by key; its size is the number of permits taken.
+    in_flight: HashMap<String, Running>,
+    /// How long calls have taken, to judge whether a new job can start in time.
+    durations: CallDurations,
     breaker: CircuitBreaker,
     counters: Counters,
     /// Identifies waiters so a queue-wait timer can find its own waiter.
@@ -195,6 +208,7 @@ impl OpenAiGate {
             config,
             client,
             in_flight: HashMap::new(),
+            durations: CallDurations::default(),
             counters: Counters::default(),
             next_waiter_id: 0,
         })

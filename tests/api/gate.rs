@@ -384,6 +384,41 @@ async fn an_interactive_request_gets_queue_wait_while_permits_are_held() {
 }
 
 #[actix_rt::test]
+async fn an_interactive_request_the_queue_cannot_reach_in_time_is_answered_at_once() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(400));
+    let config = GateConfig {
+        permits: 1,
+        interactive_queue_wait: Duration::from_secs(1),
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    // One finished call teaches the gate that a call takes ~0.4 s.
+    assert!(generate(&gate, "warm-up", Interactive).await.is_ok());
+    let hold = spawn_generate(&gate, "hold", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+
+    // The permit frees at ~0.4 s: the first queued job starts then, the second at ~0.8 s,
+    // both within the 1 s wait; a third would start at ~1.2 s.
+    let first = spawn_generate(&gate, "first", Interactive);
+    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
+    let second = spawn_generate(&gate, "second", Interactive);
+    wait_for(&gate, |s| s.queued == [2, 0, 0]).await;
+    let started = Instant::now();
+    let third = generate(&gate, "third", Interactive).await;
+    let waited = started.elapsed();
+
+    assert_eq!(third, Err(GateError::QueueWait));
+    assert!(waited < Duration::from_millis(200), "{waited:?}");
+    assert_eq!(stats(&gate).await.queued, [2, 0, 0]);
+    for request in [hold, first, second] {
+        assert_eq!(request.await.unwrap().as_deref(), Ok("A story."));
+    }
+    let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
+    assert_eq!(order, ["warm-up", "hold", "first", "second"]);
+}
+
+#[actix_rt::test]
 async fn the_gate_answers_stats_while_every_permit_hangs() {
     let mock = MockOpenAi::start().await;
     mock.always(Reply::Hang);

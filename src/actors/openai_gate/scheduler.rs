@@ -1,5 +1,6 @@
 //! The gate's bookkeeping: admitting waiters, starting calls while permits last, answering
-//! finished calls, expiring Interactive waits and failing fast when the breaker opens.
+//! finished calls, expiring Interactive waits (at once when the queue cannot reach them in
+//! time) and failing fast when the breaker opens.
 
 use std::panic::AssertUnwindSafe;
 
@@ -8,8 +9,11 @@ use futures::FutureExt;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use super::estimate::predicted_start;
 use super::queue::{Admission, Job, Waiter};
-use super::{CallFinished, ChatPrompt, GateError, GateSnapshot, OpenAiGate, Priority, ShedReason};
+use super::{
+    CallFinished, ChatPrompt, GateError, GateSnapshot, OpenAiGate, Priority, Running, ShedReason,
+};
 
 impl OpenAiGate {
     /// Places a new waiter: on a call in flight, on a queued job, or in a new job.
@@ -20,8 +24,8 @@ impl OpenAiGate {
         waiter: Waiter,
         ctx: &mut Context<Self>,
     ) {
-        if let Some(waiters) = self.in_flight.get_mut(&key) {
-            waiters.push(waiter);
+        if let Some(running) = self.in_flight.get_mut(&key) {
+            running.waiters.push(waiter);
             return;
         }
         if self.breaker.rejects_requests(Instant::now()) {
@@ -31,12 +35,35 @@ impl OpenAiGate {
         let (id, priority) = (waiter.id, waiter.priority);
         let queued = match self.queues.join(&key, waiter) {
             Ok(()) => true,
+            Err(waiter) if priority == Priority::Interactive && self.cannot_start_in_time() => {
+                tracing::info!(%key, "the LLM queue cannot reach this request in time");
+                waiter.answer(Err(GateError::QueueWait));
+                false
+            }
             Err(waiter) => self.enqueue(Job::new(key.clone(), prompt, waiter)),
         };
         if queued && priority == Priority::Interactive {
             let wait = self.config.interactive_queue_wait;
             ctx.run_later(wait, move |gate, _ctx| gate.expire_waiter(&key, id));
         }
+    }
+
+    /// Whether a new Interactive job, queued behind the Interactive jobs already waiting,
+    /// would still be waiting for a permit when its queue wait ends. Unknown (no call has
+    /// finished yet) counts as "it can".
+    fn cannot_start_in_time(&self) -> bool {
+        let permits = self.config.permits;
+        let Some(call) = self.durations.average() else {
+            return false;
+        };
+        if self.in_flight.len() < permits {
+            return false;
+        }
+        let now = Instant::now();
+        let running = self.in_flight.values().map(|running| running.started);
+        let ahead = self.queues.lens()[Priority::Interactive.index()];
+        let start = predicted_start(now, running, ahead, call);
+        start > now + self.config.interactive_queue_wait
     }
 
     /// Queues a new job, shedding as needed; returns whether the job was queued.
@@ -103,7 +130,11 @@ impl OpenAiGate {
             gate.do_send(CallFinished { key, result });
         };
         actix::spawn(call.instrument(span));
-        self.in_flight.insert(job.key, job.waiters);
+        let running = Running {
+            started: Instant::now(),
+            waiters: job.waiters,
+        };
+        self.in_flight.insert(job.key, running);
         self.counters.calls_started += 1;
         let in_flight = self.in_flight.len();
         self.counters.max_in_flight_seen = self.counters.max_in_flight_seen.max(in_flight);
@@ -118,8 +149,14 @@ impl OpenAiGate {
             tracing::error!("LLM circuit breaker opened; failing queued requests");
             self.fail_queued(GateError::CircuitOpen);
         }
-        let waiters = self.in_flight.remove(&key).unwrap_or_default();
-        waiters.into_iter().for_each(|w| w.answer(result.clone()));
+        let Some(running) = self.in_flight.remove(&key) else {
+            return;
+        };
+        self.durations.record(running.started.elapsed());
+        running
+            .waiters
+            .into_iter()
+            .for_each(|w| w.answer(result.clone()));
     }
 
     /// Answers every queued waiter with `error` and empties the queues.
@@ -133,8 +170,9 @@ impl OpenAiGate {
     /// Answers every queued and in-flight waiter (the gate is stopping).
     pub(super) fn fail_everything(&mut self, error: GateError) {
         self.fail_queued(error.clone());
-        for (_key, waiters) in self.in_flight.drain() {
-            waiters
+        for (_key, running) in self.in_flight.drain() {
+            running
+                .waiters
                 .into_iter()
                 .for_each(|w| w.answer(Err(error.clone())));
         }
