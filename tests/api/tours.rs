@@ -208,7 +208,7 @@ async fn an_edit_without_live_period_ends_the_tour_with_a_summary() {
     let summary = text_to(&app, user, "🏁").await.unwrap();
     assert_eq!(
         summary["text"],
-        "🏁 Tour finished. Stories: 1 · walked: 0 m · time: 0 min."
+        "🏁 Tour finished. Stories: 1 · walked: 0 m · time: < 1 min."
     );
 }
 
@@ -225,7 +225,7 @@ async fn stop_ends_the_tour_with_a_summary_and_a_second_stop_finds_none() {
     let summary = text_to(&app, 721, "🏁").await.unwrap();
     assert_eq!(
         summary["text"],
-        "🏁 Tour finished. Stories: 1 · walked: 150 m · time: 0 min."
+        "🏁 Tour finished. Stories: 1 · walked: 150 m · time: < 1 min."
     );
     app.post_update(&text_update(4, 721, "en", "/stop")).await;
     let none = text_to(&app, 721, "No tour is running.").await;

@@ -243,7 +243,10 @@ impl TourSummary {
             format!("{:.1} {}", self.distance_m / 1000.0, texts.units.1)
         };
         let minutes = self.duration.as_secs() / 60;
-        let duration = if minutes < 60 {
+        let duration = if minutes == 0 {
+            // "0 min" reads like nothing happened.
+            format!("< 1 {}", texts.minutes)
+        } else if minutes < 60 {
             format!("{minutes} {}", texts.minutes)
         } else {
             format!(
@@ -368,5 +371,11 @@ mod tests {
             short.text(Lang::Ru),
             "🏁 Прогулка окончена. Историй: 3 · пройдено: 340 м · время: 47 мин."
         );
+        let brief = TourSummary {
+            duration: Duration::from_secs(13),
+            ..short
+        };
+        assert!(brief.text(Lang::En).ends_with("time: < 1 min."));
+        assert!(brief.text(Lang::Ru).ends_with("время: < 1 мин."));
     }
 }
