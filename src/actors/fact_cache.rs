@@ -90,8 +90,12 @@ impl FactCache {
 }
 
 /// The in-process level: entries live `ttl`, and together weigh at most [`L1_BUDGET_BYTES`].
+/// The least recently used goes first. moka's default (TinyLFU) admits a new key into a full
+/// cache only if it is asked for more often than what it would evict, so a story just written
+/// (an LLM call paid for) was mostly dropped, and without Redis the next visitor paid again.
 fn l1_cache(ttl: Duration) -> Cache<String, Arc<str>> {
     Cache::builder()
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
         .weigher(|key: &String, value: &Arc<str>| {
             u32::try_from(key.len() + value.len()).unwrap_or(u32::MAX)
         })
@@ -180,5 +184,32 @@ mod tests {
         assert!(l1.weighted_size() <= L1_BUDGET_BYTES);
         assert!(l1.entry_count() >= 10, "{} entries", l1.entry_count());
         assert!(l1.entry_count() < 40, "{} entries", l1.entry_count());
+    }
+
+    #[tokio::test]
+    async fn new_stories_are_kept_when_the_level_is_full_of_popular_ones() {
+        let l1 = l1_cache(Duration::from_secs(60));
+        let story: Arc<str> = "s".repeat(1000).into();
+        let full = usize::try_from(L1_BUDGET_BYTES).unwrap() / story.len();
+        for place in 0..full {
+            let key = format!("fact:v1:en:popular-{place}");
+            l1.insert(key.clone(), Arc::clone(&story)).await;
+            for _ in 0..3 {
+                let _ = l1.get(&key).await;
+            }
+        }
+        l1.run_pending_tasks().await;
+
+        let mut kept = 0;
+        for place in 0..100 {
+            let key = format!("fact:v1:en:new-{place}");
+            l1.insert(key.clone(), Arc::clone(&story)).await;
+            l1.run_pending_tasks().await;
+            kept += usize::from(l1.get(&key).await.is_some());
+        }
+
+        // With moka's default admission 2 of the 100 were kept.
+        assert_eq!(kept, 100);
+        assert!(l1.weighted_size() <= L1_BUDGET_BYTES);
     }
 }
