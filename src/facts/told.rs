@@ -36,10 +36,7 @@ impl ToldPlaces {
     /// Told places over the `DbActor`, excluded for `repeat_days`.
     pub fn new(db: Addr<DbActor>, repeat_days: u32) -> Self {
         Self {
-            sets: Cache::builder()
-                .max_capacity(CACHED_USERS)
-                .time_to_live(TRUST_FOR)
-                .build(),
+            sets: told_sets(),
             db,
             repeat_window_ms: i64::from(repeat_days) * 24 * 3600 * 1000,
         }
@@ -94,5 +91,39 @@ impl ToldPlaces {
     /// Forgets everything about `user_id` (after /reset).
     pub async fn forget(&self, user_id: u64) {
         self.sets.invalidate(&user_id).await;
+    }
+}
+
+/// The sets of the [`CACHED_USERS`] users seen last. The least recently used goes first:
+/// moka's default admission may refuse a newcomer's set when full, and a place marked told in
+/// a set that is not kept, before the write-behind buffer has stored the delivery, could be
+/// told again.
+fn told_sets() -> Cache<u64, PlaceSet> {
+    Cache::builder()
+        .eviction_policy(moka::policy::EvictionPolicy::lru())
+        .max_capacity(CACHED_USERS)
+        .time_to_live(TRUST_FOR)
+        .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_newcomers_set_is_kept_when_every_slot_is_taken_by_regulars() {
+        let sets = told_sets();
+        for user in 0..CACHED_USERS {
+            sets.insert(user, PlaceSet::default()).await;
+            let _ = sets.get(&user).await;
+        }
+        sets.run_pending_tasks().await;
+
+        let newcomer = CACHED_USERS + 1;
+        sets.insert(newcomer, PlaceSet::default()).await;
+        sets.run_pending_tasks().await;
+
+        assert!(sets.get(&newcomer).await.is_some());
+        assert!(sets.entry_count() <= CACHED_USERS);
     }
 }
