@@ -119,50 +119,30 @@ fn retry_later(seconds: u32) -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
-    use std::{
-        io,
-        sync::{Mutex, PoisonError},
-    };
+    use tracing_test::traced_test;
 
     use super::*;
 
-    /// Collects what the log subscriber writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            let mut buffer = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-            buffer.extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
+    #[traced_test]
     fn a_burst_of_refusals_is_one_warning_and_the_rest_are_counted_for_the_next() {
-        let captured = Captured::default();
-        let writer = captured.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
         let refusals = Refusals::new();
 
-        tracing::subscriber::with_default(subscriber, || {
-            for _ in 0..1000 {
-                refusals.record();
+        for _ in 0..1000 {
+            refusals.record();
+        }
+
+        logs_assert(|lines: &[&str]| {
+            match lines
+                .iter()
+                .filter(|line| line.contains("backlog full"))
+                .count()
+            {
+                1 => Ok(()),
+                n => Err(format!("{n} warnings: {lines:?}")),
             }
         });
-
-        let log =
-            String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(PoisonError::into_inner))
-                .into_owned();
-        assert_eq!(log.matches("backlog full").count(), 1, "{log}");
-        assert!(log.contains("refused=1"), "{log}");
+        assert!(logs_contain("refused=1"));
         assert_eq!(refusals.unreported.load(Ordering::Relaxed), 999);
     }
 }

@@ -52,11 +52,10 @@ impl OpenAiGate {
     /// would still be waiting for a permit when its queue wait ends. Unknown (no call has
     /// finished yet) counts as "it can".
     fn cannot_start_in_time(&self) -> bool {
-        let permits = self.config.permits;
         let Some(call) = self.durations.average() else {
             return false;
         };
-        if self.in_flight.len() < permits {
+        if self.in_flight.len() < self.config.permits {
             return false;
         }
         let now = Instant::now();
