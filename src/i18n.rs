@@ -144,6 +144,8 @@ pub struct Texts {
     pub admin_stats: &'static str,
     /// Figures are unavailable right now.
     pub stats_unavailable: &'static str,
+    /// `/stats` sent in a group: figures are only shown in a private chat.
+    pub stats_in_private: &'static str,
     /// Command descriptions for the menu.
     pub command_descriptions: CommandDescriptions,
 }

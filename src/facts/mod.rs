@@ -10,6 +10,7 @@
 //!
 //! At most one location per user is in flight: a newer one cancels the older.
 
+pub mod buttons;
 pub mod prompt;
 pub mod reply;
 pub mod told;
@@ -25,7 +26,6 @@ use std::{
 };
 
 use actix::Addr;
-use moka::sync::Cache;
 use teloxide::{
     prelude::Requester,
     types::{ChatAction, ChatId},
@@ -50,16 +50,12 @@ use crate::{
     stats::ErrorLog,
     telegram::Outbox,
 };
+use buttons::{ButtonToken, Refused, StoryButtons, StoryContext};
 use reply::{StoryReply, send_story};
 use told::ToldPlaces;
 
 /// Search radius when the user has not chosen one.
 pub const DEFAULT_RADIUS_M: u32 = 1000;
-/// How long the buttons under a story keep working.
-const BUTTONS_LIVE_FOR: Duration = Duration::from_secs(24 * 3600);
-/// Bytes of place data kept for the buttons under stories (~1-2 KiB a story, so several
-/// thousand stories); an older button answers that it has expired.
-const BUTTONS_BUDGET_BYTES: u64 = 8 * 1024 * 1024;
 /// Cells whose lookups can be in flight at once.
 const LOOKUPS_CAPACITY: u64 = 10_000;
 /// Sentences of the place's own summary used when the LLM cannot write.
@@ -127,27 +123,6 @@ pub struct StoryRequest {
     pub started: Instant,
 }
 
-/// What the buttons under a story refer to (kept here, not in the 64-byte callback data).
-#[derive(Debug, Clone)]
-struct StoryContext {
-    place: Place,
-    from: Coordinates,
-}
-
-impl StoryContext {
-    /// Roughly the bytes it holds, for the buttons' memory budget.
-    fn weight(&self) -> u32 {
-        let place = &self.place;
-        let text = place.id.0.len()
-            + place.title.len()
-            + place.summary.len()
-            + place.image_url.as_ref().map_or(0, String::len)
-            + place.source_url.len()
-            + place.lang.len();
-        u32::try_from(text + std::mem::size_of::<Self>()).unwrap_or(u32::MAX)
-    }
-}
-
 /// Turns locations into stories.
 pub struct Storyteller {
     places: Arc<dyn PlaceSource>,
@@ -161,9 +136,10 @@ pub struct Storyteller {
     /// dropped once fetched: the fact cache keeps the list (as compact JSON) for the next
     /// visitor, and keeping it here too would hold every list twice.
     lookups: moka::future::Cache<String, Arc<Vec<Place>>>,
-    /// Button tokens to the story they sit under.
-    contexts: Cache<u64, Arc<StoryContext>>,
-    next_token: AtomicU64,
+    /// What the buttons under recent stories refer to, and whom they belong to.
+    buttons: StoryButtons,
+    /// Numbers the locations being answered, so a finished one never clears a newer one.
+    next_generation: AtomicU64,
     /// Per user: the generation and cancel token of the location being answered.
     in_flight: Mutex<HashMap<u64, (u64, CancellationToken)>>,
     /// Where deliveries are recorded.
@@ -200,9 +176,6 @@ impl Storyteller {
             told,
             errors,
         } = sources;
-        let seed = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |since| since.as_secs());
         Self {
             places,
             gazetteer: Gazetteer::new(),
@@ -211,9 +184,8 @@ impl Storyteller {
             outbox,
             told,
             lookups: moka::future::Cache::new(LOOKUPS_CAPACITY),
-            contexts: buttons_cache(),
-            // Seeded from the clock so buttons from before a restart do not alias new ones.
-            next_token: AtomicU64::new(seed << 20),
+            buttons: StoryButtons::new(),
+            next_generation: AtomicU64::new(0),
             in_flight: Mutex::default(),
             db,
             errors,
@@ -254,28 +226,32 @@ impl Storyteller {
     }
 
     /// "Tell me more" under the story `token` (`request.point` is replaced by the story's);
-    /// `false` when the button is stale.
-    pub async fn tell_more(&self, mut request: StoryRequest, token: u64) -> bool {
-        let Some(context) = self.contexts.get(&token) else {
-            return false;
-        };
+    /// refused when the button is stale or was not sent to `request`'s user and chat.
+    pub async fn tell_more(
+        &self,
+        mut request: StoryRequest,
+        token: ButtonToken,
+    ) -> Result<(), Refused> {
+        let context = self.buttons.resolve(token, request.user_id, request.chat)?;
         self.typing(request.chat);
         request.point = context.from;
         let place = context.place.clone();
         self.tell_place(&request, place, Depth::More, Priority::Interactive)
             .await;
-        true
+        Ok(())
     }
 
-    /// "Another place" under the story `token`; `false` when the button is stale.
-    pub async fn tell_next(&self, mut request: StoryRequest, token: u64) -> bool {
-        let Some(context) = self.contexts.get(&token) else {
-            return false;
-        };
+    /// "Another place" under the story `token`; refused as [`Storyteller::tell_more`] is.
+    pub async fn tell_next(
+        &self,
+        mut request: StoryRequest,
+        token: ButtonToken,
+    ) -> Result<(), Refused> {
+        let context = self.buttons.resolve(token, request.user_id, request.chat)?;
         request.point = context.from;
         self.tell_nearest_untold(&request, Priority::Interactive)
             .await;
-        true
+        Ok(())
     }
 
     /// Finds the nearest untold place and tells it, or says why there is none.
@@ -313,7 +289,12 @@ impl Storyteller {
     ) -> StorySource {
         let (text, source) = self.story(&place, request, depth, priority).await;
         self.told.mark_told(request.user_id, &place.id).await;
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let token = self.buttons.issue(StoryContext {
+            place: place.clone(),
+            from: request.point,
+            user_id: request.user_id,
+            chat: request.chat,
+        });
         let reply = StoryReply {
             place: &place,
             text: &text,
@@ -331,11 +312,6 @@ impl Storyteller {
             }
             Err(error) => tracing::warn!(%error, "story not delivered"),
         }
-        let context = StoryContext {
-            place,
-            from: request.point,
-        };
-        self.contexts.insert(token, Arc::new(context));
         source
     }
 
@@ -535,7 +511,7 @@ impl Storyteller {
     }
 
     fn begin(&self, user_id: u64) -> (u64, CancellationToken) {
-        let generation = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let generation = self.next_generation.fetch_add(1, Ordering::Relaxed);
         let token = CancellationToken::new();
         let mut in_flight = self
             .in_flight
@@ -559,18 +535,6 @@ impl Storyteller {
             in_flight.remove(&user_id);
         }
     }
-}
-
-/// What the buttons under recent stories refer to: for [`BUTTONS_LIVE_FOR`], within
-/// [`BUTTONS_BUDGET_BYTES`]. Least recently used first: the buttons a user may still press
-/// are the newest, which a frequency-based admission would refuse once the budget is full.
-fn buttons_cache() -> Cache<u64, Arc<StoryContext>> {
-    Cache::builder()
-        .eviction_policy(moka::policy::EvictionPolicy::lru())
-        .weigher(|_: &u64, context: &Arc<StoryContext>| context.weight())
-        .max_capacity(BUTTONS_BUDGET_BYTES)
-        .time_to_live(BUTTONS_LIVE_FOR)
-        .build()
 }
 
 /// The nearest of `places` for which `is_untold` holds, with its distance measured from
@@ -642,40 +606,6 @@ mod tests {
             "One. Two is here! Three?"
         );
         assert_eq!(fallback_text(summary, Depth::More), summary);
-    }
-
-    #[test]
-    fn buttons_keep_to_their_byte_budget_however_long_the_summaries() {
-        let buttons = buttons_cache();
-        let place = Place {
-            id: PlaceId("en:1".into()),
-            title: "Old Church".into(),
-            coordinates: Coordinates {
-                lat: 55.0,
-                lon: 37.0,
-            },
-            distance_m: 10.0,
-            summary: "A long intro. ".repeat(10_000),
-            image_url: None,
-            source_url: "https://en.wikipedia.org/wiki/Old_Church".into(),
-            lang: "en".into(),
-        };
-        let context = Arc::new(StoryContext {
-            place,
-            from: Coordinates {
-                lat: 55.0,
-                lon: 37.0,
-            },
-        });
-        assert!(u64::from(context.weight()) > 140_000);
-        for token in 0..200 {
-            buttons.insert(token, Arc::clone(&context));
-        }
-        buttons.run_pending_tasks();
-
-        assert!(buttons.weighted_size() <= BUTTONS_BUDGET_BYTES);
-        assert!(buttons.entry_count() < 200, "{}", buttons.entry_count());
-        assert!(buttons.get(&199).is_some(), "the newest button works");
     }
 
     #[test]

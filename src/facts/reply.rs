@@ -10,6 +10,7 @@ use teloxide::{
 };
 use url::Url;
 
+use super::buttons::ButtonToken;
 use crate::{
     geo::{Coordinates, compass_direction},
     i18n::Lang,
@@ -39,7 +40,7 @@ pub struct StoryReply<'a> {
     /// Whether to send the photo.
     pub photos: bool,
     /// Server-side key the buttons refer to.
-    pub token: u64,
+    pub token: ButtonToken,
 }
 
 impl StoryReply<'_> {

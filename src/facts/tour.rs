@@ -8,10 +8,7 @@
 //! behind them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
 //! Nothing is sent once the request's cancel token fires (the tour ended meanwhile).
 
-use std::{
-    sync::{Arc, atomic::Ordering},
-    time::Instant,
-};
+use std::time::Instant;
 
 use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
@@ -233,7 +230,12 @@ impl Storyteller {
         };
         // Marked before sending: a place is never told twice, even if delivery half failed.
         self.told.mark_told(story.user_id, &place.id).await;
-        let token = self.next_token.fetch_add(1, Ordering::Relaxed);
+        let token = self.buttons.issue(StoryContext {
+            place: place.clone(),
+            from: story.point,
+            user_id: story.user_id,
+            chat: story.chat,
+        });
         let reply = StoryReply {
             place: &shown,
             text: &body,
@@ -243,8 +245,7 @@ impl Storyteller {
             photos: story.photos,
             token,
         };
-        let delivered = send_story(&self.outbox, story.chat, &reply).await;
-        let outcome = match delivered {
+        match send_story(&self.outbox, story.chat, &reply).await {
             Ok(()) => {
                 tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
                 self.db.do_send(Delivered(delivery(story, &place, source)));
@@ -259,13 +260,7 @@ impl Storyteller {
                 let blocked = matches!(error, TelegramError::Blocked);
                 TourOutcome::Undelivered { blocked }
             }
-        };
-        let context = StoryContext {
-            place,
-            from: story.point,
-        };
-        self.contexts.insert(token, Arc::new(context));
-        outcome
+        }
     }
 }
 

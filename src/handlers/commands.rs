@@ -18,7 +18,10 @@ use super::{
     tours::{self, INTERVAL_BUTTON},
 };
 use crate::{
-    facts::reply::{MORE_BUTTON, NEXT_BUTTON},
+    facts::{
+        buttons::{ButtonToken, Refused},
+        reply::{MORE_BUTTON, NEXT_BUTTON},
+    },
     geo::Coordinates,
     i18n::Lang,
 };
@@ -43,6 +46,10 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
         "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()).await,
         "settings" => settings::show(router, message.chat.id, user).await,
         "reset" => settings::confirm_reset(router, message.chat.id, lang).await,
+        "stats" if !message.chat.is_private() => {
+            // Figures (the bot's, or the user's own) are never posted to a whole group.
+            router.reply(chat, texts.stats_in_private).await;
+        }
         "stats" => stats::show(router, message.chat.id, user, lang).await,
         "stop" => tours::on_stop(router, chat, user, lang).await,
         "language" => {
@@ -79,11 +86,11 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
         Some((kind @ (MORE_BUTTON | NEXT_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
             answer_button(router, &query, None).await;
-            let known = match token.parse() {
+            let pressed = match token.parse() {
                 Ok(token) => story_button(router, &query, kind, token).await,
-                Err(_) => false,
+                Err(_) => Err(Refused::Unknown),
             };
-            if !known {
+            if pressed.is_err() {
                 router
                     .reply(query.from.id.into(), lang.texts().stale_button)
                     .await;
@@ -101,7 +108,12 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
     }
 }
 
-async fn story_button(router: &Router, query: &CallbackQuery, kind: &str, token: u64) -> bool {
+async fn story_button(
+    router: &Router,
+    query: &CallbackQuery,
+    kind: &str,
+    token: ButtonToken,
+) -> Result<(), Refused> {
     let chat = query
         .regular_message()
         .map_or(query.from.id.into(), |message| message.chat.id);

@@ -1,5 +1,6 @@
 //! `/stats`: operational figures for admins (by numeric user id, `ADMIN_USER_IDS`); for
-//! anyone else only their own numbers.
+//! anyone else only their own numbers. Only ever in a private chat: in a group the command
+//! gets a note to ask in private (see `commands`).
 
 use teloxide::types::{ChatId, User};
 

@@ -49,6 +49,7 @@ pub(super) static EN: Texts = Texts {
     reset_cancelled: "Nothing changed.",
     own_stats: "<b>Your stats</b>\nStories received: {facts}\nPlaces: {places}\nDistance walked on tours: {distance}",
     stats_unavailable: "Figures are unavailable right now. Please try again in a minute.",
+    stats_in_private: "I show statistics only in a private chat: send /stats to me there.",
     admin_stats: "<b>Bot statistics</b>\n\
         Users: {users_total} total; {users_active} active, {users_new} new in 24 h\n\
         Stories in 24 h: {facts_24h} (cache {cache_24h}, LLM {llm_24h}, fallback {fallback_24h})\n\

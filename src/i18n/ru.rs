@@ -50,6 +50,7 @@ pub(super) static RU: Texts = Texts {
     reset_cancelled: "Ничего не изменилось.",
     own_stats: "<b>Ваша статистика</b>\nИсторий получено: {facts}\nМест: {places}\nПройдено на прогулках: {distance}",
     stats_unavailable: "Статистика сейчас недоступна. Попробуйте через минуту.",
+    stats_in_private: "Статистику я показываю только в личном чате: пришлите мне /stats там.",
     admin_stats: "<b>Статистика бота</b>\n\
         Пользователи: всего {users_total}; за 24 ч активных {users_active}, новых {users_new}\n\
         Истории за 24 ч: {facts_24h} (кэш {cache_24h}, LLM {llm_24h}, резерв {fallback_24h})\n\

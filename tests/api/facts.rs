@@ -296,6 +296,71 @@ async fn a_stale_story_button_gets_a_clear_answer() {
 }
 
 #[actix_web::test]
+async fn a_stranger_pressing_another_users_story_buttons_learns_nothing() {
+    let app = spawn_app().await;
+    app.post_update(&location_update(1, 914, "en", LAT, LON))
+        .await;
+    wait_for_venues(&app, 914, 1).await;
+    let photo = app.telegram.calls("sendPhoto").await[0].clone();
+    let buttons = &photo["reply_markup"]["inline_keyboard"][0];
+    let (more, next) = (
+        buttons[0]["callback_data"].as_str().unwrap().to_owned(),
+        buttons[1]["callback_data"].as_str().unwrap().to_owned(),
+    );
+    let calls_before = app.telegram.server.received_requests().await.unwrap().len();
+
+    // User 915 never sent a location; they press 914's buttons in their own chat.
+    app.post_update(&button_update(2, 915, &more)).await;
+    app.post_update(&button_update(3, 915, &next)).await;
+
+    let refusals = app.telegram.wait_for_messages_to(915, 2).await;
+    assert!(
+        refusals
+            .iter()
+            .all(|m| m["text"] == "This button has expired."),
+        "{refusals:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for method in ["sendPhoto", "sendVenue"] {
+        assert!(
+            app.telegram.calls_to(method, 915).await.is_empty(),
+            "no {method} to the stranger"
+        );
+    }
+    assert_eq!(
+        wait_for_venues(&app, 914, 1).await.len(),
+        1,
+        "the owner got nothing more"
+    );
+    let calls_after = app.telegram.server.received_requests().await.unwrap().len();
+    // Two callback answers and two refusals, nothing else.
+    assert_eq!(calls_after - calls_before, 4);
+}
+
+#[actix_web::test]
+async fn story_button_tokens_are_not_sequential() {
+    let app = spawn_app().await;
+    for id in 1..=2 {
+        app.post_update(&location_update(id, 916, "en", LAT, LON))
+            .await;
+        wait_for_venues(&app, 916, id as usize).await;
+    }
+
+    let tokens: Vec<String> = stories_to(&app, 916)
+        .await
+        .iter()
+        .filter_map(|story| {
+            let data = story["reply_markup"]["inline_keyboard"][0][0]["callback_data"].as_str()?;
+            Some(data.trim_start_matches("more:").to_owned())
+        })
+        .collect();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(tokens[0].len(), 32, "{tokens:?}");
+    let [a, b] = [&tokens[0], &tokens[1]].map(|t| u128::from_str_radix(t, 16).unwrap());
+    assert!(a.abs_diff(b) > 1 << 64, "{tokens:?}");
+}
+
+#[actix_web::test]
 async fn the_same_place_is_never_told_twice_to_one_user() {
     let app = spawn_app().await;
 

@@ -25,6 +25,59 @@ on_both_databases!(stats_for_an_admin_and_for_anyone_else);
 on_both_databases!(shutdown_flushes_the_write_buffer);
 on_both_databases!(reset_forgets_preferences_and_history);
 
+/// `text` from `user_id` in the supergroup `chat_id`, a command addressed to our bot.
+fn group_command(update_id: u64, chat_id: i64, user_id: i64, text: &str) -> Value {
+    let length = text
+        .split_whitespace()
+        .next()
+        .map_or(0, |c| c.encode_utf16().count());
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "date": 1_700_000_000,
+            "chat": { "id": chat_id, "type": "supergroup", "title": "Walkers" },
+            "from": { "id": user_id, "is_bot": false, "first_name": "Admin", "language_code": "en" },
+            "text": text,
+            "entities": [{ "type": "bot_command", "offset": 0, "length": length }]
+        }
+    })
+}
+
+#[actix_web::test]
+async fn stats_in_a_group_are_never_posted_there_even_for_an_admin() {
+    let app = spawn_app_with(&[("ADMIN_USER_IDS", "3301")]).await;
+
+    app.post_update(&group_command(
+        1,
+        -1003301,
+        3301,
+        "/STATS@excursobot_test_bot",
+    ))
+    .await;
+    app.post_update(&group_command(2, -1003301, 3302, "/stats"))
+        .await;
+
+    let replies = app.telegram.wait_for_messages_to(-1003301, 2).await;
+    assert_eq!(replies.len(), 2, "{replies:?}");
+    for reply in &replies {
+        let text = reply["text"].as_str().unwrap();
+        assert_eq!(
+            text, "I show statistics only in a private chat: send /stats to me there.",
+            "{text}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let all = app.telegram.calls("sendMessage").await;
+    assert!(
+        all.iter().all(|m| !m["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Bot statistics")),
+        "{all:?}"
+    );
+}
+
 async fn connect(url: &str) -> DatabaseConnection {
     Database::connect(url).await.expect("database answers")
 }
@@ -229,6 +282,9 @@ async fn shutdown_flushes_the_write_buffer(url: String) {
 async fn reset_forgets_preferences_and_history(url: String) {
     let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
     app.post_update(&button_update(1, 3401, "set:int:60")).await;
+    // The setting is saved before its button is answered; without waiting, its write could
+    // land after the reset below (updates of one user are not yet handled in order).
+    app.telegram.wait_for("answerCallbackQuery", 1).await;
     app.post_update(&location_update(2, 3401, "en", LAT, LON))
         .await;
     let first = wait_for_venue_count(&app, 3401, 1).await[0]["title"].clone();
