@@ -82,6 +82,8 @@ pub struct Texts {
     pub internal_error: &'static str,
     /// Button under a story: a deeper story about the same place.
     pub tell_more_button: &'static str,
+    /// Button under a story: sends the place's venue pin.
+    pub on_the_map_button: &'static str,
     /// Button under a story: the next nearest untold place.
     pub another_place_button: &'static str,
     /// Link text of the source article.

@@ -139,7 +139,7 @@ impl Application {
             let dispatcher = Arc::clone(&self.dispatcher);
             tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
         });
-        let cleanup = tokio::spawn(forget_idle_chats(self.outbox));
+        let cleanup = tokio::spawn(forget_idle_chats(self.outbox.clone()));
         tokio::select! {
             () = shutdown => {}
             result = &mut server => {
@@ -162,6 +162,7 @@ impl Application {
         cleanup.abort();
         self.tours.stop().await;
         self.services.stop().await;
+        self.outbox.close();
         handle.stop(true).await;
         server.await.context("HTTP server task")??;
         tracing::info!("stopped");

@@ -26,10 +26,7 @@ use std::{
 };
 
 use actix::Addr;
-use teloxide::{
-    prelude::Requester,
-    types::{ChatAction, ChatId},
-};
+use teloxide::{prelude::Requester, types::ChatId};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -48,10 +45,10 @@ use crate::{
     i18n::Lang,
     places::{Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer},
     stats::ErrorLog,
-    telegram::Outbox,
+    telegram::{Outbox, SendClass},
 };
 use buttons::{ButtonToken, Refused, StoryButtons, StoryContext};
-use reply::{StoryReply, send_story};
+use reply::{StoryReply, send_pin, send_story};
 use told::ToldPlaces;
 
 /// Search radius when the user has not chosen one.
@@ -60,6 +57,9 @@ pub const DEFAULT_RADIUS_M: u32 = 1000;
 const LOOKUPS_CAPACITY: u64 = 10_000;
 /// Sentences of the place's own summary used when the LLM cannot write.
 const FALLBACK_SENTENCES: usize = 3;
+/// "typing…" shows only when an answer takes longer than this: an answer from the cache
+/// arrives first, and the call is saved.
+const TYPING_AFTER: Duration = Duration::from_millis(400);
 
 /// Where a story came from (for statistics).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -218,9 +218,10 @@ impl Storyteller {
     /// Answers a location the user just sent; a newer location from the same user cancels it.
     pub async fn tell_nearby(&self, request: StoryRequest) {
         let (generation, cancel) = self.begin(request.user_id);
+        let class = SendClass::FirstAnswer;
         tokio::select! {
             () = cancel.cancelled() => tracing::info!("replaced by a newer location"),
-            () = self.tell_nearest_untold(&request, Priority::Interactive) => {}
+            () = self.tell_nearest_untold(&request, Priority::Interactive, class) => {}
         }
         self.finish(request.user_id, generation);
     }
@@ -233,10 +234,11 @@ impl Storyteller {
         token: ButtonToken,
     ) -> Result<(), Refused> {
         let context = self.buttons.resolve(token, request.user_id, request.chat)?;
-        self.typing(request.chat);
+        let _typing = self.typing_soon(request.chat);
         request.point = context.from;
         let place = context.place.clone();
-        self.tell_place(&request, place, Depth::More, Priority::Interactive)
+        let class = SendClass::Story;
+        self.tell_place(&request, place, Depth::More, Priority::Interactive, class)
             .await;
         Ok(())
     }
@@ -249,43 +251,66 @@ impl Storyteller {
     ) -> Result<(), Refused> {
         let context = self.buttons.resolve(token, request.user_id, request.chat)?;
         request.point = context.from;
-        self.tell_nearest_untold(&request, Priority::Interactive)
+        self.tell_nearest_untold(&request, Priority::Interactive, SendClass::Story)
             .await;
         Ok(())
     }
 
-    /// Finds the nearest untold place and tells it, or says why there is none.
-    pub async fn tell_nearest_untold(&self, request: &StoryRequest, priority: Priority) {
-        self.typing(request.chat);
+    /// "On the map" under the story `token`: the venue pin at the place's own coordinates,
+    /// with its distance and direction from where the story was told.
+    pub async fn show_on_map(
+        &self,
+        request: &StoryRequest,
+        token: ButtonToken,
+    ) -> Result<(), Refused> {
+        let context = self.buttons.resolve(token, request.user_id, request.chat)?;
+        let (place, from) = (&context.place, context.from);
+        let pinned = send_pin(&self.outbox, request.chat, place, from, request.lang);
+        if let Err(error) = pinned.await {
+            tracing::warn!(%error, "map pin not delivered");
+        }
+        Ok(())
+    }
+
+    /// Finds the nearest untold place and tells it (sent as `class`), or says why there is
+    /// none.
+    pub async fn tell_nearest_untold(
+        &self,
+        request: &StoryRequest,
+        priority: Priority,
+        class: SendClass,
+    ) {
+        let _typing = self.typing_soon(request.chat);
         let nearest = match self.nearest_untold(request).await {
             Ok(nearest) => nearest,
             Err(error) => {
                 self.errors.record();
                 tracing::warn!(%error, "place lookup failed; using the gazetteer");
                 return self
-                    .say_near(request, request.lang.texts().sources_down)
+                    .say_near(request, request.lang.texts().sources_down, class)
                     .await;
             }
         };
         match nearest {
             Some(place) => {
-                self.tell_place(request, place, Depth::First, priority)
+                self.tell_place(request, place, Depth::First, priority, class)
                     .await;
             }
             None => {
-                self.say_near(request, request.lang.texts().nothing_nearby)
+                self.say_near(request, request.lang.texts().nothing_nearby, class)
                     .await
             }
         }
     }
 
-    /// Writes (or fetches) the story about `place` and sends it.
+    /// Writes (or fetches) the story about `place` and sends it as `class`.
     pub async fn tell_place(
         &self,
         request: &StoryRequest,
         place: Place,
         depth: Depth,
         priority: Priority,
+        class: SendClass,
     ) -> StorySource {
         let (text, source) = self.story(&place, request, depth, priority).await;
         self.told.mark_told(request.user_id, &place.id).await;
@@ -304,12 +329,13 @@ impl Storyteller {
             photos: request.photos,
             token,
         };
-        match send_story(&self.outbox, request.chat, &reply).await {
+        match send_story(&self.outbox, request.chat, class, &reply).await {
             Ok(()) => {
                 tracing::info!(place = %place.id, ?source, "story told");
                 self.db
                     .do_send(Delivered(delivery(request, &place, source)));
             }
+            Err(error) if error.is_budget() => self.busy_note(request.chat, request.lang).await,
             Err(error) => tracing::warn!(%error, "story not delivered"),
         }
         source
@@ -484,8 +510,8 @@ impl Storyteller {
         Ok(Arc::new(found))
     }
 
-    /// Sends `template` with the nearest locality's name in place of `{near}`.
-    async fn say_near(&self, request: &StoryRequest, template: &str) {
+    /// Sends `template` (as `class`) with the nearest locality's name in place of `{near}`.
+    async fn say_near(&self, request: &StoryRequest, template: &str, class: SendClass) {
         let texts = request.lang.texts();
         let near = match self.gazetteer.nearest(request.point).await {
             Some(locality) => texts
@@ -495,19 +521,32 @@ impl Storyteller {
         };
         let text = template.replace("{near}", &near);
         let message = self.outbox.bot().send_message(request.chat, text);
-        if let Err(error) = self.outbox.send(request.chat, message).await {
+        if let Err(error) = self.outbox.send(request.chat, class, message).await {
             tracing::warn!(%error, "note not delivered");
         }
     }
 
-    /// Shows "typing…" at once; not rate limited (chat actions are not messages) and not awaited.
-    fn typing(&self, chat: ChatId) {
-        let action = self.outbox.bot().send_chat_action(chat, ChatAction::Typing);
-        tokio::spawn(async move {
-            if let Err(error) = action.await {
-                tracing::debug!(%error, "typing action not sent");
-            }
-        });
+    /// A story could not go within the send budget: a short "busy" note instead, ahead of
+    /// other stories, rather than the story minutes late.
+    pub(crate) async fn busy_note(&self, chat: ChatId, lang: Lang) {
+        tracing::info!(
+            chat_id = chat.0,
+            "story not sent in time; a busy note instead"
+        );
+        let note = self.outbox.bot().send_message(chat, lang.texts().busy);
+        if let Err(error) = self.outbox.send(chat, SendClass::Reply, note).await {
+            tracing::warn!(%error, "busy note not delivered");
+        }
+    }
+
+    /// Shows "typing…" if the answer is not out within [`TYPING_AFTER`] (and the send budget
+    /// has room then); dropping the guard cancels it.
+    fn typing_soon(&self, chat: ChatId) -> TypingSoon {
+        let outbox = self.outbox.clone();
+        TypingSoon(tokio::spawn(async move {
+            tokio::time::sleep(TYPING_AFTER).await;
+            outbox.typing(chat);
+        }))
     }
 
     fn begin(&self, user_id: u64) -> (u64, CancellationToken) {
@@ -534,6 +573,15 @@ impl Storyteller {
         {
             in_flight.remove(&user_id);
         }
+    }
+}
+
+/// A "typing…" that will show unless dropped first.
+struct TypingSoon(tokio::task::JoinHandle<()>);
+
+impl Drop for TypingSoon {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -1,6 +1,8 @@
-//! How a story reaches the chat: a photo with an HTML caption (or photo then text when the
-//! caption would pass Telegram's 1024 characters, or text alone when there is no usable
-//! image), a source link, inline buttons, and a venue pin at the place's own coordinates.
+//! How a story reaches the chat: one message where Telegram allows it. A photo with an HTML
+//! caption (title, distance and direction, the story, the source link) and the buttons; photo
+//! then text only when the caption would pass Telegram's 1024 characters; text alone when
+//! there is no usable image or Telegram refuses the photo for any reason but a block or the
+//! send budget. The map pin costs nothing until asked for: "📍 On the map" sends it.
 
 use teloxide::{
     payloads::{SendMessageSetters, SendPhotoSetters},
@@ -15,7 +17,7 @@ use crate::{
     geo::{Coordinates, compass_direction},
     i18n::Lang,
     places::Place,
-    telegram::{Outbox, TelegramError},
+    telegram::{Outbox, SendClass, TelegramError},
 };
 
 /// Telegram's limit on a photo caption, in characters after entity parsing.
@@ -24,6 +26,8 @@ pub const MAX_CAPTION_CHARS: usize = 1024;
 pub const MORE_BUTTON: &str = "more";
 /// Callback data prefix of "Another place".
 pub const NEXT_BUTTON: &str = "next";
+/// Callback data prefix of "On the map" (sends the venue pin).
+pub const MAP_BUTTON: &str = "map";
 
 /// A story ready to send.
 pub struct StoryReply<'a> {
@@ -33,7 +37,7 @@ pub struct StoryReply<'a> {
     pub text: &'a str,
     /// The text is the place's own summary, not a written story.
     pub is_summary: bool,
-    /// Where the user stands, for the pin's "350 m north of you".
+    /// Where the user stands, for "350 m north of you".
     pub from: Coordinates,
     /// The user's language.
     pub lang: Lang,
@@ -52,16 +56,18 @@ impl StoryReply<'_> {
         } else {
             String::new()
         };
+        let whereabouts = whereabouts(self.lang, self.from, self.place.coordinates);
         let html_body = format!(
-            "<b>{title}</b>\n\n{marker}{text}\n\n<a href=\"{url}\">{label}</a>",
+            "<b>{title}</b>\n📍 {whereabouts}\n\n{marker}{text}\n\n<a href=\"{url}\">{label}</a>",
             title = html::escape(&self.place.title),
+            whereabouts = html::escape(&whereabouts),
             marker = html::escape(&marker),
             text = html::escape(self.text),
             url = html::escape(&self.place.source_url),
             label = texts.source_label,
         );
         let visible = format!(
-            "{}\n\n{marker}{}\n\n{}",
+            "{}\n📍 {whereabouts}\n\n{marker}{}\n\n{}",
             self.place.title, self.text, texts.source_label
         );
         (html_body, visible.encode_utf16().count())
@@ -69,40 +75,40 @@ impl StoryReply<'_> {
 
     fn buttons(&self) -> InlineKeyboardMarkup {
         let texts = self.lang.texts();
-        InlineKeyboardMarkup::new([[
-            InlineKeyboardButton::callback(
-                texts.tell_more_button,
-                format!("{MORE_BUTTON}:{}", self.token),
-            ),
-            InlineKeyboardButton::callback(
-                texts.another_place_button,
-                format!("{NEXT_BUTTON}:{}", self.token),
-            ),
-        ]])
-    }
-
-    /// "350 m north of you" in the user's language.
-    pub fn whereabouts(&self) -> String {
-        let texts = self.lang.texts();
-        let metres = self.from.distance_m(&self.place.coordinates);
-        let distance = if metres < 1000.0 {
-            format!("{} {}", (metres / 10.0).round() * 10.0, texts.units.0)
-        } else {
-            format!("{:.1} {}", metres / 1000.0, texts.units.1)
+        let button = |label: &str, kind: &str| {
+            InlineKeyboardButton::callback(label, format!("{kind}:{}", self.token))
         };
-        let direction = texts.compass
-            [compass_direction(self.from.bearing_deg(&self.place.coordinates)).index()];
-        texts
-            .distance_template
-            .replace("{distance}", &distance)
-            .replace("{direction}", direction)
+        InlineKeyboardMarkup::new([
+            vec![
+                button(texts.tell_more_button, MORE_BUTTON),
+                button(texts.another_place_button, NEXT_BUTTON),
+            ],
+            vec![button(texts.on_the_map_button, MAP_BUTTON)],
+        ])
     }
 }
 
-/// Sends the story: photo and caption (or text), then the venue pin.
+/// "350 m north of you" in `lang`: where `place` is, seen from `from`.
+pub fn whereabouts(lang: Lang, from: Coordinates, place: Coordinates) -> String {
+    let texts = lang.texts();
+    let metres = from.distance_m(&place);
+    let distance = if metres < 1000.0 {
+        format!("{} {}", (metres / 10.0).round() * 10.0, texts.units.0)
+    } else {
+        format!("{:.1} {}", metres / 1000.0, texts.units.1)
+    };
+    let direction = texts.compass[compass_direction(from.bearing_deg(&place)).index()];
+    texts
+        .distance_template
+        .replace("{distance}", &distance)
+        .replace("{direction}", direction)
+}
+
+/// Sends the story as `class`: one message (photo with caption and buttons) where it fits.
 pub async fn send_story(
     outbox: &Outbox,
     chat: ChatId,
+    class: SendClass,
     story: &StoryReply<'_>,
 ) -> Result<(), TelegramError> {
     let (body, visible) = story.body();
@@ -112,43 +118,38 @@ pub async fn send_story(
         .as_deref()
         .filter(|_| story.photos)
         .and_then(|url| Url::parse(url).ok());
-    let text_sent_with_photo = match image {
-        Some(image) if visible <= MAX_CAPTION_CHARS => {
-            send_photo(outbox, chat, image, &body, Some(story.buttons())).await?
+    if let Some(image) = image {
+        let fits = visible <= MAX_CAPTION_CHARS;
+        let (caption, buttons) = if fits {
+            (body.clone(), Some(story.buttons()))
+        } else {
+            (format!("<b>{}</b>", html::escape(&story.place.title)), None)
+        };
+        match send_photo(outbox, chat, class, image, caption, buttons).await {
+            Ok(()) if fits => return Ok(()),
+            Ok(()) => {}
+            Err(error) if error.is_budget() || matches!(error, TelegramError::Blocked) => {
+                return Err(error);
+            }
+            Err(error) => tracing::info!(%error, "the photo was not sent; sending text instead"),
         }
-        Some(image) => {
-            let title = format!("<b>{}</b>", html::escape(&story.place.title));
-            send_photo(outbox, chat, image, &title, None).await?;
-            false
-        }
-        None => false,
-    };
-    if !text_sent_with_photo {
-        let message = outbox
-            .bot()
-            .send_message(chat, body)
-            .parse_mode(ParseMode::Html)
-            .reply_markup(story.buttons());
-        outbox.send(chat, message).await?;
     }
-    let pin = outbox.bot().send_venue(
-        chat,
-        story.place.coordinates.lat,
-        story.place.coordinates.lon,
-        story.place.title.clone(),
-        story.whereabouts(),
-    );
-    outbox.send(chat, pin).await.map(|_| ())
+    let message = outbox
+        .bot()
+        .send_message(chat, body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(story.buttons());
+    outbox.send(chat, class, message).await.map(|_| ())
 }
 
-/// Sends a photo; `Ok(false)` when Telegram rejected the image (the caller sends text instead).
 async fn send_photo(
     outbox: &Outbox,
     chat: ChatId,
+    class: SendClass,
     image: Url,
-    caption: &str,
+    caption: String,
     buttons: Option<InlineKeyboardMarkup>,
-) -> Result<bool, TelegramError> {
+) -> Result<(), TelegramError> {
     let mut photo = outbox
         .bot()
         .send_photo(chat, InputFile::url(image))
@@ -157,12 +158,24 @@ async fn send_photo(
     if let Some(buttons) = buttons {
         photo = photo.reply_markup(buttons);
     }
-    match outbox.send(chat, photo).await {
-        Ok(_) => Ok(true),
-        Err(TelegramError::Api(error)) => {
-            tracing::info!(%error, "Telegram rejected the image; sending text instead");
-            Ok(false)
-        }
-        Err(error) => Err(error),
-    }
+    outbox.send(chat, class, photo).await.map(|_| ())
+}
+
+/// Sends the venue pin of `place` ("📍 On the map"), with its distance and direction from
+/// `from`, as the answer to the button.
+pub async fn send_pin(
+    outbox: &Outbox,
+    chat: ChatId,
+    place: &Place,
+    from: Coordinates,
+    lang: Lang,
+) -> Result<(), TelegramError> {
+    let pin = outbox.bot().send_venue(
+        chat,
+        place.coordinates.lat,
+        place.coordinates.lon,
+        place.title.clone(),
+        whereabouts(lang, from, place.coordinates),
+    );
+    outbox.send(chat, SendClass::Reply, pin).await.map(|_| ())
 }

@@ -25,7 +25,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     places::{Place, PlaceId},
-    telegram::TelegramError,
+    telegram::{SendClass, TelegramError},
 };
 
 /// One story for a tour.
@@ -173,7 +173,7 @@ impl Storyteller {
                     .is_none_or(|limit| place.distance_m < limit)
             })
             .ok_or(TourOutcome::NothingNew)?;
-        self.typing(story.chat);
+        let _typing = self.typing_soon(story.chat);
         match self.tour_story_text(&place, story, tour.priority).await {
             Ok((text, source)) => Ok((place, text, source)),
             Err(GateBusy) => Err(TourOutcome::GateBusy),
@@ -245,7 +245,11 @@ impl Storyteller {
             photos: story.photos,
             token,
         };
-        match send_story(&self.outbox, story.chat, &reply).await {
+        let class = match tour.priority {
+            Priority::Interactive => SendClass::FirstAnswer,
+            _ => SendClass::Story,
+        };
+        match send_story(&self.outbox, story.chat, class, &reply).await {
             Ok(()) => {
                 tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
                 self.db.do_send(Delivered(delivery(story, &place, source)));

@@ -3,7 +3,7 @@
 //! Button data is a short `kind:value` string (well under Telegram's 64-byte limit).
 
 use teloxide::{
-    payloads::{AnswerCallbackQuerySetters, SendMessageSetters},
+    payloads::SendMessageSetters,
     prelude::Requester,
     types::{
         ButtonRequest, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton,
@@ -20,7 +20,7 @@ use super::{
 use crate::{
     facts::{
         buttons::{ButtonToken, Refused},
-        reply::{MORE_BUTTON, NEXT_BUTTON},
+        reply::{MAP_BUTTON, MORE_BUTTON, NEXT_BUTTON},
     },
     geo::Coordinates,
     i18n::Lang,
@@ -83,7 +83,7 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
         Some((INTERVAL_BUTTON, minutes)) => {
             tours::on_interval_button(router, &query, lang, minutes).await;
         }
-        Some((kind @ (MORE_BUTTON | NEXT_BUTTON), token)) => {
+        Some((kind @ (MORE_BUTTON | NEXT_BUTTON | MAP_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
             answer_button(router, &query, None).await;
             let pressed = match token.parse() {
@@ -121,22 +121,16 @@ async fn story_button(
     // The point is replaced by the story's own; any valid one will do here.
     let origin = Coordinates { lat: 0.0, lon: 0.0 };
     let request = router.story_request(&query.from, chat, origin, &preferences);
-    if kind == MORE_BUTTON {
-        router.stories.tell_more(request, token).await
-    } else {
-        router.stories.tell_next(request, token).await
+    match kind {
+        MORE_BUTTON => router.stories.tell_more(request, token).await,
+        NEXT_BUTTON => router.stories.tell_next(request, token).await,
+        _ => router.stories.show_on_map(&request, token).await,
     }
 }
 
 /// Answers a button press (always, or the user's button keeps spinning).
 async fn answer_button(router: &Router, query: &CallbackQuery, text: Option<&str>) {
-    let mut request = router.outbox.bot().answer_callback_query(query.id.clone());
-    if let Some(text) = text {
-        request = request.text(text);
-    }
-    if let Err(error) = router.outbox.send(query.from.id.into(), request).await {
-        tracing::debug!(%error, "callback query not answered");
-    }
+    router.answer_button(query, text).await;
 }
 
 async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {

@@ -6,10 +6,11 @@ use std::{sync::Arc, time::Instant};
 use actix::Addr;
 use futures::future::BoxFuture;
 use teloxide::{
-    payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
+    payloads::{AnswerCallbackQuerySetters, AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
     types::{
-        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
+        CallbackQuery, ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update,
+        UpdateKind, User,
     },
 };
 use tracing::Instrument;
@@ -22,7 +23,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     stats::ErrorLog,
-    telegram::{Outbox, TelegramError},
+    telegram::{Outbox, SendClass, TelegramError},
     users::{Preferences, UserStore},
 };
 
@@ -151,11 +152,8 @@ impl Router {
             .bot()
             .answer_pre_checkout_query(query.id, false)
             .error_message(lang.texts().payments_unavailable);
-        if let Err(error) = self
-            .outbox
-            .send(ChatId(query.from.id.0 as i64), answer)
-            .await
-        {
+        let chat = ChatId(query.from.id.0 as i64);
+        if let Err(error) = self.outbox.send_uncounted(chat, answer).await {
             tracing::warn!(%error, "pre-checkout query not answered");
         }
     }
@@ -165,22 +163,41 @@ impl Router {
         self.users.language_of(user).await
     }
 
-    /// Sends an HTML text to `chat`; failures are logged by the outbox and end here.
+    /// Sends an HTML text to `chat` as a reply to what the user just did; failures are
+    /// logged by the outbox and end here.
     pub async fn reply(&self, chat: ChatId, html: &str) -> Option<Message> {
         let request = self
             .outbox
             .bot()
             .send_message(chat, html)
             .parse_mode(ParseMode::Html);
-        self.outbox.send(chat, request).await.ok()
+        self.outbox.send(chat, SendClass::Reply, request).await.ok()
     }
 
-    /// Sends a prepared request to `chat`, logging nothing more than the outbox does.
+    /// Sends a prepared message (or edit) to `chat` as a reply to what the user just did.
     pub async fn send<R>(&self, chat: ChatId, request: R) -> Result<(), TelegramError>
     where
         R: teloxide::requests::Request<Err = teloxide::RequestError>
             + teloxide::requests::HasPayload,
     {
-        self.outbox.send(chat, request).await.map(|_| ())
+        self.outbox
+            .send(chat, SendClass::Reply, request)
+            .await
+            .map(|_| ())
+    }
+
+    /// Answers a button press: not counted against the send budget, never queued.
+    pub async fn answer_button(&self, query: &CallbackQuery, text: Option<&str>) {
+        let mut request = self.outbox.bot().answer_callback_query(query.id.clone());
+        if let Some(text) = text {
+            request = request.text(text);
+        }
+        if let Err(error) = self
+            .outbox
+            .send_uncounted(query.from.id.into(), request)
+            .await
+        {
+            tracing::debug!(%error, "callback query not answered");
+        }
     }
 }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use teloxide::{
-    payloads::{AnswerCallbackQuerySetters, EditMessageReplyMarkupSetters, SendMessageSetters},
+    payloads::{EditMessageReplyMarkupSetters, SendMessageSetters},
     prelude::Requester,
     types::{
         CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, Location, Message, User,
@@ -188,12 +188,5 @@ pub fn interval_buttons(lang: Lang, selected: Duration) -> InlineKeyboardMarkup 
 }
 
 async fn answer(router: &Router, query: &CallbackQuery, text: &str) {
-    let request = router
-        .outbox
-        .bot()
-        .answer_callback_query(query.id.clone())
-        .text(text);
-    if let Err(error) = router.outbox.send(query.from.id.into(), request).await {
-        tracing::debug!(%error, "callback query not answered");
-    }
+    router.answer_button(query, Some(text)).await;
 }

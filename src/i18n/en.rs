@@ -18,6 +18,7 @@ pub(super) static EN: Texts = Texts {
     payments_unavailable: "Payments are not available right now.",
     stale_button: "This button has expired.",
     tell_more_button: "🔎 Tell me more",
+    on_the_map_button: "📍 On the map",
     another_place_button: "➡️ Another place",
     source_label: "Wikipedia",
     from_wikipedia: "📖 From Wikipedia:",

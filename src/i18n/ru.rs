@@ -19,6 +19,7 @@ pub(super) static RU: Texts = Texts {
     payments_unavailable: "Платежи сейчас недоступны.",
     stale_button: "Эта кнопка устарела.",
     tell_more_button: "🔎 Подробнее",
+    on_the_map_button: "📍 На карте",
     another_place_button: "➡️ Другое место",
     source_label: "Википедия",
     from_wikipedia: "📖 Из Википедии:",

@@ -7,8 +7,8 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::helpers::{
-    Mocks, Reply, TestApp, button_update, location_update, mock_wikipedia::NEAREST_TITLE,
-    spawn_app, spawn_app_with, text_update,
+    Mocks, Reply, TestApp, button_update, location_update, mock_telegram::story_button,
+    mock_wikipedia::NEAREST_TITLE, spawn_app, spawn_app_with, text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -27,41 +27,36 @@ async fn first_caption(app: &TestApp) -> String {
     photos[0]["caption"].as_str().unwrap().to_owned()
 }
 
-async fn wait_for_venues(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {
+/// Waits (up to 20 s) for `count` stories to `chat`; each has the `title` it shows.
+async fn wait_for_stories(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     loop {
-        let venues: Vec<Value> = app
-            .telegram
-            .calls("sendVenue")
-            .await
-            .into_iter()
-            .filter(|body| body["chat_id"] == chat)
-            .collect();
-        if venues.len() >= count || std::time::Instant::now() > deadline {
-            return venues;
+        let stories = app.telegram.stories_to(chat).await;
+        if stories.len() >= count || std::time::Instant::now() > deadline {
+            return stories;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 #[actix_web::test]
-async fn the_nearest_place_is_told_with_photo_caption_source_link_and_venue_pin() {
+async fn the_nearest_place_is_told_in_one_photo_with_caption_source_link_and_buttons() {
     let app = spawn_app().await;
+    app.openai.set_latency(Duration::from_millis(600));
     app.openai
         .always(Reply::Story("Once, a café here <hid> a secret.".into()));
 
     app.post_update(&location_update(1, 901, "en", LAT, LON))
         .await;
 
-    let venue = &wait_for_venues(&app, 901, 1).await[0];
-    assert_eq!(venue["title"], NEAREST_TITLE);
-    let expected_lat = LAT + 120.0 / 111_194.9;
-    assert!(
-        (venue["latitude"].as_f64().unwrap() - expected_lat).abs() < 1e-4,
-        "{venue}"
-    );
-    assert_eq!(venue["address"], "120 m north of you");
+    let story = &wait_for_stories(&app, 901, 1).await[0];
+    assert_eq!(story["title"], NEAREST_TITLE);
     let photo = &app.telegram.calls("sendPhoto").await[0];
+    assert_eq!(photo, &{
+        let mut shown = story.clone();
+        shown.as_object_mut().unwrap().remove("title");
+        shown
+    });
     assert!(
         photo["photo"]
             .as_str()
@@ -70,7 +65,7 @@ async fn the_nearest_place_is_told_with_photo_caption_source_link_and_venue_pin(
     );
     let caption = photo["caption"].as_str().unwrap();
     assert!(
-        caption.starts_with("<b>Café &lt;Noir&gt; &amp; Co</b>"),
+        caption.starts_with("<b>Café &lt;Noir&gt; &amp; Co</b>\n📍 120 m north of you\n"),
         "{caption}"
     );
     assert!(
@@ -96,10 +91,89 @@ async fn the_nearest_place_is_told_with_photo_caption_source_link_and_venue_pin(
     assert!(buttons[0]["callback_data"].as_str().unwrap().len() <= 64);
     assert_eq!(
         app.telegram.calls("sendChatAction").await[0]["action"],
-        "typing"
+        "typing",
+        "the story took a while, so the user saw typing"
     );
     let prompt = &app.openai.requests()[0];
     assert!(format!("{prompt:?}").contains(NEAREST_TITLE));
+    assert_eq!(
+        app.telegram.calls("sendMessage").await.len(),
+        0,
+        "one message"
+    );
+    assert_eq!(
+        app.telegram.calls("sendVenue").await.len(),
+        0,
+        "no pin unasked"
+    );
+}
+
+#[actix_web::test]
+async fn on_the_map_sends_the_pin_at_the_places_own_coordinates() {
+    let app = spawn_app().await;
+    app.post_update(&location_update(1, 917, "en", LAT, LON))
+        .await;
+    let story = wait_for_stories(&app, 917, 1).await[0].clone();
+    let map = story_button(&story, "map");
+    assert!(map.len() <= 64, "{map}");
+    assert!(
+        app.telegram.calls_to("sendVenue", 917).await.is_empty(),
+        "no pin until asked"
+    );
+
+    app.post_update(&button_update(2, 917, &map)).await;
+
+    let venue = &app.telegram.wait_for_calls_to("sendVenue", 917, 1).await[0];
+    assert_eq!(venue["title"], NEAREST_TITLE);
+    let expected_lat = LAT + 120.0 / 111_194.9;
+    assert!(
+        (venue["latitude"].as_f64().unwrap() - expected_lat).abs() < 1e-4,
+        "{venue}"
+    );
+    assert_eq!(venue["address"], "120 m north of you");
+    assert_eq!(
+        app.telegram.wait_for("answerCallbackQuery", 1).await.len(),
+        1
+    );
+}
+
+#[actix_web::test]
+async fn a_photo_refused_with_an_unreadable_error_body_still_tells_the_story_as_text() {
+    let app = spawn_app().await;
+    let refusal = wiremock::ResponseTemplate::new(400)
+        .set_body_raw("<html><body>400 Bad Request</body></html>", "text/html");
+    app.telegram.answer_always("sendPhoto", refusal).await;
+
+    app.post_update(&location_update(1, 920, "en", LAT, LON))
+        .await;
+
+    let stories = wait_for_stories(&app, 920, 2).await;
+    let text = stories.iter().find(|story| story["text"].is_string());
+    let text = text.expect("the story came as text");
+    assert_eq!(text["title"], NEAREST_TITLE);
+    assert!(
+        text["text"].as_str().unwrap().contains("A story."),
+        "{text}"
+    );
+}
+
+#[actix_web::test]
+async fn an_answer_from_the_cache_shows_no_typing() {
+    let app = spawn_app().await;
+    app.post_update(&location_update(1, 918, "en", LAT, LON))
+        .await;
+    wait_for_stories(&app, 918, 1).await;
+    let typing_before = app.telegram.calls("sendChatAction").await.len();
+
+    app.post_update(&location_update(2, 919, "en", LAT, LON))
+        .await;
+    wait_for_stories(&app, 919, 1).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    assert_eq!(
+        app.telegram.calls("sendChatAction").await.len(),
+        typing_before
+    );
 }
 
 #[actix_web::test]
@@ -110,7 +184,7 @@ async fn a_long_story_splits_into_a_photo_then_the_text() {
     app.post_update(&location_update(1, 902, "en", LAT, LON))
         .await;
 
-    wait_for_venues(&app, 902, 1).await;
+    wait_for_stories(&app, 902, 1).await;
     let photo = &app.telegram.calls("sendPhoto").await[0];
     assert_eq!(photo["caption"], "<b>Café &lt;Noir&gt; &amp; Co</b>");
     let text = &app.telegram.messages_to(902).await[0];
@@ -124,10 +198,10 @@ async fn a_cache_hit_makes_no_llm_call() {
 
     app.post_update(&location_update(1, 903, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 903, 1).await;
+    wait_for_stories(&app, 903, 1).await;
     app.post_update(&location_update(2, 904, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 904, 1).await;
+    wait_for_stories(&app, 904, 1).await;
 
     assert_eq!(app.openai.request_count(), 1);
     assert_eq!(
@@ -151,7 +225,7 @@ async fn twenty_users_at_the_same_spot_at_once_cause_exactly_one_llm_call() {
 
     for user in 0..20 {
         assert_eq!(
-            wait_for_venues(&app, 1000 + user, 1).await.len(),
+            wait_for_stories(&app, 1000 + user, 1).await.len(),
             1,
             "user {user}"
         );
@@ -178,7 +252,7 @@ async fn an_llm_refusal_gives_the_places_own_summary_marked_as_such() {
     app.post_update(&location_update(1, 905, "ru", LAT, LON))
         .await;
 
-    wait_for_venues(&app, 905, 1).await;
+    wait_for_stories(&app, 905, 1).await;
     let caption = first_caption(&app).await;
     assert!(caption.contains("📖 Из Википедии:"), "{caption}");
     assert!(caption.contains("is a place used in tests."), "{caption}");
@@ -193,7 +267,7 @@ async fn insufficient_quota_falls_back_at_once_without_retrying() {
     app.post_update(&location_update(1, 906, "en", LAT, LON))
         .await;
 
-    wait_for_venues(&app, 906, 1).await;
+    wait_for_stories(&app, 906, 1).await;
     assert_eq!(app.openai.request_count(), 1);
     let caption = first_caption(&app).await;
     assert!(caption.contains("📖 From Wikipedia:"), "{caption}");
@@ -207,7 +281,7 @@ async fn a_hanging_llm_times_out_into_the_fallback() {
     app.post_update(&location_update(1, 907, "en", LAT, LON))
         .await;
 
-    assert_eq!(wait_for_venues(&app, 907, 1).await.len(), 1);
+    assert_eq!(wait_for_stories(&app, 907, 1).await.len(), 1);
     let caption = first_caption(&app).await;
     assert!(caption.contains("📖 From Wikipedia:"), "{caption}");
 }
@@ -257,7 +331,7 @@ async fn another_place_tells_the_next_nearest_and_tell_me_more_goes_deeper() {
     let app = spawn_app().await;
     app.post_update(&location_update(1, 910, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 910, 1).await;
+    wait_for_stories(&app, 910, 1).await;
     let photo = app.telegram.calls("sendPhoto").await[0].clone();
     let buttons = &photo["reply_markup"]["inline_keyboard"][0];
     let (more, next) = (
@@ -266,11 +340,11 @@ async fn another_place_tells_the_next_nearest_and_tell_me_more_goes_deeper() {
     );
 
     app.post_update(&button_update(2, 910, next)).await;
-    let venues = wait_for_venues(&app, 910, 2).await;
+    let venues = wait_for_stories(&app, 910, 2).await;
     assert_eq!(venues[1]["title"], "Quiet Garden");
 
     app.post_update(&button_update(3, 910, more)).await;
-    let venues = wait_for_venues(&app, 910, 3).await;
+    let venues = wait_for_stories(&app, 910, 3).await;
     assert_eq!(venues[2]["title"], NEAREST_TITLE);
     let prompts: Vec<String> = app
         .openai
@@ -300,7 +374,7 @@ async fn a_stranger_pressing_another_users_story_buttons_learns_nothing() {
     let app = spawn_app().await;
     app.post_update(&location_update(1, 914, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 914, 1).await;
+    wait_for_stories(&app, 914, 1).await;
     let photo = app.telegram.calls("sendPhoto").await[0].clone();
     let buttons = &photo["reply_markup"]["inline_keyboard"][0];
     let (more, next) = (
@@ -328,7 +402,7 @@ async fn a_stranger_pressing_another_users_story_buttons_learns_nothing() {
         );
     }
     assert_eq!(
-        wait_for_venues(&app, 914, 1).await.len(),
+        wait_for_stories(&app, 914, 1).await.len(),
         1,
         "the owner got nothing more"
     );
@@ -343,7 +417,7 @@ async fn story_button_tokens_are_not_sequential() {
     for id in 1..=2 {
         app.post_update(&location_update(id, 916, "en", LAT, LON))
             .await;
-        wait_for_venues(&app, 916, id as usize).await;
+        wait_for_stories(&app, 916, id as usize).await;
     }
 
     let tokens: Vec<String> = stories_to(&app, 916)
@@ -367,10 +441,10 @@ async fn the_same_place_is_never_told_twice_to_one_user() {
     for id in 1..=4 {
         app.post_update(&location_update(id, 912, "en", LAT, LON))
             .await;
-        wait_for_venues(&app, 912, id as usize).await;
+        wait_for_stories(&app, 912, id as usize).await;
     }
 
-    let titles: Vec<Value> = wait_for_venues(&app, 912, 3)
+    let titles: Vec<Value> = wait_for_stories(&app, 912, 3)
         .await
         .iter()
         .map(|v| v["title"].clone())
@@ -396,10 +470,10 @@ async fn a_second_location_within_seconds_replaces_the_first() {
     app.post_update(&location_update(2, 913, "en", LAT + 0.01, LON))
         .await;
 
-    assert_eq!(wait_for_venues(&app, 913, 1).await.len(), 1);
+    assert_eq!(wait_for_stories(&app, 913, 1).await.len(), 1);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(
-        wait_for_venues(&app, 913, 1).await.len(),
+        wait_for_stories(&app, 913, 1).await.len(),
         1,
         "the first request was not replaced"
     );
@@ -440,12 +514,12 @@ async fn a_story_slower_than_the_wait_is_summarised_now_and_cached_for_the_next_
     let asked = std::time::Instant::now();
     app.post_update(&location_update(1, 914, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 914, 1).await;
+    wait_for_stories(&app, 914, 1).await;
     let waited = asked.elapsed();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     app.post_update(&location_update(2, 915, "en", LAT, LON))
         .await;
-    wait_for_venues(&app, 915, 1).await;
+    wait_for_stories(&app, 915, 1).await;
 
     assert!(waited < Duration::from_millis(2000), "{waited:?}");
     let first = &stories_to(&app, 914).await[0];

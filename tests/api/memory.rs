@@ -101,9 +101,9 @@ async fn deliveries(url: &str) -> u64 {
         .unwrap()
 }
 
+/// The stories sent to `chat`, each with its `title`.
 async fn venues(app: &TestApp, chat: i64) -> Vec<Value> {
-    let all = app.telegram.calls("sendVenue").await;
-    all.into_iter().filter(|v| v["chat_id"] == chat).collect()
+    app.telegram.stories_to(chat).await
 }
 
 async fn wait_for_venue_count(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {

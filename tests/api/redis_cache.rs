@@ -24,8 +24,7 @@ async fn app_on_redis(url: &str, prefix: &str) -> TestApp {
 async fn venues_to(app: &TestApp, chat: i64, count: usize) -> usize {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
-        let venues = app.telegram.calls("sendVenue").await;
-        let sent = venues.iter().filter(|v| v["chat_id"] == chat).count();
+        let sent = app.telegram.stories_to(chat).await.len();
         if sent >= count || std::time::Instant::now() > deadline {
             return sent;
         }

@@ -1,11 +1,12 @@
-//! Outgoing calls: Telegram's 429 is honoured, nothing waits under the limits, 403 is final.
+//! Outgoing calls: Telegram's 429 pauses everything, nothing waits under the limits, replies
+//! go before stories, "typing…" never waits, 403 is final.
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{spawn_app, text_update};
+use crate::helpers::{location_update, spawn_app, spawn_app_with, text_update};
 
 fn too_many_requests(retry_after: u64) -> ResponseTemplate {
     ResponseTemplate::new(429).set_body_json(json!({
@@ -67,4 +68,109 @@ async fn a_403_bot_blocked_is_not_retried() {
     app.telegram.wait_for_messages_to(703, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(app.telegram.messages_to(703).await.len(), 1);
+}
+
+/// Every counted send so far (messages, photos), in the order Telegram received them, as
+/// `(chat_id, method)`.
+async fn sends_in_order(app: &crate::helpers::TestApp) -> Vec<(i64, String)> {
+    let requests = app.telegram.server.received_requests().await.unwrap();
+    requests
+        .iter()
+        .filter_map(|request| {
+            let method = request.url.path().rsplit('/').next()?.to_ascii_lowercase();
+            if !matches!(method.as_str(), "sendmessage" | "sendphoto" | "sendvenue") {
+                return None;
+            }
+            let content_type = request
+                .headers
+                .get("content-type")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default();
+            let body = excursobot::simulate::telegram::fields(content_type, &request.body);
+            Some((body["chat_id"].as_i64()?, method))
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn a_429_pauses_every_chat_and_the_replies_waiting_go_first_after_it() {
+    let app = spawn_app().await;
+    app.telegram
+        .answer_next("sendMessage", too_many_requests(1), 1)
+        .await;
+    app.post_update(&text_update(1, 711, "en", "/help")).await;
+    app.telegram.wait_for_messages_to(711, 1).await;
+
+    // During the pause: a location (its story is a first answer), then a /start (a reply).
+    app.post_update(&location_update(2, 712, "en", 55.7539, 37.6208))
+        .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.post_update(&text_update(3, 713, "en", "/start")).await;
+    let paused_at = Instant::now();
+    app.telegram.wait_for_stories(712, 1).await;
+
+    let order: Vec<i64> = sends_in_order(&app)
+        .await
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    assert_eq!(
+        order,
+        [711, 711, 713, 712],
+        "paused, then replies, then the story"
+    );
+    assert!(paused_at.elapsed() >= Duration::from_millis(500));
+}
+
+#[actix_web::test]
+async fn a_start_overtakes_a_queue_of_stories_under_the_bot_wide_limit() {
+    let app = spawn_app_with(&[("TELEGRAM_GLOBAL_PER_SEC", "5")]).await;
+    app.openai.set_latency(Duration::from_millis(300));
+    // Eight users at one spot: one LLM call, eight stories ready at once.
+    for user in 0..8 {
+        app.post_update(&location_update(
+            10 + user,
+            720 + user as i64,
+            "en",
+            55.7539,
+            37.6208,
+        ))
+        .await;
+    }
+    app.telegram.wait_for_stories(720, 1).await;
+    // Wait until the first story went out, so the others are waiting for the budget.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while sends_in_order(&app).await.is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    app.post_update(&text_update(30, 799, "en", "/start")).await;
+    app.telegram.wait_for_messages_to(799, 1).await;
+
+    let order: Vec<i64> = sends_in_order(&app)
+        .await
+        .into_iter()
+        .map(|s| s.0)
+        .collect();
+    let at = order.iter().position(|chat| *chat == 799).unwrap();
+    assert!(at <= 2, "/start went out as send #{} of {order:?}", at + 1);
+}
+
+#[actix_web::test]
+async fn typing_is_dropped_not_queued_while_messages_wait_for_the_budget() {
+    let app = spawn_app_with(&[("TELEGRAM_GLOBAL_PER_SEC", "2")]).await;
+    app.openai.set_latency(Duration::from_millis(800));
+    for user in 0..4 {
+        app.post_update(&text_update(1 + user, 730 + user as i64, "en", "/start"))
+            .await;
+    }
+
+    app.post_update(&location_update(10, 739, "en", 55.7539, 37.6208))
+        .await;
+    app.telegram.wait_for_stories(739, 1).await;
+
+    assert!(
+        app.telegram.calls("sendChatAction").await.is_empty(),
+        "typing was sent while replies waited"
+    );
 }

@@ -88,7 +88,8 @@ async fn one_user_gets_a_readable_transcript_of_the_chat() {
         transcript.contains("✍ A story the simulated LLM wrote about"),
         "{transcript}"
     );
-    assert!(transcript.contains("[map pin]"), "{transcript}");
+    assert!(transcript.contains("of you"), "{transcript}");
+    assert!(transcript.contains("[📍 On the map]"), "{transcript}");
     assert!(
         transcript.contains("user  ⏹ stopped sharing"),
         "{transcript}"

@@ -76,9 +76,7 @@ where
 }
 
 async fn wait_for_venues(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {
-    app.telegram
-        .wait_for_calls_to("sendVenue", chat, count)
-        .await
+    app.telegram.wait_for_stories(chat, count).await
 }
 
 /// The first text sent to `chat` that starts with `prefix` (waiting up to 10 s).

@@ -18,7 +18,7 @@ use crate::{
         tour::{TourOutcome, TourStoryRequest},
     },
     i18n::Lang,
-    telegram::Outbox,
+    telegram::{Outbox, SendClass},
     users::UserStore,
 };
 
@@ -144,7 +144,7 @@ impl Handler<TourEnded> for TourGuide {
             let message = outbox
                 .bot()
                 .send_message(chat, ended.summary.text(ended.lang));
-            if let Err(error) = outbox.send(chat, message).await {
+            if let Err(error) = outbox.send(chat, SendClass::Other, message).await {
                 tracing::warn!(%error, "tour summary not delivered");
             }
         })

@@ -130,6 +130,34 @@ impl MockTelegram {
         eventually(count, || self.calls_to(name, chat_id)).await
     }
 
+    /// The stories sent to `chat_id` so far, in order: photos and texts carrying a story's
+    /// buttons. Each gets a `title` field: its bold title, as the user reads it.
+    pub async fn stories_to(&self, chat_id: i64) -> Vec<Value> {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter(|request| {
+                let path = request.url.path().to_ascii_lowercase();
+                path.ends_with("/sendphoto") || path.ends_with("/sendmessage")
+            })
+            .map(body_as_json)
+            .filter(|body| body["chat_id"] == json!(chat_id) && is_story(body))
+            .map(|mut body| {
+                let html = body["caption"]
+                    .as_str()
+                    .or(body["text"].as_str())
+                    .unwrap_or_default();
+                body["title"] = json!(title_of(html));
+                body
+            })
+            .collect()
+    }
+
+    /// Waits (up to 10 s) for `count` stories to `chat_id`; returns them all.
+    pub async fn wait_for_stories(&self, chat_id: i64, count: usize) -> Vec<Value> {
+        eventually(count, || self.stories_to(chat_id)).await
+    }
+
     /// `sendMessage` bodies addressed to `chat_id` so far.
     pub async fn messages_to(&self, chat_id: i64) -> Vec<Value> {
         self.calls("sendMessage")
@@ -169,4 +197,48 @@ fn body_as_json(request: &wiremock::Request) -> Value {
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     excursobot::simulate::telegram::fields(content_type, &request.body)
+}
+
+/// Whether a sent message carries a story's buttons ("Tell me more" and the others).
+fn is_story(body: &Value) -> bool {
+    body["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|button| {
+            button["callback_data"]
+                .as_str()
+                .is_some_and(|data| data.starts_with("more:"))
+        })
+}
+
+/// The text of the first `<b>…</b>` of an HTML message, unescaped.
+pub fn title_of(html: &str) -> String {
+    let bold = html
+        .split_once("<b>")
+        .and_then(|(_, rest)| rest.split_once("</b>"))
+        .map_or("", |(title, _)| title);
+    bold.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// The callback data of the story button whose data starts with `kind` (`more`, `next`,
+/// `map`) under `story`.
+pub fn story_button(story: &Value, kind: &str) -> String {
+    let prefix = format!("{kind}:");
+    story["reply_markup"]["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|button| button["callback_data"].as_str())
+        .find(|data| data.starts_with(&prefix))
+        .unwrap_or_default()
+        .to_owned()
 }

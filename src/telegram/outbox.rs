@@ -1,0 +1,338 @@
+//! The priority outbox: the one way a message leaves, within Telegram's send budget.
+//!
+//! Telegram allows a bot about 30 messages a second in all and about one a second per chat
+//! (a short burst is tolerated), and answers `429 Too Many Requests` with a `retry_after`
+//! past that, for the whole bot. The methods that count are the ones that put a message in a
+//! chat (the Bot API marks them with `allow_paid_broadcast`: `sendMessage`, `sendPhoto`,
+//! `sendVenue`, `sendInvoice`, ...) and edits of messages. Callback answers, chat actions
+//! ("typing…") and pre-checkout answers do not count and never wait here.
+//!
+//! Counted sends ([`Outbox::send`]) take a turn from the [`queue`]: ordered by what a person
+//! is waiting for ([`SendClass`]), first come first served within a class, one at a time per
+//! chat so a chat's messages keep their order, limited by two [`governor`] limiters (a
+//! keyed one per chat, a direct one for the bot) that add no latency while under the limits.
+//! A 429 anywhere pauses every send for its `retry_after`; a message that could not go
+//! within its class's patience is not sent late: its sender hears [`TelegramError::TooLate`]
+//! and says something shorter instead. "typing…" is sent only when nothing waits and is
+//! dropped otherwise ([`Outbox::typing`]).
+
+pub mod queue;
+mod warnings;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use governor::{Quota, RateLimiter};
+use teloxide::{
+    ApiError, Bot, RequestError,
+    prelude::Requester,
+    requests::{HasPayload, Payload, Request},
+    types::{ChatAction, ChatId},
+};
+use tokio::time::Instant;
+
+use super::TelegramError;
+use crate::{config::SendLimits, stats::ErrorLog, users::UserStore};
+use queue::{Caps, QueueSnapshot, Refusal, SendQueue};
+
+/// How many times a request that failed on the network is tried again.
+const MAX_NETWORK_RETRIES: u32 = 3;
+/// First back-off after a network error; doubled on each retry.
+const NETWORK_BACKOFF: Duration = Duration::from_millis(250);
+/// Turns that may wait for one chat (a story is one or two messages).
+const PER_CHAT_CAP: usize = 20;
+/// Turns that may wait in all (~3 minutes of the whole budget).
+const TOTAL_CAP: usize = 5_000;
+/// The most messages the bot-wide limiter lets go at once; the rest of the second's budget
+/// is spread evenly, so no one-second window ever holds more than the limit.
+const MAX_GLOBAL_BURST: u32 = 5;
+
+/// What a person is waiting for, highest first; a class's messages go before any lower one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SendClass {
+    /// An answer to something the person just did: a command, a setting, a button, the
+    /// tour-interval question, a "busy" note.
+    Reply,
+    /// The first answer to a location the person just sent.
+    FirstAnswer,
+    /// A tour's story, "Tell me more", "Another place".
+    Story,
+    /// Everything else (tour summaries, ...).
+    Other,
+}
+
+impl SendClass {
+    /// Every class, highest first.
+    pub const ALL: [SendClass; 4] = [
+        SendClass::Reply,
+        SendClass::FirstAnswer,
+        SendClass::Story,
+        SendClass::Other,
+    ];
+
+    /// Position in [`SendClass::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            SendClass::Reply => 0,
+            SendClass::FirstAnswer => 1,
+            SendClass::Story => 2,
+            SendClass::Other => 3,
+        }
+    }
+
+    /// The longest a message of this class may wait (in the queue and through 429 pauses)
+    /// and still be worth sending.
+    pub fn patience(self) -> Duration {
+        match self {
+            SendClass::Reply | SendClass::Story => Duration::from_secs(60),
+            SendClass::FirstAnswer => Duration::from_secs(20),
+            SendClass::Other => Duration::from_secs(300),
+        }
+    }
+
+    /// The class's name, for logs and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            SendClass::Reply => "reply",
+            SendClass::FirstAnswer => "first_answer",
+            SendClass::Story => "story",
+            SendClass::Other => "other",
+        }
+    }
+}
+
+/// The outbox's figures at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxSnapshot {
+    /// The queue's depths and drops.
+    pub queue: QueueSnapshot,
+    /// 429 answers received.
+    pub rate_limited: u64,
+    /// Milliseconds of pause asked for by those 429s.
+    pub paused_ms: u64,
+    /// "typing…" calls dropped because the budget had no room.
+    pub typing_dropped: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    rate_limited: AtomicU64,
+    paused_ms: AtomicU64,
+    typing_dropped: AtomicU64,
+}
+
+/// The bot's outgoing side, shared by every handler. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbox {
+    bot: Bot,
+    queue: Arc<SendQueue>,
+    /// Where "bot was blocked" is recorded.
+    users: UserStore,
+    /// Where failed calls are counted.
+    errors: ErrorLog,
+    counters: Arc<Counters>,
+}
+
+impl Outbox {
+    /// Wraps `bot` with the given send limits and starts the queue's scheduler on the
+    /// current runtime.
+    pub fn new(bot: Bot, limits: SendLimits, users: UserStore, errors: ErrorLog) -> Self {
+        let per_chat =
+            Quota::per_second(limits.per_chat_per_sec).allow_burst(limits.per_chat_burst);
+        let caps = Caps {
+            per_chat: PER_CHAT_CAP,
+            total: TOTAL_CAP,
+        };
+        let queue = SendQueue::new(
+            RateLimiter::keyed(per_chat),
+            RateLimiter::direct(global_quota(limits.global_per_sec.get())),
+            caps,
+        );
+        tokio::spawn(Arc::clone(&queue).schedule());
+        Self {
+            bot,
+            queue,
+            users,
+            errors,
+            counters: Arc::default(),
+        }
+    }
+
+    /// The underlying client, to build requests with.
+    pub fn bot(&self) -> &Bot {
+        &self.bot
+    }
+
+    /// Sends a message (or an edit) to `chat` when its turn comes: see the module docs.
+    pub async fn send<R>(
+        &self,
+        chat: ChatId,
+        class: SendClass,
+        request: R,
+    ) -> Result<<R::Payload as Payload>::Output, TelegramError>
+    where
+        R: Request<Err = RequestError> + HasPayload,
+    {
+        let deadline = Instant::now() + class.patience();
+        let mut pending = self.queue.enqueue(chat, class, deadline);
+        loop {
+            let turn = pending.granted().await.map_err(|refusal| {
+                tracing::info!(
+                    chat_id = chat.0,
+                    class = class.name(),
+                    ?refusal,
+                    "message not sent"
+                );
+                TelegramError::from(refusal)
+            })?;
+            match self.attempt(chat, &request).await {
+                Err(RequestError::RetryAfter(after)) => {
+                    let pause = after.duration();
+                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+                    let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+                    self.counters.paused_ms.fetch_add(ms, Ordering::Relaxed);
+                    tracing::warn!(
+                        chat_id = chat.0,
+                        ?pause,
+                        "Telegram asked to pause: all sending paused"
+                    );
+                    pending = turn.retry_after(pause);
+                }
+                Err(error) => return Err(self.classify(chat, error)),
+                Ok(output) => return Ok(output),
+            }
+        }
+    }
+
+    /// Sends a call Telegram does not count against the send budget (a callback answer, a
+    /// pre-checkout answer) at once, retrying network errors.
+    pub async fn send_uncounted<R>(
+        &self,
+        chat: ChatId,
+        request: R,
+    ) -> Result<<R::Payload as Payload>::Output, TelegramError>
+    where
+        R: Request<Err = RequestError> + HasPayload,
+    {
+        self.attempt(chat, &request)
+            .await
+            .map_err(|error| self.classify(chat, error))
+    }
+
+    /// Shows "typing…" in `chat` when the budget has room, without waiting; dropped, never
+    /// queued, otherwise (it is cosmetic and stale a second later).
+    pub fn typing(&self, chat: ChatId) {
+        if !self.queue.has_room(chat) {
+            self.counters.typing_dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(chat_id = chat.0, "typing dropped: the send budget is busy");
+            return;
+        }
+        let action = self.bot.send_chat_action(chat, ChatAction::Typing);
+        tokio::spawn(async move {
+            if let Err(error) = action.await {
+                tracing::debug!(%error, "typing action not sent");
+            }
+        });
+    }
+
+    /// The outbox's depths and counters.
+    pub fn snapshot(&self) -> OutboxSnapshot {
+        OutboxSnapshot {
+            queue: self.queue.snapshot(),
+            rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
+            paused_ms: self.counters.paused_ms.load(Ordering::Relaxed),
+            typing_dropped: self.counters.typing_dropped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Forgets per-chat buckets that are full again, so the limiter does not grow forever.
+    pub fn forget_idle_chats(&self) {
+        self.queue.forget_idle_chats();
+    }
+
+    /// Refuses whatever still waits and stops the scheduler (the last step of shutdown).
+    pub fn close(&self) {
+        self.queue.close();
+    }
+
+    /// One request, with network errors retried under bounded back-off.
+    async fn attempt<R>(
+        &self,
+        chat: ChatId,
+        request: &R,
+    ) -> Result<<R::Payload as Payload>::Output, RequestError>
+    where
+        R: Request<Err = RequestError> + HasPayload,
+    {
+        let mut failures = 0;
+        loop {
+            match request.send_ref().await {
+                Err(RequestError::Network(error)) if failures < MAX_NETWORK_RETRIES => {
+                    failures += 1;
+                    tracing::warn!(chat_id = chat.0, %error, "Telegram call failed, retrying");
+                    tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(failures - 1)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn classify(&self, chat: ChatId, error: RequestError) -> TelegramError {
+        match error {
+            RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated) => {
+                tracing::info!(chat_id = chat.0, "the user blocked the bot; not retrying");
+                self.users.mark_blocked(chat);
+                TelegramError::Blocked
+            }
+            RequestError::RetryAfter(_) => {
+                tracing::warn!(chat_id = chat.0, "Telegram rate limit on an uncounted call");
+                TelegramError::RateLimited
+            }
+            RequestError::Api(api) => {
+                self.errors.record();
+                tracing::warn!(chat_id = chat.0, error = %api, "Telegram rejected a request");
+                TelegramError::Api(api)
+            }
+            RequestError::Network(_) => {
+                self.errors.record();
+                tracing::warn!(chat_id = chat.0, %error, "Telegram unreachable");
+                TelegramError::Network(Arc::new(error))
+            }
+            other => {
+                self.errors.record();
+                tracing::warn!(chat_id = chat.0, error = %other, "Telegram call failed");
+                TelegramError::Other(Arc::new(other))
+            }
+        }
+    }
+}
+
+impl From<Refusal> for TelegramError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Dropped => TelegramError::QueueFull,
+            Refusal::Expired => TelegramError::TooLate,
+            Refusal::Closed => TelegramError::ShuttingDown,
+        }
+    }
+}
+
+/// The bot-wide quota for at most `per_sec` messages in any one second: a burst of a few,
+/// the rest of the second's budget spread evenly after it.
+pub fn global_quota(per_sec: u32) -> Quota {
+    let burst = (per_sec / 10).clamp(1, MAX_GLOBAL_BURST);
+    let spread = per_sec.saturating_sub(burst).max(1);
+    let period = Duration::from_secs(1) / spread;
+    let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
+    Quota::with_period(period)
+        .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))
+        .allow_burst(burst)
+}
+
+#[cfg(test)]
+mod tests;
