@@ -8,6 +8,7 @@
 //! `--transcript` (or a single user) it also prints one user's chat ([`transcript`]).
 
 pub mod city;
+pub mod database;
 pub mod flood;
 pub mod openai;
 pub mod process;
@@ -27,12 +28,13 @@ use std::{fmt, net::TcpListener, path::PathBuf, sync::Arc, time::Duration};
 use anyhow::Context;
 
 use self::{
+    database::ScratchDatabase,
     flood::{FloodKind, FloodPlan},
     openai::SimOpenAi,
     report::Report,
     scenario::{Plan, Stage},
     telegram::SimTelegram,
-    under_test::{BotUnderTest, Endpoints, SECRET},
+    under_test::{BotUnderTest, Deployment, Endpoints, SECRET},
     webhook_client::WebhookClient,
     wikipedia::SimWikipedia,
 };
@@ -77,6 +79,17 @@ pub struct SimulateArgs {
     /// The bot's HTTP worker threads [default: its own, one per core].
     #[arg(long)]
     pub http_workers: Option<usize>,
+    /// Lift Telegram's send limits, in the bot and in the simulated Telegram alike (by default
+    /// both keep the production limits: 30 messages a second, about one a second per chat).
+    #[arg(long)]
+    pub lift_send_limits: bool,
+    /// Use this Redis (`REDIS_URL`, under a key prefix of the run's own), as deployed.
+    #[arg(long)]
+    pub redis_url: Option<String>,
+    /// Use a fresh database on this PostgreSQL server (created before the run, dropped
+    /// after it), as deployed [default: a scratch SQLite file].
+    #[arg(long)]
+    pub postgres_url: Option<String>,
     /// Run the bot as the real binary in a child process, to measure its memory and CPU
     /// without the simulators and the load generator.
     #[arg(long)]
@@ -118,7 +131,9 @@ struct Simulators {
 impl Simulators {
     fn start(args: &SimulateArgs) -> anyhow::Result<Self> {
         Ok(Self {
-            telegram: Arc::new(SimTelegram::start(1).context("simulated Telegram")?),
+            telegram: Arc::new(
+                SimTelegram::start(1, args.lift_send_limits).context("simulated Telegram")?,
+            ),
             openai: SimOpenAi::start(Duration::from_millis(args.llm_latency_ms))
                 .context("simulated OpenAI")?,
             wikipedia: SimWikipedia::start().context("simulated Wikipedia")?,
@@ -144,7 +159,17 @@ impl Simulators {
 pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     crate::install_tls_provider();
     let simulators = Simulators::start(&args)?;
-    let vars = under_test::variables(&simulators.endpoints(), args.http_workers);
+    let database = match &args.postgres_url {
+        Some(server) => Some(ScratchDatabase::create(server).await?),
+        None => None,
+    };
+    let deployment = Deployment {
+        lift_send_limits: args.lift_send_limits,
+        redis_url: args.redis_url.clone(),
+        database_url: database.as_ref().map(|database| database.url.clone()),
+        http_workers: args.http_workers,
+    };
+    let vars = under_test::variables(&simulators.endpoints(), &deployment);
     let bot = if args.bot_process {
         let binary = match &args.bot_binary {
             Some(binary) => binary.clone(),
@@ -158,10 +183,14 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     let process = bot.figures();
     let stopped = bot.stop().await;
     simulators.stop().await;
+    if let Some(database) = database {
+        database.drop_it().await;
+    }
     stopped.context("stopping the bot")?;
     let (transcript, mut report) = outcome;
     report.process = process;
     report.llm = simulators.openai.ledger().figures();
+    report.telegram = simulators.telegram.ledger();
     Ok(Outcome { transcript, report })
 }
 
@@ -176,6 +205,7 @@ async fn drive(
         scenario: None,
         flood: None,
         llm: simulators.openai.ledger().figures(),
+        telegram: simulators.telegram.ledger(),
         permits: LLM_PERMITS,
         process: None,
     };
@@ -213,6 +243,34 @@ async fn drive(
 }
 
 fn title(args: &SimulateArgs) -> String {
+    format!("{}\n{}", run_line(args), deployment_line(args))
+}
+
+/// How the bot was deployed: send limits, cache, database.
+fn deployment_line(args: &SimulateArgs) -> String {
+    let limits = if args.lift_send_limits {
+        "LIFTED (bot and simulated Telegram)".to_owned()
+    } else {
+        format!(
+            "production (the bot's defaults; simulated Telegram: {} a second, {} a second per chat, 429 past them)",
+            telegram::GLOBAL_PER_SECOND,
+            telegram::PER_CHAT_PER_SECOND
+        )
+    };
+    let cache = if args.redis_url.is_some() {
+        "Redis"
+    } else {
+        "in process (no Redis)"
+    };
+    let database = if args.postgres_url.is_some() {
+        "PostgreSQL (a fresh database)"
+    } else {
+        "SQLite (a scratch file)"
+    };
+    format!("send limits {limits}; cache {cache}; database {database}")
+}
+
+fn run_line(args: &SimulateArgs) -> String {
     let bot = if args.bot_process {
         "bot in a child process"
     } else {

@@ -3,7 +3,7 @@
 
 use std::{fmt, time::Duration};
 
-use super::{openai::LlmFigures, process::ProcessFigures};
+use super::{openai::LlmFigures, process::ProcessFigures, telegram::CallLedger};
 
 /// How soon a location must be answered (a story, the fallback, or a note).
 pub const ANSWER_TARGET: Duration = Duration::from_secs(10);
@@ -189,6 +189,8 @@ pub struct Report {
     pub flood: Option<FloodFigures>,
     /// The simulated LLM's ledger.
     pub llm: LlmFigures,
+    /// The simulated Telegram's ledger: calls by method, 429s, what stories cost.
+    pub telegram: CallLedger,
     /// LLM permits of the bot.
     pub permits: usize,
     /// Peak memory and CPU time, and of what.
@@ -204,6 +206,7 @@ impl fmt::Display for Report {
         if let Some(flood) = &self.flood {
             super::report_text::flood(f, flood)?;
         }
+        super::report_text::telegram(f, &self.telegram)?;
         match &self.process {
             Some(process) => writeln!(f, "{process}"),
             None => writeln!(f, "process      figures unavailable (no /proc)"),

@@ -5,6 +5,7 @@ use std::fmt;
 use super::{
     openai::LlmFigures,
     report::{ANSWER_TARGET, FloodFigures, ScenarioFigures, show},
+    telegram::CallLedger,
 };
 
 /// The scenario's lines.
@@ -117,4 +118,32 @@ pub fn flood(f: &mut fmt::Formatter<'_>, flood: &FloodFigures) -> fmt::Result {
         )?;
     }
     Ok(())
+}
+
+/// What the bot asked of Telegram.
+pub fn telegram(f: &mut fmt::Formatter<'_>, ledger: &CallLedger) -> fmt::Result {
+    let mut methods: Vec<(&String, &u64)> = ledger.by_method.iter().collect();
+    methods.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    let calls: u64 = methods.iter().map(|(_, n)| **n).sum();
+    let by_method: Vec<String> = methods
+        .iter()
+        .map(|(method, n)| format!("{method} {n}"))
+        .collect();
+    writeln!(
+        f,
+        "telegram     {calls} calls ({}); {} counted messages; {} answered 429 Too Many Requests",
+        by_method.join(", "),
+        ledger.counted,
+        ledger.rate_limited
+    )?;
+    let per_story = if ledger.stories == 0 {
+        "n/a".to_owned()
+    } else {
+        format!("{:.2}", ledger.story_calls as f64 / ledger.stories as f64)
+    };
+    writeln!(
+        f,
+        "story calls  {per_story} Telegram calls per story told ({} calls: photos, story texts, pins, typing; {} stories)",
+        ledger.story_calls, ledger.stories
+    )
 }

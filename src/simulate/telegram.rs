@@ -5,14 +5,21 @@
 //!
 //! Method names are matched case-insensitively (teloxide calls `SendMessage`); `sendPhoto`
 //! arrives as `multipart/form-data`, everything else as JSON.
+//!
+//! Like the real one, it enforces Telegram's send limits (unless lifted): no more than
+//! [`GLOBAL_PER_SECOND`] counted messages in any one second for the bot, and no more than
+//! [`PER_CHAT_PER_SECOND`] in any one second to one chat (a short burst), answering
+//! `429 Too Many Requests` with a `retry_after` past them; the refused call reaches no one.
+//! Counted are the methods that put a message in a chat, and edits; callback answers and
+//! chat actions are not.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, VecDeque},
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicI32, AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, web};
@@ -23,6 +30,13 @@ use super::local_listener;
 
 /// The simulated bot's own user, as `getMe` returns it.
 pub const BOT_USERNAME: &str = "excursobot_simulated_bot";
+/// Counted messages the bot may send in any one second, to all chats.
+pub const GLOBAL_PER_SECOND: usize = 30;
+/// Counted messages one chat may get in any one second (Telegram's "about one a second",
+/// with the short burst it tolerates).
+pub const PER_CHAT_PER_SECOND: usize = 4;
+/// The window both limits are counted over.
+const LIMIT_WINDOW: Duration = Duration::from_secs(1);
 
 /// What the bot sent to a chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +81,62 @@ struct Inboxes {
     /// Every Bot API call.
     calls: AtomicU64,
     next_message_id: AtomicI32,
+    /// The send limits, when enforced.
+    limits: Option<Mutex<SendWindows>>,
+    /// What was called, what was refused, what stories cost.
+    ledger: Mutex<CallLedger>,
+}
+
+/// When the counted messages of the last second were accepted, bot-wide and per chat.
+#[derive(Default)]
+struct SendWindows {
+    global: VecDeque<Instant>,
+    per_chat: HashMap<i64, VecDeque<Instant>>,
+}
+
+impl SendWindows {
+    /// Accepts a counted message to `chat` at `now`, or says how long until it could go.
+    fn admit(&mut self, chat: i64, now: Instant) -> Result<(), Duration> {
+        let since = now.checked_sub(LIMIT_WINDOW).unwrap_or(now);
+        let forget = |window: &mut VecDeque<Instant>| {
+            while window.front().is_some_and(|at| *at <= since) {
+                window.pop_front();
+            }
+        };
+        forget(&mut self.global);
+        let chat_window = self.per_chat.entry(chat).or_default();
+        forget(chat_window);
+        let full = |window: &VecDeque<Instant>, limit: usize| {
+            (window.len() >= limit).then(|| window[window.len() - limit] + LIMIT_WINDOW - now)
+        };
+        if let Some(wait) =
+            full(&self.global, GLOBAL_PER_SECOND).or(full(chat_window, PER_CHAT_PER_SECOND))
+        {
+            return Err(wait);
+        }
+        self.global.push_back(now);
+        chat_window.push_back(now);
+        if self.per_chat.len() > 10_000 {
+            self.per_chat
+                .retain(|_, window| window.back().is_some_and(|at| *at > since));
+        }
+        Ok(())
+    }
+}
+
+/// Calls by method, 429s, and what stories cost in calls.
+#[derive(Debug, Clone, Default)]
+pub struct CallLedger {
+    /// Calls by (lower-case) method name.
+    pub by_method: HashMap<String, u64>,
+    /// Counted messages accepted.
+    pub counted: u64,
+    /// Calls answered 429.
+    pub rate_limited: u64,
+    /// Messages carrying a story's buttons (a story told; photo-then-text counts once).
+    pub stories: u64,
+    /// Calls spent on stories: their photos and texts, venue pins, "typing…".
+    pub story_calls: u64,
 }
 
 /// A running simulated Bot API.
@@ -77,10 +147,14 @@ pub struct SimTelegram {
 }
 
 impl SimTelegram {
-    /// Starts the server on 127.0.0.1 with `workers` threads.
-    pub fn start(workers: usize) -> anyhow::Result<Self> {
+    /// Starts the server on 127.0.0.1 with `workers` threads, enforcing Telegram's send
+    /// limits unless `lifted`.
+    pub fn start(workers: usize, lifted: bool) -> anyhow::Result<Self> {
         let (listener, port) = local_listener()?;
-        let inboxes = Arc::new(Inboxes::default());
+        let inboxes = Arc::new(Inboxes {
+            limits: (!lifted).then(Mutex::default),
+            ..Inboxes::default()
+        });
         let state = web::Data::from(Arc::clone(&inboxes));
         let server = HttpServer::new(move || {
             App::new()
@@ -127,6 +201,20 @@ impl SimTelegram {
         self.inboxes.calls.load(Ordering::Relaxed)
     }
 
+    /// Calls by method, 429s and story costs so far.
+    pub fn ledger(&self) -> CallLedger {
+        self.inboxes
+            .ledger
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether Telegram's send limits are enforced.
+    pub fn enforces_limits(&self) -> bool {
+        self.inboxes.limits.is_some()
+    }
+
     /// Stops the server.
     pub async fn stop(&self) {
         self.handle.stop(false).await;
@@ -148,6 +236,9 @@ async fn call(
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default();
     let fields = fields(content_type, &body);
+    if let Err(wait) = admit(&inboxes, &method, &fields, at) {
+        return too_many_requests(wait);
+    }
     let result = match method.as_str() {
         "getme" => bot_user(),
         "getwebhookinfo" => {
@@ -158,6 +249,86 @@ async fn call(
     };
     deliver(&inboxes, at, &method, &fields);
     HttpResponse::Ok().json(json!({ "ok": true, "result": result }))
+}
+
+/// Checks a call against the send limits and books it in the ledger; `Err` with the wait
+/// when it must be refused.
+fn admit(inboxes: &Inboxes, method: &str, fields: &Value, at: Instant) -> Result<(), Duration> {
+    let counted = is_counted(method);
+    if counted && let Some(limits) = &inboxes.limits {
+        let chat = fields["chat_id"].as_i64().unwrap_or_default();
+        let admitted = limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .admit(chat, at);
+        if let Err(wait) = admitted {
+            let mut ledger = inboxes
+                .ledger
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            ledger.rate_limited += 1;
+            return Err(wait);
+        }
+    }
+    let mut ledger = inboxes
+        .ledger
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    *ledger.by_method.entry(method.to_owned()).or_default() += 1;
+    ledger.counted += u64::from(counted);
+    let story = has_story_buttons(&fields["reply_markup"]);
+    ledger.stories += u64::from(story && matches!(method, "sendphoto" | "sendmessage"));
+    let story_call = match method {
+        "sendchataction" | "sendvenue" => true,
+        "sendphoto" => true,
+        "sendmessage" => story,
+        _ => false,
+    };
+    ledger.story_calls += u64::from(story_call);
+    Ok(())
+}
+
+/// Whether Telegram counts `method` against the send limits: what puts a message in a chat
+/// (the Bot API marks these with `allow_paid_broadcast`), and edits.
+fn is_counted(method: &str) -> bool {
+    matches!(
+        method,
+        "sendmessage"
+            | "sendphoto"
+            | "sendvenue"
+            | "sendlocation"
+            | "sendinvoice"
+            | "sendmediagroup"
+            | "senddocument"
+            | "copymessage"
+    ) || method.starts_with("editmessage")
+}
+
+/// Whether a keyboard holds a story's buttons ("Tell me more").
+fn has_story_buttons(markup: &Value) -> bool {
+    markup["inline_keyboard"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_array)
+        .flatten()
+        .any(|button| {
+            button["callback_data"]
+                .as_str()
+                .is_some_and(|data| data.starts_with("more:"))
+        })
+}
+
+/// Telegram's answer past the limits: whole seconds to wait, at least one.
+fn too_many_requests(wait: Duration) -> HttpResponse {
+    let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let retry_after = retry_after.max(1);
+    HttpResponse::TooManyRequests().json(json!({
+        "ok": false,
+        "error_code": 429,
+        "description": format!("Too Many Requests: retry after {retry_after}"),
+        "parameters": { "retry_after": retry_after }
+    }))
 }
 
 fn bot_user() -> Value {
@@ -288,6 +459,27 @@ mod tests {
         assert_eq!(fields["chat_id"], json!(42));
         assert_eq!(text_of(&fields), "<b>Hi</b>");
         assert_eq!(buttons(&fields["reply_markup"]), vec!["More".to_owned()]);
+    }
+
+    #[test]
+    fn past_thirty_a_second_or_four_to_one_chat_the_answer_is_429() {
+        let mut windows = SendWindows::default();
+        let start = Instant::now();
+        for i in 0..4 {
+            assert!(windows.admit(1, start).is_ok(), "message {i} to chat 1");
+        }
+        let wait = windows.admit(1, start).unwrap_err();
+        assert!(wait <= LIMIT_WINDOW && wait > Duration::ZERO);
+        assert!(
+            windows.admit(1, start + LIMIT_WINDOW).is_ok(),
+            "a second later"
+        );
+        let mut windows = SendWindows::default();
+        for chat in 0..30 {
+            assert!(windows.admit(chat, start).is_ok());
+        }
+        assert!(windows.admit(99, start).is_err(), "the 31st in a second");
+        assert!(windows.admit(99, start + LIMIT_WINDOW).is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! The bot under test: the real application, configured like production except that every
-//! endpoint is a local simulator, the webhook has a secret, and Telegram's send limits are
-//! lifted (the simulated Telegram has none). It runs in this process (`Application::build` +
+//! The bot under test: the real application, configured like production (its production send
+//! limits included, unless the run lifts them) except that every endpoint is a local
+//! simulator and the webhook has a secret; Redis and the database are the ones the run names
+//! (by default the in-process cache and a scratch SQLite file). It runs in this process (`Application::build` +
 //! `run_until_stopped`, as the tests do), or as the real binary in a child process, so its
 //! memory and CPU can be measured without the simulators and the load generator.
 
@@ -25,7 +26,7 @@ use crate::{config::Settings, startup::Application};
 pub const SECRET: &str = "simulated-webhook-secret_1";
 /// A well-formed token no real bot has.
 const TOKEN: &str = "123456789:SIMULATED-token_not-a-real-bot";
-/// Send limits high enough never to be reached against the simulated Telegram.
+/// Send limits high enough never to be reached, when a run lifts them.
 const LIFTED_LIMIT: &str = "1000000";
 /// How long a child bot may take to start listening.
 const CHILD_START_LIMIT: Duration = Duration::from_secs(20);
@@ -42,8 +43,21 @@ pub struct Endpoints<'a> {
     pub wikipedia: &'a SimWikipedia,
 }
 
+/// How the bot is deployed for a run, beyond the simulators.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    /// Telegram's send limits lifted (in the bot and the simulated Telegram alike).
+    pub lift_send_limits: bool,
+    /// `REDIS_URL`, with a key prefix of the run's own.
+    pub redis_url: Option<String>,
+    /// `DATABASE_URL`; `None` for a scratch SQLite file.
+    pub database_url: Option<String>,
+    /// `HTTP_WORKERS`; `None` for the bot's default.
+    pub http_workers: Option<usize>,
+}
+
 /// The settings as environment variables, exactly as production reads them.
-pub fn variables(endpoints: &Endpoints, http_workers: Option<usize>) -> HashMap<String, String> {
+pub fn variables(endpoints: &Endpoints, deployment: &Deployment) -> HashMap<String, String> {
     let log_filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
@@ -52,31 +66,57 @@ pub fn variables(endpoints: &Endpoints, http_workers: Option<usize>) -> HashMap<
         ("WEBHOOK_SECRET", SECRET.to_owned()),
         ("PORT", "0".to_owned()),
         ("SHUTDOWN_GRACE_SECS", "5".to_owned()),
-        ("TELEGRAM_PER_CHAT_PER_SEC", LIFTED_LIMIT.to_owned()),
-        ("TELEGRAM_PER_CHAT_BURST", LIFTED_LIMIT.to_owned()),
-        ("TELEGRAM_GLOBAL_PER_SEC", LIFTED_LIMIT.to_owned()),
         ("OPENAI_API_KEY", "simulated-key".to_owned()),
         ("OPENAI_BASE_URL", endpoints.openai.base_url()),
         ("WIKIPEDIA_API_URL", endpoints.wikipedia.api_url_template()),
-        ("DATABASE_URL", scratch_database_url()),
+        (
+            "DATABASE_URL",
+            deployment
+                .database_url
+                .clone()
+                .unwrap_or_else(scratch_database_url),
+        ),
         ("RUST_LOG", log_filter),
     ]
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect();
-    if let Some(workers) = http_workers {
+    if deployment.lift_send_limits {
+        for limit in [
+            "TELEGRAM_PER_CHAT_PER_SEC",
+            "TELEGRAM_PER_CHAT_BURST",
+            "TELEGRAM_GLOBAL_PER_SEC",
+        ] {
+            vars.insert(limit.to_owned(), LIFTED_LIMIT.to_owned());
+        }
+    }
+    if let Some(redis) = &deployment.redis_url {
+        vars.insert("REDIS_URL".to_owned(), redis.clone());
+        vars.insert(
+            "REDIS_KEY_PREFIX".to_owned(),
+            format!("excursobot-simulate:{}:", stamp()),
+        );
+        // Stories of this run need not outlive it by a week.
+        vars.insert("FACT_CACHE_TTL_SECS".to_owned(), "3600".to_owned());
+    }
+    if let Some(workers) = deployment.http_workers {
         vars.insert("HTTP_WORKERS".to_owned(), workers.to_string());
     }
     vars
 }
 
+/// A stamp unique to this run (process id and nanoseconds).
+pub fn stamp() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_nanos());
+    format!("{}-{nanos}", std::process::id())
+}
+
 /// A SQLite file of the simulation's own in the temp directory (the bot's embedded default
 /// database, kept away from the working directory's `excursobot.db`).
 fn scratch_database_url() -> String {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_nanos());
-    let file = format!("excursobot-simulate-{}-{stamp}.db", std::process::id());
+    let file = format!("excursobot-simulate-{}.db", stamp());
     format!(
         "sqlite://{}?mode=rwc",
         std::env::temp_dir().join(file).display()

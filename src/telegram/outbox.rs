@@ -51,6 +51,8 @@ const TOTAL_CAP: usize = 5_000;
 /// The most messages the bot-wide limiter lets go at once; the rest of the second's budget
 /// is spread evenly, so no one-second window ever holds more than the limit.
 const MAX_GLOBAL_BURST: u32 = 5;
+/// What the bot-wide budget of a second is spread over.
+const SPREAD_OVER: Duration = Duration::from_millis(1050);
 
 /// What a person is waiting for, highest first; a class's messages go before any lower one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -323,11 +325,12 @@ impl From<Refusal> for TelegramError {
 }
 
 /// The bot-wide quota for at most `per_sec` messages in any one second: a burst of a few,
-/// the rest of the second's budget spread evenly after it.
+/// the rest of the second's budget spread evenly after it, over a second and a margin (so
+/// that jitter on the way to Telegram cannot make one second hold one message too many).
 pub fn global_quota(per_sec: u32) -> Quota {
     let burst = (per_sec / 10).clamp(1, MAX_GLOBAL_BURST);
     let spread = per_sec.saturating_sub(burst).max(1);
-    let period = Duration::from_secs(1) / spread;
+    let period = SPREAD_OVER / spread;
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))

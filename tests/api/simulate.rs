@@ -55,6 +55,48 @@ async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
     assert!(report.llm.calls as usize <= stories, "{report}");
     assert!(report.process.as_ref().is_some_and(|p| p.peak_rss_kib > 0));
     assert!(outcome.transcript.is_none());
+    assert!(report.title.contains("send limits production"), "{report}");
+    let telegram = &report.telegram;
+    assert_eq!(telegram.rate_limited, 0, "{report}");
+    assert!(telegram.stories >= 6, "{report}");
+    assert!(telegram.story_calls * 2 <= telegram.stories * 3, "{report}");
+}
+
+#[actix_web::test]
+async fn the_simulated_telegram_refuses_a_bot_past_the_send_limits() {
+    use excursobot::simulate::telegram::SimTelegram;
+    let telegram = SimTelegram::start(1, false).unwrap();
+    let client = reqwest::Client::new();
+    let send = |chat: i64| {
+        client
+            .post(format!("{}/botTOKEN/sendMessage", telegram.url()))
+            .json(&serde_json::json!({ "chat_id": chat, "text": "hi" }))
+            .send()
+    };
+
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(send(1).await.unwrap().status().as_u16());
+    }
+    let refused = send(1).await.unwrap();
+    let answer: serde_json::Value = refused.json().await.unwrap();
+
+    assert_eq!(
+        statuses,
+        [200, 200, 200, 200, 429],
+        "four a second to one chat"
+    );
+    assert_eq!(answer["error_code"], 429);
+    assert_eq!(answer["parameters"]["retry_after"], 1);
+    let typing = client
+        .post(format!("{}/botTOKEN/sendChatAction", telegram.url()))
+        .json(&serde_json::json!({ "chat_id": 1, "action": "typing" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typing.status(), 200, "chat actions do not count");
+    assert_eq!(telegram.ledger().rate_limited, 2);
+    telegram.stop().await;
 }
 
 #[actix_web::test]
