@@ -113,7 +113,7 @@ async fn dispatcher() -> Dispatcher {
         cache: FactCache::new(None, Duration::from_secs(60)).start(),
         gate: None,
         db: db.clone(),
-        told: ToldPlaces::new(db.clone(), 30),
+        told: ToldPlaces::new(db.clone(), 30, errors.clone()),
         errors: errors.clone(),
     };
     let stories = Arc::new(Storyteller::new(sources, outbox.clone()));

@@ -83,7 +83,11 @@ impl Application {
             cache: services.cache.clone(),
             gate: services.gate.clone(),
             db: services.db.clone(),
-            told: ToldPlaces::new(services.db.clone(), settings.database.repeat_days),
+            told: ToldPlaces::new(
+                services.db.clone(),
+                settings.database.repeat_days,
+                errors.clone(),
+            ),
             errors: errors.clone(),
         };
         let stories = Arc::new(

@@ -115,10 +115,13 @@ impl UserStore {
                 preferences
             }
             Ok(Err(error)) => {
-                tracing::warn!(%error, "preferences unavailable; using defaults");
+                tracing::warn!(%error, user_id, "preferences unreadable; the defaults for now");
                 Preferences::default()
             }
-            Err(_) => Preferences::default(),
+            Err(error) => {
+                tracing::error!(%error, user_id, "the database actor is gone; the defaults for now");
+                Preferences::default()
+            }
         }
     }
 

@@ -17,7 +17,8 @@ pub mod told;
 pub mod tour;
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
+    future::Future,
     sync::{
         Arc, Mutex, PoisonError,
         atomic::{AtomicU64, Ordering},
@@ -45,11 +46,11 @@ use crate::{
     i18n::Lang,
     places::{Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer},
     stats::ErrorLog,
-    telegram::{Outbox, SendClass},
+    telegram::{Outbox, SendClass, TelegramError},
 };
 use buttons::{ButtonToken, Refused, StoryButtons, StoryContext};
 use reply::{StoryReply, send_pin, send_story};
-use told::ToldPlaces;
+use told::{Reserved, ToldPlaces};
 
 /// Search radius when the user has not chosen one.
 pub const DEFAULT_RADIUS_M: u32 = 1000;
@@ -83,6 +84,26 @@ impl StorySource {
     }
 }
 
+/// A story ready to go out.
+struct Told<'a> {
+    /// The place it is about (the buttons' context, the delivery row).
+    place: &'a Place,
+    /// The place as shown: a tour's story shows "#N · title".
+    shown: &'a Place,
+    /// The story text.
+    text: &'a str,
+    source: StorySource,
+}
+
+/// Why no place was chosen.
+#[derive(Debug)]
+enum NoPlace {
+    /// The place sources could not be reached.
+    SourcesDown(Arc<PlaceError>),
+    /// The user's history could not be read: a place might be told twice.
+    HistoryUnavailable(told::HistoryUnavailable),
+}
+
 /// The LLM gate shed a request or kept it queued too long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct GateBusy;
@@ -93,6 +114,17 @@ enum NoStory {
     Busy,
     /// Failed, refused, timed out or empty: tell the summary.
     Failed,
+}
+
+/// The buttons under a story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoryButton {
+    /// "Tell me more": a deeper story about the same place.
+    More,
+    /// "Another place": the next nearest untold place.
+    Next,
+    /// "On the map": the venue pin.
+    Map,
 }
 
 /// A first story or a "tell me more".
@@ -215,61 +247,75 @@ impl Storyteller {
         self.told.forget(user_id).await;
     }
 
-    /// Answers a location the user just sent; a newer location from the same user cancels it.
-    pub async fn tell_nearby(&self, request: StoryRequest) {
+    /// Answers a location the user just sent: a newer location from the same user cancels
+    /// it from the moment this is called; the returned future does the work.
+    pub fn tell_nearby(
+        self: &Arc<Self>,
+        request: StoryRequest,
+    ) -> impl Future<Output = ()> + Send + 'static + use<> {
         let (generation, cancel) = self.begin(request.user_id);
-        let class = SendClass::FirstAnswer;
-        tokio::select! {
-            () = cancel.cancelled() => tracing::info!("replaced by a newer location"),
-            () = self.tell_nearest_untold(&request, Priority::Interactive, class) => {}
+        let stories = Arc::clone(self);
+        async move {
+            let class = SendClass::FirstAnswer;
+            tokio::select! {
+                () = cancel.cancelled() => tracing::info!("replaced by a newer location"),
+                () = stories.tell_nearest_untold(&request, Priority::Interactive, class) => {}
+            }
+            stories.finish(request.user_id, generation);
         }
-        self.finish(request.user_id, generation);
     }
 
-    /// "Tell me more" under the story `token` (`request.point` is replaced by the story's);
-    /// refused when the button is stale or was not sent to `request`'s user and chat.
-    pub async fn tell_more(
-        &self,
+    /// The work behind a story button (`request.point` is replaced by the story's own):
+    /// "Tell me more", "Another place" or "On the map". Refused when the button is stale or
+    /// was not sent to `request`'s user and chat.
+    pub fn press(
+        self: &Arc<Self>,
+        button: StoryButton,
         mut request: StoryRequest,
         token: ButtonToken,
-    ) -> Result<(), Refused> {
+    ) -> Result<impl Future<Output = ()> + Send + 'static + use<>, Refused> {
         let context = self.buttons.resolve(token, request.user_id, request.chat)?;
+        request.point = context.from;
+        let stories = Arc::clone(self);
+        Ok(async move {
+            match button {
+                StoryButton::More => stories.tell_more(&request, &context.place).await,
+                StoryButton::Next => {
+                    let class = SendClass::Story;
+                    stories
+                        .tell_nearest_untold(&request, Priority::Interactive, class)
+                        .await;
+                }
+                StoryButton::Map => stories.show_on_map(&request, &context.place).await,
+            }
+        })
+    }
+
+    /// "Tell me more": the deeper story of `place`.
+    async fn tell_more(&self, request: &StoryRequest, place: &Place) {
         let _typing = self.typing_soon(request.chat);
-        request.point = context.from;
-        let place = context.place.clone();
-        let class = SendClass::Story;
-        self.tell_place(&request, place, Depth::More, Priority::Interactive, class)
+        let (class, priority) = (SendClass::Story, Priority::Interactive);
+        let told = self
+            .tell_place(request, place, Depth::More, priority, class)
             .await;
-        Ok(())
+        if told.is_some() {
+            self.told.mark_told(request.user_id, &place.id).await;
+        }
     }
 
-    /// "Another place" under the story `token`; refused as [`Storyteller::tell_more`] is.
-    pub async fn tell_next(
-        &self,
-        mut request: StoryRequest,
-        token: ButtonToken,
-    ) -> Result<(), Refused> {
-        let context = self.buttons.resolve(token, request.user_id, request.chat)?;
-        request.point = context.from;
-        self.tell_nearest_untold(&request, Priority::Interactive, SendClass::Story)
-            .await;
-        Ok(())
-    }
-
-    /// "On the map" under the story `token`: the venue pin at the place's own coordinates,
-    /// with its distance and direction from where the story was told.
-    pub async fn show_on_map(
-        &self,
-        request: &StoryRequest,
-        token: ButtonToken,
-    ) -> Result<(), Refused> {
-        let context = self.buttons.resolve(token, request.user_id, request.chat)?;
-        let (place, from) = (&context.place, context.from);
-        let pinned = send_pin(&self.outbox, request.chat, place, from, request.lang);
+    /// "On the map": the venue pin at the place's own coordinates, with its distance and
+    /// direction from where the story was told.
+    async fn show_on_map(&self, request: &StoryRequest, place: &Place) {
+        let pinned = send_pin(
+            &self.outbox,
+            request.chat,
+            place,
+            request.point,
+            request.lang,
+        );
         if let Err(error) = pinned.await {
             tracing::warn!(%error, "map pin not delivered");
         }
-        Ok(())
     }
 
     /// Finds the nearest untold place and tells it (sent as `class`), or says why there is
@@ -281,64 +327,97 @@ impl Storyteller {
         class: SendClass,
     ) {
         let _typing = self.typing_soon(request.chat);
-        let nearest = match self.nearest_untold(request).await {
-            Ok(nearest) => nearest,
-            Err(error) => {
+        let texts = request.lang.texts();
+        match self.reserve_nearest(request, |_| true).await {
+            Ok(Some(reserved)) => {
+                let told = self
+                    .tell_place(request, &reserved.place, Depth::First, priority, class)
+                    .await;
+                if told.is_some() {
+                    reserved.keep();
+                }
+            }
+            Ok(None) => self.say_near(request, texts.nothing_nearby, class).await,
+            Err(NoPlace::SourcesDown(error)) => {
                 self.errors.record();
                 tracing::warn!(%error, "place lookup failed; using the gazetteer");
-                return self
-                    .say_near(request, request.lang.texts().sources_down, class)
-                    .await;
+                self.say_near(request, texts.sources_down, class).await;
             }
-        };
-        match nearest {
-            Some(place) => {
-                self.tell_place(request, place, Depth::First, priority, class)
-                    .await;
-            }
-            None => {
-                self.say_near(request, request.lang.texts().nothing_nearby, class)
-                    .await
+            Err(NoPlace::HistoryUnavailable(error)) => {
+                self.errors.record();
+                tracing::warn!(%error, "no place chosen: the user's history is unreadable");
+                let note = self
+                    .outbox
+                    .bot()
+                    .send_message(request.chat, texts.internal_error);
+                if let Err(error) = self.outbox.send(request.chat, class, note).await {
+                    tracing::warn!(%error, "note not delivered");
+                }
             }
         }
     }
 
-    /// Writes (or fetches) the story about `place` and sends it as `class`.
+    /// Writes (or fetches) the story about `place` and sends it as `class`; where it came
+    /// from when it was delivered. The buttons work as soon as the first part is sent.
     pub async fn tell_place(
         &self,
         request: &StoryRequest,
-        place: Place,
+        place: &Place,
         depth: Depth,
         priority: Priority,
         class: SendClass,
-    ) -> StorySource {
-        let (text, source) = self.story(&place, request, depth, priority).await;
-        self.told.mark_told(request.user_id, &place.id).await;
+    ) -> Option<StorySource> {
+        let (text, source) = self.story(place, request, depth, priority).await;
+        let told = Told {
+            place,
+            shown: place,
+            text: &text,
+            source,
+        };
+        match self.deliver(request, &told, class).await {
+            Ok(()) => {
+                tracing::info!(place = %place.id, ?source, "story told");
+                Some(source)
+            }
+            Err(error) if error.is_budget() => {
+                self.busy_note(request.chat, request.lang).await;
+                None
+            }
+            Err(error) => {
+                tracing::warn!(%error, "story not delivered");
+                None
+            }
+        }
+    }
+
+    /// The one way a story goes out, one-off or on a tour: its buttons' context is kept
+    /// first (so they work from the first part sent on), then the reply is sent, then the
+    /// delivery is recorded.
+    async fn deliver(
+        &self,
+        request: &StoryRequest,
+        told: &Told<'_>,
+        class: SendClass,
+    ) -> Result<(), TelegramError> {
         let token = self.buttons.issue(StoryContext {
-            place: place.clone(),
+            place: told.place.clone(),
             from: request.point,
             user_id: request.user_id,
             chat: request.chat,
         });
         let reply = StoryReply {
-            place: &place,
-            text: &text,
-            is_summary: source == StorySource::Fallback,
+            place: told.shown,
+            text: told.text,
+            is_summary: told.source == StorySource::Fallback,
             from: request.point,
             lang: request.lang,
             photos: request.photos,
             token,
         };
-        match send_story(&self.outbox, request.chat, class, &reply).await {
-            Ok(()) => {
-                tracing::info!(place = %place.id, ?source, "story told");
-                self.db
-                    .do_send(Delivered(delivery(request, &place, source)));
-            }
-            Err(error) if error.is_budget() => self.busy_note(request.chat, request.lang).await,
-            Err(error) => tracing::warn!(%error, "story not delivered"),
-        }
-        source
+        send_story(&self.outbox, request.chat, class, &reply).await?;
+        let row = delivery(request, told.place, told.source);
+        self.db.do_send(Delivered(row));
+        Ok(())
     }
 
     async fn story(
@@ -451,22 +530,21 @@ impl Storyteller {
         }
     }
 
-    /// The nearest place around the user that they were not told about.
-    async fn nearest_untold(
+    /// Reserves the nearest place around the user that they were not told about and that
+    /// `accept` takes (see [`ToldPlaces::reserve_nearest`]).
+    async fn reserve_nearest(
         &self,
         request: &StoryRequest,
-    ) -> Result<Option<Place>, Arc<PlaceError>> {
-        let places = self.places_near(request).await?;
-        let ids = places.iter().map(|place| &place.id);
-        let untold: HashSet<PlaceId> = self
-            .told
-            .untold(request.user_id, ids)
+        accept: impl Fn(&Place) -> bool,
+    ) -> Result<Option<Reserved>, NoPlace> {
+        let places = self
+            .places_near(request)
             .await
-            .into_iter()
-            .collect();
-        Ok(choose_place(&places, request.point, |id| {
-            untold.contains(id)
-        }))
+            .map_err(NoPlace::SourcesDown)?;
+        self.told
+            .reserve_nearest(request.user_id, &places, request.point, accept)
+            .await
+            .map_err(NoPlace::HistoryUnavailable)
     }
 
     /// The places around the user's ~110 m cell, from the cache or Wikipedia (distances as

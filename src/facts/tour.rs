@@ -14,14 +14,10 @@ use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Depth, GateBusy, StoryContext, StoryRequest, StorySource, Storyteller, delivery, fallback_text,
-    reply::{StoryReply, send_story},
+    Depth, GateBusy, StoryRequest, StorySource, Storyteller, Told, fallback_text, told::Reserved,
 };
 use crate::{
-    actors::{
-        db_actor::Delivered,
-        openai_gate::{GateStats, Priority},
-    },
+    actors::openai_gate::{GateStats, Priority},
     geo::Coordinates,
     i18n::Lang,
     places::{Place, PlaceId},
@@ -146,15 +142,20 @@ impl Storyteller {
             () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
             prepared = self.prepare_tour_story(story, tour) => prepared,
         };
-        let (place, text, source) = match prepared {
+        let (reserved, text, source) = match prepared {
             Ok(prepared) => prepared,
             Err(outcome) => return outcome,
         };
         if tour.cancel.is_cancelled() {
             return TourOutcome::Cancelled;
         }
-        self.send_tour_story(story, tour, place, &text, source)
-            .await
+        let outcome = self
+            .send_tour_story(story, tour, &reserved.place, &text, source)
+            .await;
+        if matches!(outcome, TourOutcome::Told { .. }) {
+            reserved.keep();
+        }
+        outcome
     }
 
     /// Finds the place and writes its story, or says why not.
@@ -162,20 +163,25 @@ impl Storyteller {
         &self,
         story: &StoryRequest,
         tour: &TourStoryRequest,
-    ) -> Result<(Place, String, StorySource), TourOutcome> {
-        let nearest = self.nearest_untold(story).await.map_err(|error| {
-            tracing::info!(%error, "tour tick: places unavailable");
-            TourOutcome::Unavailable
-        })?;
-        let place = nearest
-            .filter(|place| {
-                tour.nearer_than_m
-                    .is_none_or(|limit| place.distance_m < limit)
-            })
+    ) -> Result<(Reserved, String, StorySource), TourOutcome> {
+        let nearer = |place: &Place| {
+            tour.nearer_than_m
+                .is_none_or(|limit| place.distance_m < limit)
+        };
+        let reserved = self
+            .reserve_nearest(story, nearer)
+            .await
+            .map_err(|error| {
+                tracing::info!(?error, "tour tick: no place can be chosen now");
+                TourOutcome::Unavailable
+            })?
             .ok_or(TourOutcome::NothingNew)?;
         let _typing = self.typing_soon(story.chat);
-        match self.tour_story_text(&place, story, tour.priority).await {
-            Ok((text, source)) => Ok((place, text, source)),
+        match self
+            .tour_story_text(&reserved.place, story, tour.priority)
+            .await
+        {
+            Ok((text, source)) => Ok((reserved, text, source)),
             Err(GateBusy) => Err(TourOutcome::GateBusy),
         }
     }
@@ -214,7 +220,7 @@ impl Storyteller {
         &self,
         story: &StoryRequest,
         tour: &TourStoryRequest,
-        place: Place,
+        place: &Place,
         text: &str,
         source: StorySource,
     ) -> TourOutcome {
@@ -228,31 +234,19 @@ impl Storyteller {
             }
             None => text.to_owned(),
         };
-        // Marked before sending: a place is never told twice, even if delivery half failed.
-        self.told.mark_told(story.user_id, &place.id).await;
-        let token = self.buttons.issue(StoryContext {
-            place: place.clone(),
-            from: story.point,
-            user_id: story.user_id,
-            chat: story.chat,
-        });
-        let reply = StoryReply {
-            place: &shown,
-            text: &body,
-            is_summary: source == StorySource::Fallback,
-            from: story.point,
-            lang: story.lang,
-            photos: story.photos,
-            token,
-        };
         let class = match tour.priority {
             Priority::Interactive => SendClass::FirstAnswer,
             _ => SendClass::Story,
         };
-        match send_story(&self.outbox, story.chat, class, &reply).await {
+        let told = Told {
+            place,
+            shown: &shown,
+            text: &body,
+            source,
+        };
+        match self.deliver(story, &told, class).await {
             Ok(()) => {
                 tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
-                self.db.do_send(Delivered(delivery(story, &place, source)));
                 TourOutcome::Told {
                     place: place.id.clone(),
                     distance_m: story.point.distance_m(&place.coordinates),

@@ -13,12 +13,14 @@ use teloxide::{
 };
 
 use super::{
+    lanes::spawn_work,
     router::Router,
     settings, stats,
     tours::{self, INTERVAL_BUTTON},
 };
 use crate::{
     facts::{
+        StoryButton,
         buttons::{ButtonToken, Refused},
         reply::{MAP_BUTTON, MORE_BUTTON, NEXT_BUTTON},
     },
@@ -41,14 +43,14 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
     match name.to_ascii_lowercase().as_str() {
         "start" => {
             let html = format!("{}\n\n{}", texts.welcome, texts.live_guide);
-            send_with_keyboard(router, message, lang, html).await;
+            send_with_keyboard(router, message, lang, html);
         }
-        "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()).await,
+        "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()),
         "settings" => settings::show(router, message.chat.id, user).await,
-        "reset" => settings::confirm_reset(router, message.chat.id, lang).await,
+        "reset" => settings::confirm_reset(router, message.chat.id, lang),
         "stats" if !message.chat.is_private() => {
             // Figures (the bot's, or the user's own) are never posted to a whole group.
-            router.reply(chat, texts.stats_in_private).await;
+            router.reply(chat, texts.stats_in_private);
         }
         "stats" => stats::show(router, message.chat.id, user, lang).await,
         "stop" => tours::on_stop(router, chat, user, lang).await,
@@ -58,12 +60,10 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
                 .bot()
                 .send_message(chat, texts.choose_language)
                 .reply_markup(language_buttons());
-            if router.send(chat, request).await.is_err() {
-                tracing::debug!("language menu not delivered");
-            }
+            router.send(chat, request, "language menu not delivered");
         }
         _ => {
-            router.reply(chat, texts.unknown_command).await;
+            router.reply(chat, texts.unknown_command);
         }
     }
 }
@@ -76,35 +76,33 @@ pub async fn on_button(router: &Router, query: CallbackQuery) {
         Some((LANGUAGE_BUTTON, code)) => match Lang::from_code(code) {
             Some(chosen) => {
                 choose_language(router, &query, chosen).await;
-                answer_button(router, &query, Some(chosen.texts().language_set)).await;
+                router.answer_button(&query, Some(chosen.texts().language_set));
             }
-            None => answer_button(router, &query, Some(lang.texts().stale_button)).await,
+            None => router.answer_button(&query, Some(lang.texts().stale_button)),
         },
         Some((INTERVAL_BUTTON, minutes)) => {
             tours::on_interval_button(router, &query, lang, minutes).await;
         }
         Some((kind @ (MORE_BUTTON | NEXT_BUTTON | MAP_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
-            answer_button(router, &query, None).await;
+            router.answer_button(&query, None);
             let pressed = match token.parse() {
                 Ok(token) => story_button(router, &query, kind, token).await,
                 Err(_) => Err(Refused::Unknown),
             };
             if pressed.is_err() {
-                router
-                    .reply(query.from.id.into(), lang.texts().stale_button)
-                    .await;
+                router.reply(query.from.id.into(), lang.texts().stale_button);
             }
         }
         Some((settings::SETTINGS_BUTTON, choice)) => {
             let answer = settings::on_choice(router, &query, choice).await;
-            answer_button(router, &query, answer).await;
+            router.answer_button(&query, answer);
         }
         Some((settings::RESET_BUTTON, answer)) => {
             settings::on_reset(router, &query, lang, answer == "yes").await;
-            answer_button(router, &query, None).await;
+            router.answer_button(&query, None);
         }
-        _ => answer_button(router, &query, Some(lang.texts().stale_button)).await,
+        _ => router.answer_button(&query, Some(lang.texts().stale_button)),
     }
 }
 
@@ -121,16 +119,13 @@ async fn story_button(
     // The point is replaced by the story's own; any valid one will do here.
     let origin = Coordinates { lat: 0.0, lon: 0.0 };
     let request = router.story_request(&query.from, chat, origin, &preferences);
-    match kind {
-        MORE_BUTTON => router.stories.tell_more(request, token).await,
-        NEXT_BUTTON => router.stories.tell_next(request, token).await,
-        _ => router.stories.show_on_map(&request, token).await,
-    }
-}
-
-/// Answers a button press (always, or the user's button keeps spinning).
-async fn answer_button(router: &Router, query: &CallbackQuery, text: Option<&str>) {
-    router.answer_button(query, text).await;
+    let button = match kind {
+        MORE_BUTTON => StoryButton::More,
+        NEXT_BUTTON => StoryButton::Next,
+        _ => StoryButton::Map,
+    };
+    spawn_work(router.stories.press(button, request, token)?);
+    Ok(())
 }
 
 async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
@@ -152,12 +147,10 @@ async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
         message.id,
         chosen.texts().language_set,
     );
-    if router.send(message.chat.id, edit).await.is_err() {
-        tracing::debug!("language message not updated");
-    }
+    router.send(message.chat.id, edit, "language message not updated");
 }
 
-async fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html: String) {
+fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html: String) {
     let keyboard = KeyboardMarkup::new([[
         KeyboardButton::new(lang.texts().send_location_button).request(ButtonRequest::Location)
     ]])
@@ -168,9 +161,11 @@ async fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html
         .send_message(message.chat.id, html)
         .parse_mode(ParseMode::Html)
         .reply_markup(ReplyMarkup::Keyboard(keyboard));
-    if router.send(message.chat.id, request).await.is_err() {
-        tracing::debug!("reply with keyboard not delivered");
-    }
+    router.send(
+        message.chat.id,
+        request,
+        "reply with keyboard not delivered",
+    );
 }
 
 fn language_buttons() -> InlineKeyboardMarkup {

@@ -1,8 +1,9 @@
 //! The hand-over point between ingress (webhook or polling) and the router.
 //!
 //! An update is admitted without waiting for its work: it takes a backlog permit, is checked
-//! against the update ids already seen (Telegram redelivers), and is routed in a task of its
-//! own that returns the permit when done. When every permit is taken the webhook answers 503 so
+//! against the update ids already seen (Telegram redelivers), and goes into its user's lane
+//! ([`super::lanes`]), which returns the permit when the update and the work it started are
+//! done. When every permit is taken the webhook answers 503 so
 //! Telegram keeps the update and retries; nothing is marked seen until it is really admitted.
 //! At shutdown admission closes and [`Dispatcher::drain`] waits for the permits to come back.
 
@@ -17,7 +18,7 @@ use std::{
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::router::Router;
+use super::{lanes::Lanes, router::Router};
 use crate::cache::SeenUpdates;
 
 /// What happened to an offered update.
@@ -37,7 +38,7 @@ pub enum Admission {
 
 /// Admits updates into the router, bounded and deduplicated.
 pub struct Dispatcher {
-    router: Arc<Router>,
+    lanes: Arc<Lanes>,
     /// One permit per update being handled; its size is the backlog bound.
     backlog: Arc<Semaphore>,
     backlog_max: usize,
@@ -52,7 +53,7 @@ impl Dispatcher {
     pub fn new(router: Arc<Router>, backlog_max: usize, seen: SeenUpdates) -> Self {
         let backlog_max = backlog_max.clamp(1, Semaphore::MAX_PERMITS);
         Self {
-            router,
+            lanes: Lanes::new(router),
             backlog: Arc::new(Semaphore::new(backlog_max)),
             backlog_max,
             seen,
@@ -101,6 +102,11 @@ impl Dispatcher {
         self.accepting.load(Ordering::Acquire)
     }
 
+    /// Users whose updates are being handled right now.
+    pub fn lanes_active(&self) -> usize {
+        self.lanes.active()
+    }
+
     /// Updates currently being handled.
     pub fn backlog_len(&self) -> usize {
         self.backlog_max - self.backlog.available_permits()
@@ -131,11 +137,7 @@ impl Dispatcher {
             tracing::debug!(update_id = update.id.0, "duplicate update ignored");
             return Admission::Duplicate;
         }
-        let router = Arc::clone(&self.router);
-        tokio::spawn(async move {
-            router.route(update).await;
-            drop(permit);
-        });
+        self.lanes.submit(update, permit);
         Admission::Accepted
     }
 }

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod dispatch;
 pub mod health;
+pub mod lanes;
 pub mod polling;
 pub mod router;
 pub mod settings;

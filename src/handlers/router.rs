@@ -6,8 +6,10 @@ use std::{sync::Arc, time::Instant};
 use actix::Addr;
 use futures::future::BoxFuture;
 use teloxide::{
+    RequestError,
     payloads::{AnswerCallbackQuerySetters, AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
+    requests::{HasPayload, Payload, Request},
     types::{
         CallbackQuery, ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update,
         UpdateKind, User,
@@ -15,7 +17,7 @@ use teloxide::{
 };
 use tracing::Instrument;
 
-use super::{commands, tours};
+use super::{commands, lanes::spawn_work, tours};
 use crate::{
     actors::{db_actor::DbActor, live_sessions::LiveLocationSessions},
     config::Settings,
@@ -23,7 +25,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     stats::ErrorLog,
-    telegram::{Outbox, SendClass, TelegramError},
+    telegram::{Outbox, SendClass},
     users::{Preferences, UserStore},
 };
 
@@ -101,15 +103,13 @@ impl Router {
             // A plain location (also during a tour): a one-off story; the tour goes on.
             let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
                 tracing::warn!("location out of range");
-                self.reply(message.chat.id, lang.texts().unusable_message)
-                    .await;
+                self.reply(message.chat.id, lang.texts().unusable_message);
                 return;
             };
             let request = self.story_request(&user, message.chat.id, point, &preferences);
-            self.stories.tell_nearby(request).await;
+            spawn_work(self.stories.tell_nearby(request));
         } else if message.chat.is_private() {
-            self.reply(message.chat.id, lang.texts().unusable_message)
-                .await;
+            self.reply(message.chat.id, lang.texts().unusable_message);
         }
     }
 
@@ -153,9 +153,12 @@ impl Router {
             .answer_pre_checkout_query(query.id, false)
             .error_message(lang.texts().payments_unavailable);
         let chat = ChatId(query.from.id.0 as i64);
-        if let Err(error) = self.outbox.send_uncounted(chat, answer).await {
-            tracing::warn!(%error, "pre-checkout query not answered");
-        }
+        let outbox = self.outbox.clone();
+        spawn_work(async move {
+            if let Err(error) = outbox.send_uncounted(chat, answer).await {
+                tracing::warn!(%error, "pre-checkout query not answered");
+            }
+        });
     }
 
     /// The language to answer `user` in.
@@ -163,41 +166,45 @@ impl Router {
         self.users.language_of(user).await
     }
 
-    /// Sends an HTML text to `chat` as a reply to what the user just did; failures are
-    /// logged by the outbox and end here.
-    pub async fn reply(&self, chat: ChatId, html: &str) -> Option<Message> {
+    /// Sends an HTML text to `chat` as a reply to what the user just did. It takes its place
+    /// in the send queue now and is sent outside the lane; failures are logged by the outbox.
+    pub fn reply(&self, chat: ChatId, html: &str) {
         let request = self
             .outbox
             .bot()
-            .send_message(chat, html)
+            .send_message(chat, html.to_owned())
             .parse_mode(ParseMode::Html);
-        self.outbox.send(chat, SendClass::Reply, request).await.ok()
+        self.send(chat, request, "reply");
     }
 
-    /// Sends a prepared message (or edit) to `chat` as a reply to what the user just did.
-    pub async fn send<R>(&self, chat: ChatId, request: R) -> Result<(), TelegramError>
+    /// Sends a prepared message (or edit) to `chat` as a reply to what the user just did,
+    /// in order with the user's other replies, outside the lane; `what` names it in the log
+    /// when it is not delivered.
+    pub fn send<R>(&self, chat: ChatId, request: R, what: &'static str)
     where
-        R: teloxide::requests::Request<Err = teloxide::RequestError>
-            + teloxide::requests::HasPayload,
+        R: Request<Err = RequestError> + HasPayload + Send + Sync + 'static,
+        <R::Payload as Payload>::Output: Send,
     {
-        self.outbox
-            .send(chat, SendClass::Reply, request)
-            .await
-            .map(|_| ())
+        let sent = self.outbox.send(chat, SendClass::Reply, request);
+        spawn_work(async move {
+            if let Err(error) = sent.await {
+                tracing::debug!(%error, what, "reply not delivered");
+            }
+        });
     }
 
-    /// Answers a button press: not counted against the send budget, never queued.
-    pub async fn answer_button(&self, query: &CallbackQuery, text: Option<&str>) {
+    /// Answers a button press: not counted against the send budget, never queued, sent
+    /// outside the lane.
+    pub fn answer_button(&self, query: &CallbackQuery, text: Option<&str>) {
         let mut request = self.outbox.bot().answer_callback_query(query.id.clone());
         if let Some(text) = text {
-            request = request.text(text);
+            request = request.text(text.to_owned());
         }
-        if let Err(error) = self
-            .outbox
-            .send_uncounted(query.from.id.into(), request)
-            .await
-        {
-            tracing::debug!(%error, "callback query not answered");
-        }
+        let (outbox, chat) = (self.outbox.clone(), ChatId::from(query.from.id));
+        spawn_work(async move {
+            if let Err(error) = outbox.send_uncounted(chat, request).await {
+                tracing::debug!(%error, "callback query not answered");
+            }
+        });
     }
 }

@@ -30,9 +30,7 @@ pub async fn show(router: &Router, chat: ChatId, user: &User) {
         .send_message(chat, summary(&preferences, lang))
         .parse_mode(ParseMode::Html)
         .reply_markup(keyboard(&preferences, lang));
-    if router.send(chat, request).await.is_err() {
-        tracing::debug!("settings not delivered");
-    }
+    router.send(chat, request, "settings not delivered");
 }
 
 /// Applies a settings button (`lang:ru`, ...) and updates the message in place.
@@ -63,9 +61,7 @@ pub async fn on_choice(
             .edit_message_text(message.chat.id, message.id, summary(&preferences, lang))
             .parse_mode(ParseMode::Html)
             .reply_markup(keyboard(&preferences, lang));
-        if router.send(message.chat.id, edit).await.is_err() {
-            tracing::debug!("settings message not updated");
-        }
+        router.send(message.chat.id, edit, "settings message not updated");
     }
     Some(lang.texts().settings_saved)
 }
@@ -190,7 +186,7 @@ fn keyboard(preferences: &Preferences, lang: Lang) -> InlineKeyboardMarkup {
 }
 
 /// Asks whether to forget the user's settings and history.
-pub async fn confirm_reset(router: &Router, chat: ChatId, lang: Lang) {
+pub fn confirm_reset(router: &Router, chat: ChatId, lang: Lang) {
     let (yes, no) = lang.texts().reset_buttons;
     let buttons = InlineKeyboardMarkup::new([[
         InlineKeyboardButton::callback(yes, format!("{RESET_BUTTON}:yes")),
@@ -201,9 +197,7 @@ pub async fn confirm_reset(router: &Router, chat: ChatId, lang: Lang) {
         .bot()
         .send_message(chat, lang.texts().reset_question)
         .reply_markup(buttons);
-    if router.send(chat, request).await.is_err() {
-        tracing::debug!("reset question not delivered");
-    }
+    router.send(chat, request, "reset question not delivered");
 }
 
 /// Carries out (or cancels) a reset and says so in place of the question.
@@ -235,12 +229,10 @@ pub async fn on_reset(router: &Router, query: &CallbackQuery, lang: Lang, confir
                 .outbox
                 .bot()
                 .edit_message_text(chat, message.id, outcome);
-            if router.send(chat, edit).await.is_err() {
-                tracing::debug!("reset outcome not shown");
-            }
+            router.send(chat, edit, "reset outcome not shown");
         }
         None => {
-            router.reply(chat, outcome).await;
+            router.reply(chat, outcome);
         }
     }
 }

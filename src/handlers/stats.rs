@@ -21,12 +21,10 @@ pub async fn show(router: &Router, chat: ChatId, user: &User, lang: Lang) {
     } else {
         own_text(router, user.id.0, lang).await
     };
-    router
-        .reply(
-            chat,
-            &text.unwrap_or_else(|| lang.texts().stats_unavailable.to_owned()),
-        )
-        .await;
+    router.reply(
+        chat,
+        &text.unwrap_or_else(|| lang.texts().stats_unavailable.to_owned()),
+    );
 }
 
 async fn own_text(router: &Router, user_id: u64, lang: Lang) -> Option<String> {

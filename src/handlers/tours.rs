@@ -12,7 +12,7 @@ use teloxide::{
     },
 };
 
-use super::router::Router;
+use super::{lanes::spawn_work, router::Router};
 use crate::{
     actors::live_sessions::{LiveUpdate, PositionFix, SetInterval, Start, StartOutcome, Stop},
     geo::Coordinates,
@@ -43,7 +43,7 @@ pub async fn on_live_location(
     let (chat, lang) = (message.chat.id, preferences.language_for(user));
     let sent_at = message.date.timestamp();
     let Some(fix) = fix(location, sent_at) else {
-        router.reply(chat, lang.texts().unusable_message).await;
+        router.reply(chat, lang.texts().unusable_message);
         return;
     };
     let start = Start {
@@ -60,17 +60,17 @@ pub async fn on_live_location(
     };
     let once = || router.story_request(user, chat, fix.position, preferences);
     match router.tours.send(start).await {
-        Ok(StartOutcome::Started { interval }) => ask_interval(router, chat, lang, interval).await,
+        Ok(StartOutcome::Started { interval }) => ask_interval(router, chat, lang, interval),
         Ok(StartOutcome::Refreshed) => tracing::debug!("tour refreshed by a new live location"),
         Ok(StartOutcome::Full { active, cap }) => {
             tracing::info!(active, cap, "tour refused at the cap; telling one place");
-            router.reply(chat, lang.texts().tour_full).await;
-            router.stories.tell_nearby(once()).await;
+            router.reply(chat, lang.texts().tour_full);
+            spawn_work(router.stories.tell_nearby(once()));
         }
-        Ok(StartOutcome::AlreadyOver) => router.stories.tell_nearby(once()).await,
+        Ok(StartOutcome::AlreadyOver) => spawn_work(router.stories.tell_nearby(once())),
         Err(error) => {
             tracing::error!(%error, "the tours actor is unreachable");
-            router.reply(chat, lang.texts().internal_error).await;
+            router.reply(chat, lang.texts().internal_error);
         }
     }
 }
@@ -109,7 +109,7 @@ pub async fn on_stop(router: &Router, chat: ChatId, user: &User, lang: Lang) {
         .await
         .unwrap_or(false);
     if !stopped {
-        router.reply(chat, lang.texts().no_tour).await;
+        router.reply(chat, lang.texts().no_tour);
     }
 }
 
@@ -121,7 +121,7 @@ pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: La
         .ok()
         .filter(|m| LIVE_INTERVALS_MIN.contains(m))
     else {
-        answer(router, query, texts.stale_button).await;
+        router.answer_button(query, Some(texts.stale_button));
         return;
     };
     let user_id = query.from.id.0;
@@ -141,34 +141,30 @@ pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: La
         .await
         .unwrap_or(false);
     if !running {
-        answer(router, query, texts.no_tour).await;
+        router.answer_button(query, Some(texts.no_tour));
         return;
     }
     let chosen_text = texts
         .tour_interval_set
         .replace("{minutes}", &chosen.to_string());
-    answer(router, query, &chosen_text).await;
+    router.answer_button(query, Some(&chosen_text));
     if let Some(message) = query.regular_message() {
         let edit = router
             .outbox
             .bot()
             .edit_message_reply_markup(message.chat.id, message.id)
             .reply_markup(interval_buttons(lang, interval));
-        if router.send(message.chat.id, edit).await.is_err() {
-            tracing::debug!("interval buttons not updated");
-        }
+        router.send(message.chat.id, edit, "interval buttons not updated");
     }
 }
 
-async fn ask_interval(router: &Router, chat: ChatId, lang: Lang, interval: Duration) {
+fn ask_interval(router: &Router, chat: ChatId, lang: Lang, interval: Duration) {
     let request = router
         .outbox
         .bot()
         .send_message(chat, lang.texts().tour_started)
         .reply_markup(interval_buttons(lang, interval));
-    if router.send(chat, request).await.is_err() {
-        tracing::debug!("interval question not delivered");
-    }
+    router.send(chat, request, "interval question not delivered");
 }
 
 /// 5/10/30/60 min, the current one marked.
@@ -185,8 +181,4 @@ pub fn interval_buttons(lang: Lang, selected: Duration) -> InlineKeyboardMarkup 
             format!("{INTERVAL_BUTTON}:{count}"),
         )
     })])
-}
-
-async fn answer(router: &Router, query: &CallbackQuery, text: &str) {
-    router.answer_button(query, Some(text)).await;
 }

@@ -20,6 +20,7 @@ pub mod queue;
 mod warnings;
 
 use std::{
+    future::Future,
     sync::{
         Arc,
         atomic::{AtomicU64, Ordering},
@@ -38,7 +39,7 @@ use tokio::time::Instant;
 
 use super::TelegramError;
 use crate::{config::SendLimits, stats::ErrorLog, users::UserStore};
-use queue::{Caps, QueueSnapshot, Refusal, SendQueue};
+use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that failed on the network is tried again.
 const MAX_NETWORK_RETRIES: u32 = 3;
@@ -51,8 +52,12 @@ const TOTAL_CAP: usize = 5_000;
 /// The most messages the bot-wide limiter lets go at once; the rest of the second's budget
 /// is spread evenly, so no one-second window ever holds more than the limit.
 const MAX_GLOBAL_BURST: u32 = 5;
-/// What the bot-wide budget of a second is spread over.
-const SPREAD_OVER: Duration = Duration::from_millis(1050);
+/// What the bot-wide budget of a second is spread over: a second and a margin, so that
+/// jitter on the way to Telegram cannot make one second hold one message too many.
+const SPREAD_OVER: Duration = Duration::from_millis(1010);
+/// The share of the bot-wide rate kept free of everything but replies (one in four), so a
+/// reply finds the budget open even while stories stream out.
+const REPLY_RESERVE_DIVISOR: u32 = 4;
 
 /// What a person is waiting for, highest first; a class's messages go before any lower one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -150,11 +155,13 @@ impl Outbox {
             per_chat: PER_CHAT_CAP,
             total: TOTAL_CAP,
         };
-        let queue = SendQueue::new(
-            RateLimiter::keyed(per_chat),
-            RateLimiter::direct(global_quota(limits.global_per_sec.get())),
-            caps,
-        );
+        let per_sec = limits.global_per_sec.get();
+        let limiters = Limiters {
+            per_chat: RateLimiter::keyed(per_chat),
+            global: RateLimiter::direct(global_quota(per_sec)),
+            lower: RateLimiter::direct(lower_quota(per_sec)),
+        };
+        let queue = SendQueue::new(limiters, caps);
         tokio::spawn(Arc::clone(&queue).schedule());
         Self {
             bot,
@@ -171,8 +178,28 @@ impl Outbox {
     }
 
     /// Sends a message (or an edit) to `chat` when its turn comes: see the module docs.
-    pub async fn send<R>(
+    ///
+    /// The message takes its place in the queue when this is called, not when the future is
+    /// first polled: messages asked for in order keep that order even when each is awaited
+    /// in a task of its own.
+    pub fn send<R>(
         &self,
+        chat: ChatId,
+        class: SendClass,
+        request: R,
+    ) -> impl Future<Output = Result<<R::Payload as Payload>::Output, TelegramError>> + use<R>
+    where
+        R: Request<Err = RequestError> + HasPayload,
+    {
+        let deadline = Instant::now() + class.patience();
+        let pending = self.queue.enqueue(chat, class, deadline);
+        let outbox = self.clone();
+        async move { outbox.send_in_turn(pending, chat, class, request).await }
+    }
+
+    async fn send_in_turn<R>(
+        &self,
+        mut pending: Pending,
         chat: ChatId,
         class: SendClass,
         request: R,
@@ -180,8 +207,6 @@ impl Outbox {
     where
         R: Request<Err = RequestError> + HasPayload,
     {
-        let deadline = Instant::now() + class.patience();
-        let mut pending = self.queue.enqueue(chat, class, deadline);
         loop {
             let turn = pending.granted().await.map_err(|refusal| {
                 tracing::info!(
@@ -325,12 +350,22 @@ impl From<Refusal> for TelegramError {
 }
 
 /// The bot-wide quota for at most `per_sec` messages in any one second: a burst of a few,
-/// the rest of the second's budget spread evenly after it, over a second and a margin (so
-/// that jitter on the way to Telegram cannot make one second hold one message too many).
+/// the rest of the second's budget spread evenly after it.
 pub fn global_quota(per_sec: u32) -> Quota {
     let burst = (per_sec / 10).clamp(1, MAX_GLOBAL_BURST);
-    let spread = per_sec.saturating_sub(burst).max(1);
-    let period = SPREAD_OVER / spread;
+    spread_quota(per_sec.saturating_sub(burst), burst)
+}
+
+/// The pace of every class below replies: three quarters of the bot-wide rate, one at a
+/// time (no burst), so the bot-wide bucket keeps its burst for replies.
+pub fn lower_quota(per_sec: u32) -> Quota {
+    let reserve = (per_sec / REPLY_RESERVE_DIVISOR).max(1);
+    spread_quota(per_sec.saturating_sub(reserve), 1)
+}
+
+/// `per_second` cells spread evenly over [`SPREAD_OVER`], after a burst of `burst`.
+fn spread_quota(per_second: u32, burst: u32) -> Quota {
+    let period = SPREAD_OVER / per_second.max(1);
     let burst = std::num::NonZeroU32::new(burst).unwrap_or(std::num::NonZeroU32::MIN);
     Quota::with_period(period)
         .unwrap_or_else(|| Quota::per_second(std::num::NonZeroU32::MIN))

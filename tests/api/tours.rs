@@ -15,8 +15,9 @@ use sea_orm::{Database, EntityTrait, PaginatorTrait};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Mocks, Reply, TestApp, button_update, location_update, mock_wikipedia::NEAREST_TITLE,
-    on_both_databases, sample, spawn_app, spawn_app_with, text_update,
+    Mocks, Reply, TestApp, button_update, eventually, location_update,
+    mock_wikipedia::NEAREST_TITLE, on_both_databases, sample, spawn_app, spawn_app_with,
+    text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -57,22 +58,6 @@ fn live_edit(update_id: u64, user: i64, north_m: f64, period: Option<u32>) -> Va
             "location": location
         }
     })
-}
-
-/// Polls `read` until `done` holds or 10 s pass; returns the last read.
-async fn eventually<T, F, Fut>(read: F, done: impl Fn(&T) -> bool) -> T
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = T>,
-{
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = read().await;
-        if done(&value) || Instant::now() > deadline {
-            return value;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 async fn wait_for_venues(app: &TestApp, chat: i64, count: usize) -> Vec<Value> {

@@ -48,6 +48,16 @@ pub enum Refusal {
     Closed,
 }
 
+/// The limiters a queue grants turns within.
+pub struct Limiters {
+    /// One bucket per chat.
+    pub per_chat: DefaultKeyedRateLimiter<ChatId>,
+    /// The bot's bucket.
+    pub global: DefaultDirectRateLimiter,
+    /// The pace of every class below replies.
+    pub lower: DefaultDirectRateLimiter,
+}
+
 /// Caps of the queue.
 #[derive(Debug, Clone, Copy)]
 pub struct Caps {
@@ -233,8 +243,9 @@ impl State {
 
 /// What the scheduler does next.
 enum Action {
-    /// Hand this turn out (after the bot-wide limiter lets it).
-    Grant(ChatId, oneshot::Sender<Result<(), Refusal>>),
+    /// A turn could go now: take a bot-wide token and pick the best one (a lower class's
+    /// only when `lower_paced`: their pace let one go).
+    Grant { lower_paced: bool },
     /// Nothing can go before then (a pause, a resting chat).
     SleepUntil(Instant),
     /// Nothing waits.
@@ -260,22 +271,23 @@ pub struct SendQueue {
     wake: Notify,
     per_chat: DefaultKeyedRateLimiter<ChatId>,
     global: DefaultDirectRateLimiter,
+    /// Paces every class below replies, at less than the bot-wide rate and one at a time, so
+    /// a burst of stories never empties the budget a reply needs.
+    lower: DefaultDirectRateLimiter,
     caps: Caps,
     drop_warning: RateLimitedWarning,
 }
 
 impl SendQueue {
-    /// A queue over these limiters; run [`SendQueue::schedule`] in a task of its own.
-    pub fn new(
-        per_chat: DefaultKeyedRateLimiter<ChatId>,
-        global: DefaultDirectRateLimiter,
-        caps: Caps,
-    ) -> Arc<Self> {
+    /// A queue over these limiters (`lower` paces the classes below replies); run
+    /// [`SendQueue::schedule`] in a task of its own.
+    pub fn new(limiters: Limiters, caps: Caps) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::default(),
             wake: Notify::new(),
-            per_chat,
-            global,
+            per_chat: limiters.per_chat,
+            global: limiters.global,
+            lower: limiters.lower,
             caps,
             drop_warning: RateLimitedWarning::default(),
         })
@@ -450,13 +462,17 @@ impl SendQueue {
         self.per_chat.shrink_to_fit();
     }
 
-    /// Hands out turns until the queue is closed.
+    /// Hands out turns until the queue is closed: waits until some turn could go, takes a
+    /// token of the bot-wide budget, and only then picks the best turn waiting, so a reply
+    /// that arrives while the scheduler waits for the token still goes first.
     pub async fn schedule(self: Arc<Self>) {
         loop {
             match self.next_action() {
-                Action::Grant(chat, grant) => {
+                Action::Grant { lower_paced } => {
                     self.global.until_ready().await;
-                    if grant.send(Ok(())).is_err() {
+                    if let Some((chat, grant)) = self.pick(lower_paced)
+                        && grant.send(Ok(())).is_err()
+                    {
                         // The sender stopped waiting (its deadline passed meanwhile).
                         self.release(chat);
                     }
@@ -473,6 +489,7 @@ impl SendQueue {
         }
     }
 
+    /// What to do next: grant (some turn could go now), sleep or stop.
     fn next_action(&self) -> Action {
         let now = Instant::now();
         let mut state = self.state();
@@ -486,13 +503,41 @@ impl SendQueue {
             state.paused_until = None;
         }
         state.wake_rested(now);
-        while let Some(&(class, seq, chat)) = state.ready.first() {
+        let Some(&(best, _, _)) = state.ready.first() else {
+            return match state.resting.first() {
+                Some(&(until, _)) => Action::SleepUntil(until),
+                None => Action::Idle,
+            };
+        };
+        if best == 0 {
+            return Action::Grant { lower_paced: false };
+        }
+        // Only lower classes wait: their pace decides, before a bot-wide token is taken.
+        match self.lower.check() {
+            Ok(()) => Action::Grant { lower_paced: true },
+            Err(not_until) => {
+                let until = now + not_until.wait_time_from(self.lower.clock().now());
+                let rested = state.resting.first().map(|r| r.0);
+                Action::SleepUntil(rested.map_or(until, |rested| rested.min(until)))
+            }
+        }
+    }
+
+    /// The best turn that may go now, taken out of the queue: a reply, or a lower class's
+    /// turn when `lower_paced` (their pace let one go); `None` when no chat's limiter lets one.
+    fn pick(&self, lower_paced: bool) -> Option<(ChatId, oneshot::Sender<Result<(), Refusal>>)> {
+        let now = Instant::now();
+        let mut state = self.state();
+        let candidates: Vec<(usize, u64, ChatId)> = state.ready.iter().copied().collect();
+        for (class, seq, chat) in candidates {
+            if class > 0 && !lower_paced {
+                break;
+            }
             let head = state
                 .chats
                 .get(&chat)
                 .and_then(|line| line.lines[class].front());
-            let stale = head.is_none_or(|w| w.grant.is_closed() || w.deadline <= now);
-            if stale {
+            if head.is_none_or(|w| w.grant.is_closed() || w.deadline <= now) {
                 state.remove(chat, class, seq, Refusal::Expired);
                 continue;
             }
@@ -502,20 +547,13 @@ impl SendQueue {
                 continue;
             }
             state.by_class[class].remove(&(seq, chat));
-            let Some(line) = state.chats.get_mut(&chat) else {
-                continue;
-            };
-            let Some(waiting) = line.lines[class].pop_front() else {
-                continue;
-            };
+            let line = state.chats.get_mut(&chat)?;
+            let waiting = line.lines[class].pop_front()?;
             line.busy = true;
             state.refresh(chat);
-            return Action::Grant(chat, waiting.grant);
+            return Some((chat, waiting.grant));
         }
-        match state.resting.first() {
-            Some(&(until, _)) => Action::SleepUntil(until),
-            None => Action::Idle,
-        }
+        None
     }
 }
 

@@ -11,7 +11,7 @@ use tokio::{sync::mpsc, time::Instant};
 
 use super::{
     SendClass, global_quota,
-    queue::{Caps, Refusal, SendQueue},
+    queue::{Caps, Limiters, Refusal, SendQueue},
 };
 
 fn per_second(n: u32) -> Quota {
@@ -23,11 +23,12 @@ fn per_second(n: u32) -> Quota {
 fn queue(global_per_sec: u32, caps: Caps) -> Arc<SendQueue> {
     let per_chat = per_second(10).allow_burst(NonZeroU32::new(10).unwrap());
     let global = per_second(global_per_sec).allow_burst(NonZeroU32::MIN);
-    let queue = SendQueue::new(
-        RateLimiter::keyed(per_chat),
-        RateLimiter::direct(global),
-        caps,
-    );
+    let limiters = Limiters {
+        per_chat: RateLimiter::keyed(per_chat),
+        global: RateLimiter::direct(global),
+        lower: RateLimiter::direct(per_second(global_per_sec)),
+    };
+    let queue = SendQueue::new(limiters, caps);
     tokio::spawn(Arc::clone(&queue).schedule());
     queue
 }
@@ -265,4 +266,35 @@ fn the_bot_wide_quota_never_lets_more_than_the_limit_go_in_a_second() {
             "limit {limit}: only {worst}"
         );
     }
+}
+
+#[tokio::test]
+async fn while_stories_stream_out_at_the_limit_a_reply_still_goes_at_once() {
+    let limiters = Limiters {
+        per_chat: RateLimiter::keyed(per_second(1).allow_burst(NonZeroU32::new(3).unwrap())),
+        global: RateLimiter::direct(global_quota(30)),
+        lower: RateLimiter::direct(super::lower_quota(30)),
+    };
+    let queue = SendQueue::new(limiters, ROOMY);
+    tokio::spawn(Arc::clone(&queue).schedule());
+    let (tx, _rx) = mpsc::unbounded_channel();
+    for chat in 0..60 {
+        ask(&queue, chat, SendClass::FirstAnswer, "story", &tx);
+    }
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    let mut waits = Vec::new();
+    for chat in 0..5 {
+        let asked = Instant::now();
+        take(&queue, 1000 + chat, SendClass::Reply).await;
+        waits.push(asked.elapsed());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+
+    let worst = waits.iter().max().unwrap();
+    assert!(*worst < Duration::from_millis(20), "{waits:?}");
+    assert!(
+        queue.snapshot().waiting[1] > 0,
+        "the stories were still streaming"
+    );
 }

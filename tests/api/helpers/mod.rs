@@ -278,6 +278,22 @@ impl TestApp {
     }
 }
 
+/// Polls `read` until `done` holds or 15 s pass; returns the last read.
+pub async fn eventually<T, F, Fut>(read: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = T>,
+{
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let value = read().await;
+        if done(&value) || std::time::Instant::now() > deadline {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A sample update from `tests/fixtures/telegram_updates`, parsed.
 pub fn sample(name: &str) -> Value {
     serde_json::from_str(&sample_text(name)).expect("sample is JSON")
