@@ -87,6 +87,11 @@ impl Router {
             tracing::debug!("message without a sender ignored");
             return;
         };
+        if !message.chat.is_private() && !self.is_meant_for_us(&message) {
+            // Group chatter, and commands for other bots, are not ours to answer.
+            tracing::debug!("group message not meant for this bot ignored");
+            return;
+        }
         self.users.seen(&user);
         let preferences = self.users.preferences(user.id.0).await;
         let lang = preferences.language_for(&user);
@@ -106,10 +111,27 @@ impl Router {
             };
             let request = self.story_request(&user, message.chat.id, point, &preferences);
             self.stories.tell_nearby(request).await;
-        } else if message.chat.is_private() {
+        } else {
             self.reply(message.chat.id, lang.texts().unusable_message)
                 .await;
         }
+    }
+
+    /// In a group: a command addressed to this bot (`/cmd@ourbot`) or a reply to one of its
+    /// messages. A bare `/cmd` there may be meant for any bot in the group.
+    fn is_meant_for_us(&self, message: &Message) -> bool {
+        let ours = |name: &str| name.eq_ignore_ascii_case(&self.bot_username);
+        let replies_to_us = message
+            .reply_to_message()
+            .and_then(|replied| replied.from.as_ref())
+            .is_some_and(|from| from.is_bot && from.username.as_deref().is_some_and(ours));
+        let addressed_to_us = message
+            .text()
+            .filter(|text| text.starts_with('/'))
+            .and_then(|text| text.split_whitespace().next())
+            .and_then(|command| command.split_once('@'))
+            .is_some_and(|(_, name)| ours(name));
+        replies_to_us || addressed_to_us
     }
 
     /// A story request for `user` in `chat` at `point`, with their preferences.

@@ -7,6 +7,7 @@ mod helpers;
 mod configuration;
 mod facts;
 mod gate;
+mod groups;
 mod memory;
 mod onboarding;
 mod places;

@@ -338,6 +338,13 @@ pub fn text_update(update_id: u64, user_id: i64, language: &str, text: &str) -> 
     private_message(update_id, user_id, language, content)
 }
 
+/// `text` from `user_id` in the supergroup `chat_id` (a command gets its `bot_command` entity).
+pub fn group_message(update_id: u64, chat_id: i64, user_id: i64, text: &str) -> Value {
+    let mut update = text_update(update_id, user_id, "en", text);
+    update["message"]["chat"] = json!({ "id": chat_id, "type": "supergroup", "title": "Walkers" });
+    update
+}
+
 /// A one-off location (no `live_period`) in a private chat.
 pub fn location_update(update_id: u64, user_id: i64, language: &str, lat: f64, lon: f64) -> Value {
     let content = json!({ "location": { "latitude": lat, "longitude": lon } });
