@@ -46,7 +46,10 @@ use crate::{
     db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
-    places::{Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer},
+    places::{
+        Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer,
+        names::same_place,
+    },
     stats::ErrorLog,
     telegram::Outbox,
 };
@@ -119,6 +122,9 @@ pub struct StoryRequest {
     pub radius_m: u32,
     /// Whether to send photos (the user's preference).
     pub photos: bool,
+    /// The title of a venue the user shared: the place of that name, when found nearby and
+    /// untold, is told rather than the nearest.
+    pub venue: Option<String>,
     /// When the request arrived, for the delivery's latency.
     pub started: Instant,
 }
@@ -425,7 +431,8 @@ impl Storyteller {
         }
     }
 
-    /// The nearest place around the user that they were not told about.
+    /// The place around the user that they were not told about: the venue they shared, else
+    /// the nearest.
     async fn nearest_untold(
         &self,
         request: &StoryRequest,
@@ -438,9 +445,16 @@ impl Storyteller {
             .await
             .into_iter()
             .collect();
-        Ok(choose_place(&places, request.point, |id| {
-            untold.contains(id)
-        }))
+        let is_untold = |id: &PlaceId| untold.contains(id);
+        let venue = request.venue.as_deref().and_then(|venue| {
+            let named: Vec<Place> = places
+                .iter()
+                .filter(|place| same_place(venue, &place.title))
+                .cloned()
+                .collect();
+            choose_place(&named, request.point, is_untold)
+        });
+        Ok(venue.or_else(|| choose_place(&places, request.point, is_untold)))
     }
 
     /// The places around the user's ~110 m cell, from the cache or Wikipedia (distances as

@@ -9,7 +9,8 @@ use teloxide::{
     payloads::{AnswerPreCheckoutQuerySetters, SendMessageSetters},
     prelude::Requester,
     types::{
-        ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update, UpdateKind, User,
+        ChatId, ChatMemberUpdated, Location, Message, ParseMode, PreCheckoutQuery, Update,
+        UpdateKind, User,
     },
 };
 use tracing::Instrument;
@@ -103,18 +104,40 @@ impl Router {
                     .await;
             }
             // A plain location (also during a tour): a one-off story; the tour goes on.
-            let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
-                tracing::warn!("location out of range");
-                self.reply(message.chat.id, lang.texts().unusable_message)
-                    .await;
-                return;
-            };
-            let request = self.story_request(&user, message.chat.id, point, &preferences);
-            self.stories.tell_nearby(request).await;
+            self.tell_once(&message, &user, &preferences, location, None)
+                .await;
+        } else if let Some(venue) = message.venue() {
+            // A place picked from the attachment menu: a location, with a name to look for.
+            let title = Some(venue.title.clone());
+            self.tell_once(&message, &user, &preferences, &venue.location, title)
+                .await;
         } else {
             self.reply(message.chat.id, lang.texts().unusable_message)
                 .await;
         }
+    }
+
+    /// A one-off story at `location`, about the place called `venue` when it is found there.
+    async fn tell_once(
+        &self,
+        message: &Message,
+        user: &User,
+        preferences: &Preferences,
+        location: &Location,
+        venue: Option<String>,
+    ) {
+        let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
+            tracing::warn!("location out of range");
+            let lang = preferences.language_for(user);
+            self.reply(message.chat.id, lang.texts().unusable_message)
+                .await;
+            return;
+        };
+        let request = StoryRequest {
+            venue,
+            ..self.story_request(user, message.chat.id, point, preferences)
+        };
+        self.stories.tell_nearby(request).await;
     }
 
     /// In a group: a command addressed to this bot (`/cmd@ourbot`) or a reply to one of its
@@ -149,6 +172,7 @@ impl Router {
             lang: preferences.language_for(user),
             radius_m: preferences.radius_m,
             photos: preferences.photos,
+            venue: None,
             started: Instant::now(),
         }
     }

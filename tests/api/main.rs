@@ -17,4 +17,5 @@ mod sending;
 mod shutdown;
 mod simulate;
 mod tours;
+mod venues;
 mod webhook;

@@ -1,0 +1,74 @@
+//! Place names as people write them: the same place may be "Old church" on a map pin and
+//! "Old Church (Moscow)" on Wikipedia. Names are compared by their words, lowercased, without
+//! punctuation and without a parenthesised qualifier.
+
+/// The words of `name`: lowercased runs of letters and digits ("ё" read as "е"), with any
+/// parenthesised part left out ("Trinity Church (Manhattan)" → `["trinity", "church"]`).
+pub fn name_words(name: &str) -> Vec<String> {
+    let mut depth = 0_u32;
+    let unqualified: String = name
+        .chars()
+        .map(|c| match c {
+            '(' => {
+                depth += 1;
+                ' '
+            }
+            ')' => {
+                depth = depth.saturating_sub(1);
+                ' '
+            }
+            _ if depth > 0 => ' ',
+            _ => c,
+        })
+        .collect();
+    unqualified
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|word| !word.is_empty())
+        .map(|word| word.to_lowercase().replace('ё', "е"))
+        .collect()
+}
+
+/// Whether two names name the same place: the shorter one's words stand together in the
+/// longer one and make at least half of it ("Café Noir" is "Café <Noir> & Co", "Hermitage" is
+/// "Hermitage Museum", but "Kyiv" is not "Kyiv Pechersk Lavra").
+pub fn same_place(a: &str, b: &str) -> bool {
+    let (a, b) = (name_words(a), name_words(b));
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    let letters: usize = short.iter().map(|word| word.chars().count()).sum();
+    letters >= 3
+        && short.len() * 2 >= long.len()
+        && long.windows(short.len()).any(|run| run == short.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_leave_out_case_punctuation_and_qualifiers() {
+        assert_eq!(name_words("Café <Noir> & Co"), ["café", "noir", "co"]);
+        assert_eq!(
+            name_words("Trinity Church (Manhattan)"),
+            ["trinity", "church"]
+        );
+        assert_eq!(name_words("Ёлкин сад"), ["елкин", "сад"]);
+    }
+
+    #[test]
+    fn a_venue_names_a_place_when_its_words_make_most_of_the_title() {
+        assert!(same_place("Old church", "Old Church"));
+        assert!(same_place("Café Noir", "Café <Noir> & Co"));
+        assert!(same_place("Hermitage", "Hermitage Museum"));
+        assert!(same_place("Эрмитаж", "Государственный Эрмитаж"));
+        assert!(same_place("Trinity Church", "Trinity Church (Manhattan)"));
+    }
+
+    #[test]
+    fn a_word_in_common_is_not_the_same_place() {
+        assert!(!same_place("Kyiv", "Kyiv Pechersk Lavra"));
+        assert!(!same_place("Old Church", "Old Town Hall"));
+        assert!(!same_place("Starbucks", "Old Church"));
+        assert!(!same_place("", "Old Church"));
+        assert!(!same_place("St", "St"));
+    }
+}
