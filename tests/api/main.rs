@@ -8,6 +8,7 @@ mod configuration;
 mod facts;
 mod gate;
 mod groups;
+mod llm_answers;
 mod memory;
 mod onboarding;
 mod places;

@@ -130,7 +130,10 @@ async fn a_live_location_asks_for_the_interval_and_tells_the_first_place_at_once
         "{caption}"
     );
     // Walking east, a place to the north is on the left.
-    assert!(caption.contains("👀 On your left\n\nA story."), "{caption}");
+    assert!(
+        caption.contains("👀 On your left\n\nA story about "),
+        "{caption}"
+    );
 }
 
 #[actix_web::test]
