@@ -20,8 +20,9 @@ use actix::Addr;
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
-use teloxide::{Bot, prelude::Requester};
+use teloxide::{ApiError, Bot, RequestError, prelude::Requester, types::Me};
 use tokio_util::sync::CancellationToken;
+use url::Url;
 
 use crate::{
     actors::db_actor::DbActor,
@@ -64,10 +65,7 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let settings = Arc::new(settings);
         let bot = setup::build_bot(&settings).context("building the Telegram client")?;
-        let me = bot
-            .get_me()
-            .await
-            .context("Telegram did not accept TELEGRAM_BOT_TOKEN (getMe failed)")?;
+        let me = who_we_are(&bot, &settings.telegram_api_url).await?;
         tracing::info!(username = %me.username(), "connected to Telegram");
         setup::publish_commands(&bot)
             .await
@@ -172,6 +170,25 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Asks Telegram who we are (`getMe`). A failure says what happened, naming Telegram's URL but
+/// never the token, which sits inside every Bot API URL: unreachable, token rejected, or an
+/// answer that is not the Bot API's.
+async fn who_we_are(bot: &Bot, api_url: &Url) -> anyhow::Result<Me> {
+    bot.get_me().await.map_err(|error| match error {
+        RequestError::Api(ApiError::InvalidToken) => anyhow::anyhow!(
+            "Telegram rejected TELEGRAM_BOT_TOKEN (getMe at {api_url}: Unauthorized); \
+             check the token with @BotFather"
+        ),
+        RequestError::Network(cause) => anyhow::Error::new(cause)
+            .context(format!("could not reach Telegram at {api_url} (getMe)")),
+        RequestError::InvalidJson { source, .. } => anyhow::Error::new(source).context(format!(
+            "could not read the answer of Telegram at {api_url} to getMe \
+             (is TELEGRAM_API_URL a Bot API server?)"
+        )),
+        other => anyhow::Error::new(other).context(format!("getMe failed at {api_url}")),
+    })
 }
 
 /// Webhook mode: register the webhook. Polling mode: remove any webhook, return the client.

@@ -24,6 +24,7 @@
 //!    queued and new requests fail fast with `GateError::CircuitOpen` for `breaker_cooldown`;
 //!    then one probe call is let through and its success closes the breaker.
 
+mod answer;
 mod breaker;
 mod client;
 mod config;
@@ -46,6 +47,7 @@ use client::LlmClient;
 use estimate::CallDurations;
 use queue::{JobQueues, Waiter};
 
+pub use answer::{StoryShape, Unusable};
 pub use config::{GateConfig, OpenAiConfig};
 pub use error::{GateBuildError, GateError, ShedReason};
 
@@ -104,6 +106,8 @@ pub struct ChatPrompt {
     pub user: String,
     /// Upper bound on generated tokens (`max_completion_tokens`).
     pub max_tokens: u32,
+    /// What a usable answer looks like; any other is `GateError::Unusable`.
+    pub shape: StoryShape,
 }
 
 /// Ask the gate for a story; answers the story text or why there is none.

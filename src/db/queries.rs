@@ -240,7 +240,7 @@ pub async fn told_places(
         .await
 }
 
-/// Forgets a user's preferences and history.
+/// Forgets a user's preferences and history: the places told and the tours walked.
 pub async fn reset_user(db: &DatabaseConnection, user_id: i64) -> Result<(), DbErr> {
     let txn = db.begin().await?;
     user_preferences::Entity::delete_by_id(user_id)
@@ -248,6 +248,10 @@ pub async fn reset_user(db: &DatabaseConnection, user_id: i64) -> Result<(), DbE
         .await?;
     fact_delivery::Entity::delete_many()
         .filter(fact_delivery::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
+    tour::Entity::delete_many()
+        .filter(tour::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
     txn.commit().await

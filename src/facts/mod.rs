@@ -44,7 +44,10 @@ use crate::{
     db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
-    places::{Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer},
+    places::{
+        Place, PlaceError, PlaceId, PlaceSource, find_places, gazetteer::Gazetteer,
+        names::same_place,
+    },
     stats::ErrorLog,
     telegram::{Outbox, SendClass, TelegramError},
 };
@@ -151,6 +154,9 @@ pub struct StoryRequest {
     pub radius_m: u32,
     /// Whether to send photos (the user's preference).
     pub photos: bool,
+    /// The title of a venue the user shared: the place of that name, when found nearby and
+    /// untold, is told rather than the nearest.
+    pub venue: Option<String>,
     /// When the request arrived, for the delivery's latency.
     pub started: Instant,
 }
@@ -530,8 +536,9 @@ impl Storyteller {
         }
     }
 
-    /// Reserves the nearest place around the user that they were not told about and that
-    /// `accept` takes (see [`ToldPlaces::reserve_nearest`]).
+    /// Reserves the place around the user that they were not told about and that `accept`
+    /// takes: the venue they shared (a place found there under its name), else the nearest
+    /// (see [`ToldPlaces::reserve_nearest`]).
     async fn reserve_nearest(
         &self,
         request: &StoryRequest,
@@ -541,8 +548,23 @@ impl Storyteller {
             .places_near(request)
             .await
             .map_err(NoPlace::SourcesDown)?;
+        let (user, point) = (request.user_id, request.point);
+        if let Some(venue) = request.venue.as_deref() {
+            let named: Vec<Place> = places
+                .iter()
+                .filter(|place| same_place(venue, &place.title))
+                .cloned()
+                .collect();
+            let reserved = self
+                .told
+                .reserve_nearest(user, &named, point, &accept)
+                .await;
+            if !matches!(reserved, Ok(None)) {
+                return reserved.map_err(NoPlace::HistoryUnavailable);
+            }
+        }
         self.told
-            .reserve_nearest(request.user_id, &places, request.point, accept)
+            .reserve_nearest(user, &places, point, accept)
             .await
             .map_err(NoPlace::HistoryUnavailable)
     }

@@ -1,8 +1,10 @@
 //! What the LLM is asked. It *writes* about a place we found; it never chooses the place, the
 //! coordinates or the links, and it may use nothing beyond the place's own summary.
 
+use std::ops::RangeInclusive;
+
 use crate::{
-    actors::openai_gate::ChatPrompt,
+    actors::openai_gate::{ChatPrompt, StoryShape},
     geo::{Coordinates, compass_direction},
     i18n::Lang,
     places::Place,
@@ -10,6 +12,10 @@ use crate::{
 
 /// Longest summary sent to the LLM, in characters (the intro of an article is plenty).
 const MAX_SUMMARY_CHARS: usize = 3000;
+/// Words the first story is asked for (the gate refuses an answer far outside them).
+const FIRST_STORY_WORDS: RangeInclusive<usize> = 60..=90;
+/// Words the deeper story behind "Tell me more" is asked for.
+const DEEPER_STORY_WORDS: RangeInclusive<usize> = 120..=160;
 
 const SYSTEM: &str = "You are a local guide who tells short, vivid, true stories about real places. \
 Use only facts stated in the summary you are given; never invent names, dates, numbers, events or \
@@ -18,22 +24,43 @@ the summary, the request or yourself.";
 
 /// The prompt for the first story about `place`, told to someone standing at `from`.
 pub fn story(place: &Place, from: Coordinates, lang: Lang) -> ChatPrompt {
-    let task = "Write one surprising, concrete story of 60-90 words about this place.";
+    let words = FIRST_STORY_WORDS;
+    let task = format!(
+        "Write one surprising, concrete story of {}-{} words about this place.",
+        words.start(),
+        words.end()
+    );
     ChatPrompt {
         system: SYSTEM.to_owned(),
-        user: user_message(place, from, lang, task),
+        user: user_message(place, from, lang, &task),
         max_tokens: 300,
+        shape: shape(place, lang, words),
     }
 }
 
 /// The prompt for "tell me more": a deeper story about the same place.
 pub fn deeper_story(place: &Place, from: Coordinates, lang: Lang) -> ChatPrompt {
-    let task = "The listener wants to know more. Write a deeper story of 120-160 words about this \
-place: details, people and history from the summary that a first short story would skip.";
+    let words = DEEPER_STORY_WORDS;
+    let task = format!(
+        "The listener wants to know more. Write a deeper story of {}-{} words about this \
+         place: details, people and history from the summary that a first short story would skip.",
+        words.start(),
+        words.end()
+    );
     ChatPrompt {
         system: SYSTEM.to_owned(),
-        user: user_message(place, from, lang, task),
+        user: user_message(place, from, lang, &task),
         max_tokens: 500,
+        shape: shape(place, lang, words),
+    }
+}
+
+/// The answer expected: `words` long, naming the place when the story is written in the
+/// language of its title (in another, the name may be translated).
+fn shape(place: &Place, lang: Lang, words: RangeInclusive<usize>) -> StoryShape {
+    StoryShape {
+        words,
+        name: (place.lang == lang.code()).then(|| place.title.clone()),
     }
 }
 
@@ -86,5 +113,19 @@ mod tests {
         assert!(prompt.user.contains("60-90 words"));
         assert!(prompt.user.ends_with("Write it in Russian."));
         assert!(prompt.system.contains("never invent"));
+    }
+
+    #[test]
+    fn the_answer_must_name_the_place_only_in_the_language_of_its_title() {
+        let here = Coordinates {
+            lat: 55.0,
+            lon: 37.0,
+        };
+        let english = story(&place(), here, Lang::En).shape;
+        assert_eq!(english.words, 60..=90);
+        assert_eq!(english.name.as_deref(), Some("Old Church"));
+        let russian = deeper_story(&place(), here, Lang::Ru);
+        assert!(russian.user.contains("deeper story of 120-160 words"));
+        assert_eq!(russian.shape.name, None, "the title may be translated");
     }
 }

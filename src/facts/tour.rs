@@ -59,6 +59,7 @@ impl TourStoryRequest {
             lang: self.lang,
             radius_m,
             photos,
+            venue: None,
             started: Instant::now(),
         }
     }

@@ -34,7 +34,7 @@ const LANGUAGE_BUTTON: &str = "lang";
 /// Handles a message starting with `/`.
 pub async fn on_command(router: &Router, message: &Message, user: &User, lang: Lang, text: &str) {
     let Some((name, _args)) = parse_command(text, router.bot_username.as_str()) else {
-        // Addressed to another bot in a group (`/start@otherbot`): not ours to answer.
+        // Addressed to another bot (`/start@otherbot`), in a reply to us: not ours to answer.
         return;
     };
     let chat = message.chat.id;
@@ -150,22 +150,22 @@ async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
     router.send(message.chat.id, edit, "language message not updated");
 }
 
+/// Sends `html` with the "send my location" keyboard; in a group without it (Telegram takes
+/// location buttons in private chats only, and they would pop up for every member).
 fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html: String) {
-    let keyboard = KeyboardMarkup::new([[
-        KeyboardButton::new(lang.texts().send_location_button).request(ButtonRequest::Location)
-    ]])
-    .resize_keyboard();
-    let request = router
+    let mut request = router
         .outbox
         .bot()
         .send_message(message.chat.id, html)
-        .parse_mode(ParseMode::Html)
-        .reply_markup(ReplyMarkup::Keyboard(keyboard));
-    router.send(
-        message.chat.id,
-        request,
-        "reply with keyboard not delivered",
-    );
+        .parse_mode(ParseMode::Html);
+    if message.chat.is_private() {
+        let keyboard =
+            KeyboardMarkup::new([[KeyboardButton::new(lang.texts().send_location_button)
+                .request(ButtonRequest::Location)]])
+            .resize_keyboard();
+        request = request.reply_markup(ReplyMarkup::Keyboard(keyboard));
+    }
+    router.send(message.chat.id, request, "reply with keyboard");
 }
 
 fn language_buttons() -> InlineKeyboardMarkup {

@@ -4,8 +4,16 @@
 //! Back-pressure is natural here: the loop waits for backlog room before admitting the next
 //! update. An answer Telegram sent that teloxide cannot parse is taken apart by hand, so one
 //! malformed update never wedges the loop on the same batch.
+//!
+//! Pacing: after updates the next call goes at once. An empty answer that came back well
+//! before the poll timeout (a local Bot API server, a proxy or a wrong URL answering at once)
+//! is followed by a pause, doubled up to [`MAX_IDLE_PAUSE`], so such a server is not asked
+//! hundreds of times a second; a failed call or an unreadable answer by the error pause.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use teloxide::{Bot, RequestError, payloads::GetUpdatesSetters, prelude::Requester, types::Update};
 use tokio_util::sync::CancellationToken;
@@ -19,11 +27,17 @@ const LONG_POLL_SECS: u32 = 25;
 const ERROR_PAUSE: Duration = Duration::from_millis(500);
 /// Longest pause between failing `getUpdates` calls.
 const MAX_ERROR_PAUSE: Duration = Duration::from_secs(30);
+/// An empty answer back sooner than this was not held open as a long poll.
+const PROMPT_ANSWER: Duration = Duration::from_secs(LONG_POLL_SECS as u64 / 2);
+/// Pause after an empty answer that came back promptly, doubled up to [`MAX_IDLE_PAUSE`].
+const IDLE_PAUSE: Duration = Duration::from_millis(100);
+/// Longest pause between prompt empty answers: an update sent then waits at most this long.
+const MAX_IDLE_PAUSE: Duration = Duration::from_secs(2);
 
 /// Pulls updates until `stop` is cancelled, then confirms the last offset.
 pub async fn run(bot: Bot, dispatcher: Arc<Dispatcher>, stop: CancellationToken) {
     let mut offset: i32 = 0;
-    let mut pause = ERROR_PAUSE;
+    let mut pace = Pace::new();
     tracing::info!("long polling started");
     loop {
         let request = bot
@@ -31,29 +45,95 @@ pub async fn run(bot: Bot, dispatcher: Arc<Dispatcher>, stop: CancellationToken)
             .offset(offset)
             .timeout(LONG_POLL_SECS)
             .allowed_updates(ALLOWED_UPDATES);
+        let asked = Instant::now();
         let batch = tokio::select! {
             () = stop.cancelled() => break,
             batch = request => batch,
         };
-        match batch {
-            Ok(updates) => {
-                pause = ERROR_PAUSE;
-                offset = admit_all(&dispatcher, updates, offset).await;
-            }
-            Err(RequestError::InvalidJson { raw, .. }) => {
-                offset = admit_raw_batch(&dispatcher, &raw, offset).await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, ?pause, "getUpdates failed");
-                tokio::select! {
-                    () = stop.cancelled() => break,
-                    () = tokio::time::sleep(pause) => {}
-                }
-                pause = (pause * 2).min(MAX_ERROR_PAUSE);
+        let pause = take(&dispatcher, batch, &mut offset, &mut pace, asked.elapsed()).await;
+        if let Some(pause) = pause {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }
     confirm(&bot, offset).await;
+}
+
+/// Admits what one `getUpdates` brought (`took` to come) and moves `offset` past it; returns
+/// how long to wait before the next call.
+async fn take(
+    dispatcher: &Dispatcher,
+    batch: Result<Vec<Update>, RequestError>,
+    offset: &mut i32,
+    pace: &mut Pace,
+    took: Duration,
+) -> Option<Duration> {
+    match batch {
+        Ok(updates) if updates.is_empty() => pace.after_empty(took),
+        Ok(updates) => {
+            *offset = admit_all(dispatcher, updates, *offset).await;
+            pace.after_updates()
+        }
+        Err(RequestError::InvalidJson { raw, .. }) => {
+            match admit_raw_batch(dispatcher, &raw, *offset).await {
+                Some(next) => {
+                    *offset = next;
+                    pace.after_updates()
+                }
+                None => pace.after_error(),
+            }
+        }
+        Err(error) => {
+            let pause = pace.after_error();
+            tracing::warn!(%error, ?pause, "getUpdates failed");
+            pause
+        }
+    }
+}
+
+/// How long to wait before the next `getUpdates`, from how the last one went.
+struct Pace {
+    /// The pause after the next failure.
+    error: Duration,
+    /// The pause after the next prompt empty answer.
+    idle: Duration,
+}
+
+impl Pace {
+    fn new() -> Self {
+        Self {
+            error: ERROR_PAUSE,
+            idle: IDLE_PAUSE,
+        }
+    }
+
+    /// Updates arrived: ask again at once.
+    fn after_updates(&mut self) -> Option<Duration> {
+        *self = Self::new();
+        None
+    }
+
+    /// An empty answer after `took`: a long poll that ran its course is asked again at once,
+    /// an answer that came back promptly waits, longer each time.
+    fn after_empty(&mut self, took: Duration) -> Option<Duration> {
+        if took >= PROMPT_ANSWER {
+            return self.after_updates();
+        }
+        let pause = self.idle;
+        *self = Self::new();
+        self.idle = (pause * 2).min(MAX_IDLE_PAUSE);
+        Some(pause)
+    }
+
+    /// A failed call or an unreadable answer: the error pause, longer each time.
+    fn after_error(&mut self) -> Option<Duration> {
+        let pause = self.error;
+        *self = Self::new();
+        self.error = (pause * 2).min(MAX_ERROR_PAUSE);
+        Some(pause)
+    }
 }
 
 /// Admits a batch in order; stops at the first update refused because we are shutting down,
@@ -69,14 +149,15 @@ async fn admit_all(dispatcher: &Dispatcher, updates: Vec<Update>, mut offset: i3
     offset
 }
 
-/// Admits the readable updates of a batch teloxide could not parse; skips the rest.
-async fn admit_raw_batch(dispatcher: &Dispatcher, raw: &str, mut offset: i32) -> i32 {
+/// Admits the readable updates of a batch teloxide could not parse and skips the rest;
+/// `None` when the answer is no batch at all.
+async fn admit_raw_batch(dispatcher: &Dispatcher, raw: &str, mut offset: i32) -> Option<i32> {
     let items = serde_json::from_str::<serde_json::Value>(raw)
         .ok()
         .and_then(|value| value.get("result")?.as_array().cloned());
     let Some(items) = items else {
-        tracing::warn!("unreadable getUpdates answer");
-        return offset;
+        tracing::warn!(bytes = raw.len(), "unreadable getUpdates answer");
+        return None;
     };
     for item in items {
         let Some(id) = item.get("update_id").and_then(serde_json::Value::as_u64) else {
@@ -90,7 +171,7 @@ async fn admit_raw_batch(dispatcher: &Dispatcher, raw: &str, mut offset: i32) ->
         }
         offset = offset.max(next);
     }
-    offset
+    Some(offset)
 }
 
 fn next_offset(update_id: u32) -> i32 {
@@ -107,4 +188,29 @@ async fn confirm(bot: &Bot, offset: i32) {
         tracing::warn!(%error, "could not confirm the last polled updates");
     }
     tracing::info!("long polling stopped");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_empty_answers_wait_longer_each_time_up_to_the_cap() {
+        let mut pace = Pace::new();
+        let at_once = Duration::from_millis(5);
+        let pauses: Vec<_> = (0..7).filter_map(|_| pace.after_empty(at_once)).collect();
+        let millis: Vec<u128> = pauses.iter().map(Duration::as_millis).collect();
+        assert_eq!(millis, [100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(pace.after_empty(PROMPT_ANSWER), None, "a real long poll");
+        assert_eq!(pace.after_empty(at_once), Some(IDLE_PAUSE));
+    }
+
+    #[test]
+    fn errors_keep_their_own_pause_and_updates_reset_both() {
+        let mut pace = Pace::new();
+        assert_eq!(pace.after_error(), Some(ERROR_PAUSE));
+        assert_eq!(pace.after_error(), Some(ERROR_PAUSE * 2));
+        assert_eq!(pace.after_updates(), None);
+        assert_eq!(pace.after_error(), Some(ERROR_PAUSE));
+    }
 }

@@ -11,8 +11,8 @@ use teloxide::{
     prelude::Requester,
     requests::{HasPayload, Payload, Request},
     types::{
-        CallbackQuery, ChatId, ChatMemberUpdated, Message, ParseMode, PreCheckoutQuery, Update,
-        UpdateKind, User,
+        CallbackQuery, ChatId, ChatMemberUpdated, Location, Message, ParseMode, PreCheckoutQuery,
+        Update, UpdateKind, User,
     },
 };
 use tracing::Instrument;
@@ -90,6 +90,11 @@ impl Router {
             tracing::debug!("message without a sender ignored");
             return;
         };
+        if !message.chat.is_private() && !self.is_meant_for_us(&message) {
+            // Group chatter, and commands for other bots, are not ours to answer.
+            tracing::debug!("group message not meant for this bot ignored");
+            return;
+        }
         self.users.seen(&user);
         let preferences = self.users.preferences(user.id.0).await;
         let lang = preferences.language_for(&user);
@@ -101,16 +106,54 @@ impl Router {
                     .await;
             }
             // A plain location (also during a tour): a one-off story; the tour goes on.
-            let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
-                tracing::warn!("location out of range");
-                self.reply(message.chat.id, lang.texts().unusable_message);
-                return;
-            };
-            let request = self.story_request(&user, message.chat.id, point, &preferences);
-            spawn_work(self.stories.tell_nearby(request));
-        } else if message.chat.is_private() {
+            self.tell_once(&message, &user, &preferences, location, None);
+        } else if let Some(venue) = message.venue() {
+            // A place picked from the attachment menu: a location, with a name to look for.
+            let title = Some(venue.title.clone());
+            self.tell_once(&message, &user, &preferences, &venue.location, title);
+        } else {
             self.reply(message.chat.id, lang.texts().unusable_message);
         }
+    }
+
+    /// A one-off story at `location`, about the place called `venue` when it is found there;
+    /// the story is written and sent outside the lane.
+    fn tell_once(
+        &self,
+        message: &Message,
+        user: &User,
+        preferences: &Preferences,
+        location: &Location,
+        venue: Option<String>,
+    ) {
+        let Some(point) = Coordinates::new(location.latitude, location.longitude) else {
+            tracing::warn!("location out of range");
+            let lang = preferences.language_for(user);
+            self.reply(message.chat.id, lang.texts().unusable_message);
+            return;
+        };
+        let request = StoryRequest {
+            venue,
+            ..self.story_request(user, message.chat.id, point, preferences)
+        };
+        spawn_work(self.stories.tell_nearby(request));
+    }
+
+    /// In a group: a command addressed to this bot (`/cmd@ourbot`) or a reply to one of its
+    /// messages. A bare `/cmd` there may be meant for any bot in the group.
+    fn is_meant_for_us(&self, message: &Message) -> bool {
+        let ours = |name: &str| name.eq_ignore_ascii_case(&self.bot_username);
+        let replies_to_us = message
+            .reply_to_message()
+            .and_then(|replied| replied.from.as_ref())
+            .is_some_and(|from| from.is_bot && from.username.as_deref().is_some_and(ours));
+        let addressed_to_us = message
+            .text()
+            .filter(|text| text.starts_with('/'))
+            .and_then(|text| text.split_whitespace().next())
+            .and_then(|command| command.split_once('@'))
+            .is_some_and(|(_, name)| ours(name));
+        replies_to_us || addressed_to_us
     }
 
     /// A story request for `user` in `chat` at `point`, with their preferences.
@@ -128,6 +171,7 @@ impl Router {
             lang: preferences.language_for(user),
             radius_m: preferences.radius_m,
             photos: preferences.photos,
+            venue: None,
             started: Instant::now(),
         }
     }

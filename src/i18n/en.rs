@@ -44,7 +44,8 @@ pub(super) static EN: Texts = Texts {
     on_off: ("on", "off"),
     settings_saved: "Saved",
     not_saved: "I couldn't save that right now. Please try again in a minute.",
-    reset_question: "Forget your settings and the places I told you about? This cannot be undone.",
+    reset_question: "Forget your settings, the places I told you about and the distance you walked on tours? \
+                     This cannot be undone.",
     reset_buttons: ("Yes, forget", "Cancel"),
     reset_done: "Done: I forgot your settings and history.",
     reset_cancelled: "Nothing changed.",

@@ -6,6 +6,7 @@
 //! [`gazetteer::Gazetteer`] (offline nearest locality, the last resort).
 
 pub mod gazetteer;
+pub mod names;
 pub mod wikipedia;
 
 use std::time::Duration;

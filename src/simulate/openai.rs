@@ -20,6 +20,12 @@ use super::local_listener;
 /// Marks text written by this simulator, so the simulated Telegram can tell a written story
 /// from the place's own summary.
 pub const STORY_MARK: &str = "✍";
+/// What follows the opening of a simulated story, so it is as long as the bot asks for (the
+/// gate refuses an answer far shorter); a deeper story has it twice.
+const STORY_BODY: &str = "Its first stones were laid by masons who walked here from three \
+    villages upstream, and for a century the square in front of it held the only market for a \
+    day's ride around. Travellers still stop to read the worn inscription above the door, which \
+    names every family that paid for the roof.";
 
 /// What the simulated LLM has seen.
 #[derive(Debug, Default)]
@@ -150,8 +156,13 @@ async fn complete(body: web::Json<Value>, state: web::Data<State>) -> HttpRespon
     let call = state.ledger.begin(key);
     tokio::time::sleep(state.latency).await;
     drop(call);
+    let body = if prompt.contains("deeper story") {
+        format!("{STORY_BODY} {STORY_BODY}")
+    } else {
+        STORY_BODY.to_owned()
+    };
     let text = format!(
-        "{STORY_MARK} A story the simulated LLM wrote about {title} in {} ms.",
+        "{STORY_MARK} A story the simulated LLM wrote about {title} in {} ms. {body}",
         state.latency.as_millis()
     );
     HttpResponse::Ok().json(completion(&text))

@@ -66,6 +66,8 @@ pub struct Delivery {
     pub method: Method,
     /// Text, caption, or venue title and address.
     pub text: String,
+    /// Whether `text` is in Telegram's HTML (`parse_mode: HTML`); otherwise it shows as is.
+    pub html: bool,
     /// Labels of the buttons under it (inline or reply keyboard).
     pub buttons: Vec<String>,
     /// The photo URL of a `sendPhoto`.
@@ -377,6 +379,9 @@ fn deliver(inboxes: &Inboxes, at: Instant, method: &str, fields: &Value) {
         at,
         method,
         text: text_of(fields),
+        html: fields["parse_mode"]
+            .as_str()
+            .is_some_and(|mode| mode.eq_ignore_ascii_case("html")),
         buttons: buttons(&fields["reply_markup"]),
         photo: fields["photo"].as_str().map(str::to_owned),
     };

@@ -18,6 +18,8 @@ use crate::i18n::Lang;
 
 /// Longest a user waits for the answer to a location before giving up on it.
 const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
+/// How long a walker keeps reading the chat after they stopped sharing (for the summary).
+const SUMMARY_PATIENCE: Duration = Duration::from_secs(2);
 /// Longest a user waits for the reply to `/start`.
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -163,7 +165,9 @@ impl Chat<'_> {
             .await;
             self.log.tour_edits += 1;
         }
-        self.listen(self.stage.timing.edit_every).await;
+        // The summary comes after the stop, once the chat's send budget has room again.
+        self.listen(self.stage.timing.edit_every.max(SUMMARY_PATIENCE))
+            .await;
     }
 
     /// Posts an update built by `build(update_id, sender, message_id, unix date)`; returns

@@ -6,7 +6,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::helpers::mock_telegram::ok;
-use crate::helpers::{Mocks, SECRET, spawn_app};
+use crate::helpers::{Mocks, SECRET, build_error, spawn_app};
 
 fn run_binary(vars: &[(&str, &str)]) -> (Option<i32>, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_excursobot"))
@@ -127,4 +127,75 @@ async fn the_webhook_is_left_alone_when_telegram_already_has_it() {
 
     assert_eq!(app.telegram.calls("getWebhookInfo").await.len(), 1);
     assert!(app.telegram.calls("setWebhook").await.is_empty());
+}
+
+/// The secret half of the test apps' token: it must never be printed.
+const TOKEN_SECRET: &str = "TEST-token";
+
+#[test]
+fn an_unreachable_telegram_is_named_by_its_url_without_the_token() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://127.0.0.1:{}/", closed.local_addr().unwrap().port());
+    drop(closed);
+    let token = format!("123456:{TOKEN_SECRET}");
+
+    let (code, stderr) = run_binary(&[("TELEGRAM_BOT_TOKEN", &token), ("TELEGRAM_API_URL", &url)]);
+
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("could not reach Telegram at {url} (getMe)")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("TELEGRAM_BOT_TOKEN"),
+        "not the token's fault: {stderr}"
+    );
+    assert!(
+        !stderr.contains(TOKEN_SECRET),
+        "the token is printed: {stderr}"
+    );
+}
+
+#[actix_web::test]
+async fn a_token_telegram_rejects_is_named_as_rejected() {
+    let mocks = Mocks::start().await;
+    let unauthorized = json!({ "ok": false, "error_code": 401, "description": "Unauthorized" });
+    let answer = wiremock::ResponseTemplate::new(401).set_body_json(unauthorized);
+    mocks.telegram.answer_always("getMe", answer).await;
+
+    let error = build_error(mocks, &[]).await;
+
+    assert!(
+        error.starts_with("Telegram rejected TELEGRAM_BOT_TOKEN (getMe at http://127.0.0.1:"),
+        "{error}"
+    );
+    assert!(!error.contains(TOKEN_SECRET), "{error}");
+}
+
+#[actix_web::test]
+async fn an_answer_that_is_not_the_bot_api_is_named_as_unreadable() {
+    let mocks = Mocks::start().await;
+    let page = wiremock::ResponseTemplate::new(200).set_body_raw(
+        "<html>Cannot POST /bot123456:TEST-token/GetMe</html>",
+        "text/html",
+    );
+    mocks.telegram.answer_always("getMe", page).await;
+    let url = mocks.telegram.url();
+
+    let error = build_error(mocks, &[]).await;
+
+    assert!(
+        error.starts_with(&format!(
+            "could not read the answer of Telegram at {url}/ to getMe"
+        )),
+        "{error}"
+    );
+    assert!(
+        !error.contains("TELEGRAM_BOT_TOKEN"),
+        "not the token's fault: {error}"
+    );
+    assert!(
+        !error.contains(TOKEN_SECRET),
+        "the answer is not echoed: {error}"
+    );
 }

@@ -7,8 +7,9 @@ use futures::future::join_all;
 use serde_json::Value;
 
 use crate::helpers::{
-    Mocks, Reply, TestApp, button_update, location_update, mock_telegram::story_button,
-    mock_wikipedia::NEAREST_TITLE, spawn_app, spawn_app_with, text_update,
+    Mocks, Reply, TestApp, button_update, location_update, mock_openai::story,
+    mock_telegram::story_button, mock_wikipedia::NEAREST_TITLE, spawn_app, spawn_app_with,
+    text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -44,7 +45,7 @@ async fn the_nearest_place_is_told_in_one_photo_with_caption_source_link_and_but
     let app = spawn_app().await;
     app.openai.set_latency(Duration::from_millis(600));
     app.openai
-        .always(Reply::Story("Once, a café here <hid> a secret.".into()));
+        .always(Reply::Story(story("Once, a café here <hid> a secret.")));
 
     app.post_update(&location_update(1, 901, "en", LAT, LON))
         .await;
@@ -152,7 +153,10 @@ async fn a_photo_refused_with_an_unreadable_error_body_still_tells_the_story_as_
     let text = text.expect("the story came as text");
     assert_eq!(text["title"], NEAREST_TITLE);
     assert!(
-        text["text"].as_str().unwrap().contains("A story."),
+        text["text"]
+            .as_str()
+            .unwrap()
+            .contains("120 m north of you"),
         "{text}"
     );
 }
@@ -179,7 +183,8 @@ async fn an_answer_from_the_cache_shows_no_typing() {
 #[actix_web::test]
 async fn a_long_story_splits_into_a_photo_then_the_text() {
     let app = spawn_app().await;
-    app.openai.always(Reply::Story("word ".repeat(230)));
+    app.openai
+        .always(Reply::Story(format!("Café {}", "wonderful ".repeat(160))));
 
     app.post_update(&location_update(1, 902, "en", LAT, LON))
         .await;
@@ -188,7 +193,12 @@ async fn a_long_story_splits_into_a_photo_then_the_text() {
     let photo = &app.telegram.calls("sendPhoto").await[0];
     assert_eq!(photo["caption"], "<b>Café &lt;Noir&gt; &amp; Co</b>");
     let text = &app.telegram.messages_to(902).await[0];
-    assert!(text["text"].as_str().unwrap().contains("word word"));
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap()
+            .contains("wonderful wonderful")
+    );
     assert!(text["reply_markup"]["inline_keyboard"][0][0]["callback_data"].is_string());
 }
 
@@ -210,7 +220,12 @@ async fn a_cache_hit_makes_no_llm_call() {
         "the place list is cached too"
     );
     let second = &stories_to(&app, 904).await[0];
-    assert!(second["caption"].as_str().unwrap().contains("A story."));
+    assert!(
+        second["caption"]
+            .as_str()
+            .unwrap()
+            .contains("A story about Café")
+    );
 }
 
 #[actix_web::test]
@@ -240,7 +255,7 @@ async fn twenty_users_at_the_same_spot_at_once_cause_exactly_one_llm_call() {
     assert!(
         photos
             .iter()
-            .all(|p| p["caption"].as_str().unwrap().contains("A story."))
+            .all(|p| p["caption"].as_str().unwrap().contains("A story about"))
     );
 }
 
@@ -509,7 +524,8 @@ async fn start_is_answered_within_100_ms_while_3_llm_calls_hang_and_50_wait() {
 async fn a_story_slower_than_the_wait_is_summarised_now_and_cached_for_the_next_visitor() {
     let app = spawn_app_with(&[("LLM_QUEUE_WAIT_SECS", "1")]).await;
     app.openai.set_latency(Duration::from_millis(2500));
-    app.openai.always(Reply::Story("A slow story.".into()));
+    app.openai
+        .always(Reply::Story(story("A slow story about the café.")));
 
     let asked = std::time::Instant::now();
     app.post_update(&location_update(1, 914, "en", LAT, LON))
@@ -534,7 +550,7 @@ async fn a_story_slower_than_the_wait_is_summarised_now_and_cached_for_the_next_
         second["caption"]
             .as_str()
             .unwrap()
-            .contains("A slow story.")
+            .contains("A slow story about the café.")
     );
     assert_eq!(app.openai.request_count(), 1);
 }

@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
-use crate::helpers::mock_openai::{MockOpenAi, Reply};
+use crate::helpers::mock_openai::{MockOpenAi, Reply, story, story_about};
 use actix::{Actor, Addr};
 use excursobot::actors::openai_gate::{
     ChatPrompt, GateConfig, GateError, GateSnapshot, GateStats, Generate, OpenAiGate, Priority,
-    ShedReason,
+    ShedReason, StoryShape, Unusable,
 };
 use futures::future::join_all;
 use tokio::time::Instant;
@@ -29,11 +29,16 @@ fn start_gate(mock: &MockOpenAi, config: GateConfig) -> Addr<OpenAiGate> {
     OpenAiGate::new(config, mock.config()).unwrap().start()
 }
 
+/// A prompt whose user text is `user`; its answer must be as long as the bot's first story.
 fn prompt(user: &str) -> ChatPrompt {
     ChatPrompt {
         system: "You tell short true stories about places.".into(),
         user: user.into(),
         max_tokens: 200,
+        shape: StoryShape {
+            words: 60..=90,
+            name: None,
+        },
     }
 }
 
@@ -86,7 +91,9 @@ async fn never_more_than_permits_calls_run_at_once() {
     let requests = (0..50).map(|i| generate(&gate, &format!("place-{i}"), Live));
     let answers = join_all(requests).await;
 
-    assert!(answers.iter().all(|a| a.as_deref() == Ok("A story.")));
+    for (i, answer) in answers.iter().enumerate() {
+        assert_eq!(*answer, Ok(story_about(&format!("place-{i}"))));
+    }
     assert_eq!(mock.request_count(), 50);
     assert_eq!(mock.max_concurrent_requests(), 3);
     let snapshot = stats(&gate).await;
@@ -164,16 +171,15 @@ async fn overflow_sheds_the_newest_live_request_first() {
 async fn twenty_requests_for_one_key_make_one_call() {
     let mock = MockOpenAi::start().await;
     mock.set_latency(Duration::from_millis(200));
-    mock.always(Reply::Story(
-        "  The old mill ground flour for 300 years.\n".into(),
-    ));
+    let told = story("The old mill ground flour for 300 years.");
+    mock.always(Reply::Story(format!("  {told}\n")));
     let gate = start_gate(&mock, test_config());
 
     let requests = (0..20).map(|_| generate(&gate, "fact:v1:en:en:12345", Live));
     let answers = join_all(requests).await;
 
-    assert_eq!(mock.request_count(), 1);
-    let expected = Ok("The old mill ground flour for 300 years.".to_owned());
+    assert_eq!(mock.request_count(), 1, "{answers:?}");
+    let expected = Ok(told);
     assert!(answers.iter().all(|a| *a == expected), "{answers:?}");
 }
 
@@ -268,7 +274,7 @@ async fn two_server_errors_then_success_succeeds() {
 
     let answer = generate(&gate, "place", Live).await;
 
-    assert_eq!(answer, Ok("A story.".to_owned()));
+    assert_eq!(answer, Ok(story_about("place")));
     assert_eq!(mock.request_count(), 3);
 }
 
@@ -296,6 +302,28 @@ async fn refusal_length_and_content_filter_map_to_their_errors() {
 }
 
 #[actix_rt::test]
+async fn unusable_answers_are_not_retried_and_open_the_breaker_like_failures() {
+    let mock = MockOpenAi::start().await;
+    mock.then([Reply::Story(String::new())]);
+    mock.always(Reply::Story(story("Hello! How are you today?")));
+    let config = GateConfig {
+        breaker_failures: 2,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+
+    let empty = generate(&gate, "empty", Live).await;
+    let greeting = generate(&gate, "greeting", Live).await;
+    let after = generate(&gate, "after", Interactive).await;
+
+    assert_eq!(empty, Err(GateError::Unusable(Unusable::Empty)));
+    assert_eq!(greeting, Err(GateError::Unusable(Unusable::MetaTalk)));
+    assert_eq!(after, Err(GateError::CircuitOpen));
+    assert_eq!(mock.request_count(), 2, "neither is retried");
+    assert!(stats(&gate).await.breaker_open);
+}
+
+#[actix_rt::test]
 async fn the_breaker_opens_after_failures_and_closes_after_cool_down() {
     let mock = MockOpenAi::start().await;
     mock.always(Reply::ServerError);
@@ -317,11 +345,11 @@ async fn the_breaker_opens_after_failures_and_closes_after_cool_down() {
     assert_eq!(mock.request_count(), 3);
     assert!(stats(&gate).await.breaker_open);
 
-    mock.always(Reply::Story("Back again.".into()));
+    mock.always(Reply::Story(story("Back again.")));
     tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(
         generate(&gate, "probe", Live).await,
-        Ok("Back again.".to_owned())
+        Ok(story("Back again."))
     );
     assert!(!stats(&gate).await.breaker_open);
 }
@@ -411,8 +439,8 @@ async fn an_interactive_request_the_queue_cannot_reach_in_time_is_answered_at_on
     assert_eq!(third, Err(GateError::QueueWait));
     assert!(waited < Duration::from_millis(200), "{waited:?}");
     assert_eq!(stats(&gate).await.queued, [2, 0, 0]);
-    for request in [hold, first, second] {
-        assert_eq!(request.await.unwrap().as_deref(), Ok("A story."));
+    for (request, key) in [(hold, "hold"), (first, "first"), (second, "second")] {
+        assert_eq!(request.await.unwrap(), Ok(story_about(key)));
     }
     let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
     assert_eq!(order, ["warm-up", "hold", "first", "second"]);

@@ -11,7 +11,7 @@ use serde_json::Value;
 use excursobot::db::entity::{fact_delivery, user};
 
 use crate::helpers::{
-    TestApp, button_update, fresh_postgres_url, fresh_sqlite_url, location_update,
+    TestApp, button_update, fresh_postgres_url, fresh_sqlite_url, group_message, location_update,
     on_both_databases, spawn_app_with, tcp_proxy::TcpProxy, text_update,
 };
 
@@ -25,38 +25,24 @@ on_both_databases!(stats_for_an_admin_and_for_anyone_else);
 on_both_databases!(shutdown_flushes_the_write_buffer);
 on_both_databases!(reset_forgets_preferences_and_history);
 
-/// `text` from `user_id` in the supergroup `chat_id`, a command addressed to our bot.
-fn group_command(update_id: u64, chat_id: i64, user_id: i64, text: &str) -> Value {
-    let length = text
-        .split_whitespace()
-        .next()
-        .map_or(0, |c| c.encode_utf16().count());
-    serde_json::json!({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id,
-            "date": 1_700_000_000,
-            "chat": { "id": chat_id, "type": "supergroup", "title": "Walkers" },
-            "from": { "id": user_id, "is_bot": false, "first_name": "Admin", "language_code": "en" },
-            "text": text,
-            "entities": [{ "type": "bot_command", "offset": 0, "length": length }]
-        }
-    })
-}
-
 #[actix_web::test]
 async fn stats_in_a_group_are_never_posted_there_even_for_an_admin() {
     let app = spawn_app_with(&[("ADMIN_USER_IDS", "3301")]).await;
 
-    app.post_update(&group_command(
+    app.post_update(&group_message(
         1,
         -1003301,
         3301,
         "/STATS@excursobot_test_bot",
     ))
     .await;
-    app.post_update(&group_command(2, -1003301, 3302, "/stats"))
-        .await;
+    app.post_update(&group_message(
+        2,
+        -1003301,
+        3302,
+        "/stats@Excursobot_Test_Bot",
+    ))
+    .await;
 
     let replies = app.telegram.wait_for_messages_to(-1003301, 2).await;
     assert_eq!(replies.len(), 2, "{replies:?}");

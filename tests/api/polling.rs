@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::helpers::mock_telegram::ok;
-use crate::helpers::{Mocks, sample};
+use crate::helpers::{Mocks, TestApp, sample};
 
 #[actix_web::test]
 async fn polling_mode_pulls_updates_and_replies() {
@@ -48,4 +48,42 @@ async fn in_polling_mode_the_webhook_refuses_every_post() {
 
     assert_eq!(response.status(), 401);
     tokio::time::sleep(Duration::from_millis(50)).await;
+}
+
+/// `getUpdates` calls the app makes while every one is answered with `answer` at once.
+async fn polls_in_three_seconds(answer: wiremock::ResponseTemplate) -> (TestApp, usize) {
+    let mocks = Mocks::start().await;
+    mocks.telegram.answer_always("getUpdates", answer).await;
+    let app = mocks.spawn(&[("WEBHOOK_URL", "")]).await;
+    app.telegram.wait_for("getUpdates", 1).await;
+    let before = app.telegram.calls("getUpdates").await.len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let polls = app.telegram.calls("getUpdates").await.len() - before;
+    (app, polls)
+}
+
+#[actix_web::test]
+async fn empty_answers_that_come_at_once_are_paced_and_an_update_still_comes_soon() {
+    let (app, polls) = polls_in_three_seconds(ok(json!([]))).await;
+
+    assert!((2..=8).contains(&polls), "{polls} getUpdates calls in 3 s");
+    let batch = json!([sample("01_start_command_private.json")]);
+    app.telegram.answer_next("getUpdates", ok(batch), 1).await;
+    let started = std::time::Instant::now();
+    let welcome = app.telegram.wait_for_messages_to(1443186301, 1).await;
+    assert_eq!(welcome.len(), 1, "the update is still fetched");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[actix_web::test]
+async fn an_unreadable_answer_pauses_polling_like_an_error() {
+    let page = wiremock::ResponseTemplate::new(404).set_body_raw("<h1>Not Found</h1>", "text/html");
+
+    let (_app, polls) = polls_in_three_seconds(page).await;
+
+    assert!((1..=6).contains(&polls), "{polls} getUpdates calls in 3 s");
 }

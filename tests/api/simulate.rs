@@ -136,6 +136,14 @@ async fn one_user_gets_a_readable_transcript_of_the_chat() {
         transcript.contains("user  ⏹ stopped sharing"),
         "{transcript}"
     );
+    assert!(
+        transcript.contains("🏁 Tour finished. Stories: "),
+        "{transcript}"
+    );
+    assert!(
+        transcript.contains(" · time: < 1 min."),
+        "the summary reads as the user sees it: {transcript}"
+    );
     let printed = outcome.to_string();
     assert!(printed.contains("1 of 1 answered within 10 s"), "{printed}");
 }

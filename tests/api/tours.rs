@@ -113,7 +113,10 @@ async fn a_live_location_asks_for_the_interval_and_tells_the_first_place_at_once
         "{caption}"
     );
     // Walking east, a place to the north is on the left.
-    assert!(caption.contains("👀 On your left\n\nA story."), "{caption}");
+    assert!(
+        caption.contains("👀 On your left\n\nA story about "),
+        "{caption}"
+    );
 }
 
 #[actix_web::test]
@@ -287,4 +290,58 @@ async fn stop_is_answered_at_once_while_every_llm_call_hangs_and_nothing_follows
     let venues = app.telegram.calls_to("sendVenue", 750).await;
     assert!(venues.is_empty(), "nothing after the end");
     assert_eq!(app.openai.max_concurrent_requests(), 3);
+}
+
+on_both_databases!(reset_forgets_the_distance_walked_on_tours);
+
+async fn reset_forgets_the_distance_walked_on_tours(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    app.post_update(&live_location(1, 761, "en", 3600)).await;
+    wait_for_venues(&app, 761, 1).await;
+    app.post_update(&live_edit(2, 761, 500.0, Some(3600))).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await; // one batch flush
+    app.post_update(&text_update(3, 761, "en", "/stop")).await;
+    text_to(&app, 761, "🏁").await.unwrap();
+    let db = Database::connect(url.as_str()).await.unwrap();
+    let finished = eventually(|| tour::Entity::find().count(&db), |rows| *rows == Ok(1));
+    assert_eq!(finished.await, Ok(1), "the finished tour is recorded");
+    app.post_update(&text_update(4, 761, "en", "/stats")).await;
+    let before = text_to(&app, 761, "<b>Your stats</b>").await.unwrap();
+    assert!(
+        before["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Distance walked on tours: 0.5 km"),
+        "{before}"
+    );
+
+    app.post_update(&text_update(5, 761, "en", "/reset")).await;
+    text_to(&app, 761, "Forget your settings").await.unwrap();
+    app.post_update(&button_update(6, 761, "reset:yes")).await;
+    app.telegram.wait_for("editMessageText", 1).await;
+    app.post_update(&text_update(7, 761, "en", "/stats")).await;
+
+    let stats = eventually(
+        || app.telegram.messages_to(761),
+        |messages| {
+            messages
+                .iter()
+                .filter(|m| starts_with(m, "<b>Your stats</b>"))
+                .count()
+                == 2
+        },
+    )
+    .await;
+    let after = stats
+        .iter()
+        .rfind(|m| starts_with(m, "<b>Your stats</b>"))
+        .unwrap();
+    assert!(
+        after["text"]
+            .as_str()
+            .unwrap()
+            .ends_with("Distance walked on tours: 0.0 km"),
+        "{after}"
+    );
+    assert_eq!(tour::Entity::find().count(&db).await, Ok(0));
 }

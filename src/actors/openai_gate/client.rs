@@ -13,6 +13,7 @@ use async_openai::types::chat::{
 };
 use secrecy::ExposeSecret;
 
+use super::answer;
 use super::response::{self, AttemptFailure};
 use super::retry_after::{RecordRetryAfter, RetryAfterSlot};
 use super::{ChatPrompt, GateBuildError, GateConfig, GateError, OpenAiConfig};
@@ -71,7 +72,8 @@ impl LlmClient {
         })
     }
 
-    /// Makes the call, retrying retryable failures at most `max_retries` times.
+    /// Makes the call, retrying retryable failures at most `max_retries` times; an answer that
+    /// is no story of the prompt's shape is not retried.
     pub(super) async fn generate(&self, prompt: &ChatPrompt) -> Result<String, GateError> {
         let request = self
             .request(prompt)
@@ -80,7 +82,7 @@ impl LlmClient {
         loop {
             let slot = RetryAfterSlot::new();
             let failure = match self.attempt(request.clone(), slot.clone()).await {
-                Ok(answer) => return answer,
+                Ok(answer) => return answer.and_then(|text| answer::judge(text, &prompt.shape)),
                 Err(failure) => failure,
             };
             if !failure.retryable || retry >= self.policy.max_retries {

@@ -1,5 +1,7 @@
 //! Why the gate gave no story; `Clone` because one call answers many waiters.
 
+use super::Unusable;
+
 /// Why a request was shed from the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShedReason {
@@ -39,7 +41,7 @@ pub enum GateError {
     /// The circuit breaker is open after repeated failures.
     #[error("the LLM circuit breaker is open")]
     CircuitOpen,
-    /// The model refused, or answered without content.
+    /// The model refused (`message.refusal`).
     #[error("the model refused to answer")]
     Refused,
     /// The answer was cut at the token limit (`finish_reason: length`).
@@ -48,6 +50,9 @@ pub enum GateError {
     /// The prompt or the answer was filtered (`content_filter`).
     #[error("the content filter blocked the answer")]
     ContentFilter,
+    /// The model answered, but not with a story we can tell (see `answer`).
+    #[error("the answer is no usable story: {0}")]
+    Unusable(Unusable),
     /// Any other failure: other 4xx/5xx statuses, network, malformed answers, panics.
     #[error("LLM upstream error: {0}")]
     Upstream(String),
@@ -58,13 +63,15 @@ pub enum GateError {
 
 impl GateError {
     /// Whether this outcome says the LLM service is unhealthy (counts toward the breaker).
-    /// Refusals, truncation and filtering are healthy answers about one prompt.
+    /// Refusals, truncation and filtering are healthy answers about one prompt; an unusable
+    /// answer (a greeting, the wrong subject) says the model does not follow the prompt.
     pub fn is_service_failure(&self) -> bool {
         matches!(
             self,
             GateError::Timeout
                 | GateError::RateLimited
                 | GateError::QuotaExceeded
+                | GateError::Unusable(_)
                 | GateError::Upstream(_)
         )
     }

@@ -4,7 +4,7 @@
 use async_openai::error::{ApiErrorResponse, OpenAIError};
 use async_openai::types::chat::{CreateChatCompletionResponse, FinishReason};
 
-use super::GateError;
+use super::{GateError, Unusable};
 
 /// Error `code`/`type` of a 429 that no retry can fix.
 const INSUFFICIENT_QUOTA: &str = "insufficient_quota";
@@ -59,7 +59,7 @@ pub(super) fn story(response: CreateChatCompletionResponse) -> Result<String, Ga
     }
     match choice.message.content.as_deref().map(str::trim) {
         Some(text) if !text.is_empty() => Ok(text.to_owned()),
-        _ => Err(GateError::Refused),
+        _ => Err(GateError::Unusable(Unusable::Empty)),
     }
 }
 

@@ -1,7 +1,8 @@
 //! A wiremock stand-in for OpenAI's `POST /chat/completions`, answering with the real samples
 //! in `tests/fixtures/openai/`. Knobs: latency, a script of replies consumed first, then a
-//! fallback reply. It records every request (user text and timing) so tests can check order
-//! and count concurrent requests.
+//! fallback reply (by default a story of the asked length about the place in the prompt). It
+//! records every request (user text and timing) so tests can check order and count concurrent
+//! requests.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -30,9 +31,29 @@ const RATE_429: &str =
     include_str!("../../fixtures/openai/error_429_rate_limit_exceeded_tokens.json");
 const SERVER_500: &str = include_str!("../../fixtures/openai/error_500_server_error.json");
 
+/// What follows a mock story's opening: enough words for the length the bot asks (60-90),
+/// and nothing a real guide would not say.
+const STORY_TAIL: &str = "In the hard winter of 1709 the whole parish sheltered behind its \
+    walls for eleven days, burning pews to stay warm, and the scorch marks can still be seen \
+    on the oak beams. A carpenter's son who survived that winter later paid to have the beams \
+    kept as they were.";
+
+/// A story of a sensible length that opens with `opening`.
+pub fn story(opening: &str) -> String {
+    format!("{opening} {STORY_TAIL}")
+}
+
+/// The default answer for a prompt about `title`.
+pub fn story_about(title: &str) -> String {
+    story(&format!("A story about {title}."))
+}
+
 /// One answer of the mock.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
+    /// 200, `finish_reason: stop`, [`story_about`] the prompt's place (its `Place:` line, or
+    /// the whole user message when it has none), twice as long for a deeper story.
+    AboutThePlace,
     /// 200, `finish_reason: stop`, with this text as the content.
     Story(String),
     /// 200 with `message.refusal` set and null content.
@@ -79,12 +100,12 @@ pub struct MockOpenAi {
 }
 
 impl MockOpenAi {
-    /// Starts a mock answering `Reply::Story("A story.")` at once.
+    /// Starts a mock answering `Reply::AboutThePlace` at once.
     pub async fn start() -> Self {
         let server = MockServer::start().await;
         let state = Arc::new(Mutex::new(State {
             script: VecDeque::new(),
-            fallback: Reply::Story("A story.".into()),
+            fallback: Reply::AboutThePlace,
             latency: Duration::ZERO,
             received: Vec::new(),
         }));
@@ -163,13 +184,28 @@ impl Respond for Responder {
             state.latency
         };
         let at = Instant::now();
+        let user = user_text(request);
+        let reply = match reply {
+            Reply::AboutThePlace if user.contains("deeper story") => {
+                Reply::Story(format!("{} {STORY_TAIL}", story_about(place_title(&user))))
+            }
+            Reply::AboutThePlace => Reply::Story(story_about(place_title(&user))),
+            other => other,
+        };
         state.received.push(Received {
-            user: user_text(request),
+            user,
             at,
             until: at + delay,
         });
         template(&reply).set_delay(delay)
     }
+}
+
+/// The place a prompt is about: its `Place:` line, else the whole text.
+fn place_title(user: &str) -> &str {
+    user.lines()
+        .find_map(|line| line.strip_prefix("Place: "))
+        .unwrap_or(user)
 }
 
 fn user_text(request: &Request) -> String {
@@ -181,7 +217,8 @@ fn user_text(request: &Request) -> String {
 
 fn template(reply: &Reply) -> ResponseTemplate {
     match reply {
-        Reply::Story(text) => json(200, &story(text)),
+        Reply::Story(text) => json(200, &completion(text)),
+        Reply::AboutThePlace => json(200, &completion(&story_about("?"))),
         Reply::Refusal => json(200, REFUSAL),
         Reply::Length => json(200, LENGTH),
         Reply::ContentFilter => json(200, FILTERED),
@@ -200,7 +237,7 @@ fn template(reply: &Reply) -> ResponseTemplate {
 }
 
 /// The recorded `stop` answer with its content replaced.
-fn story(text: &str) -> String {
+fn completion(text: &str) -> String {
     let mut body: Value = serde_json::from_str(STOP).unwrap();
     body["choices"][0]["message"]["content"] = Value::String(text.to_owned());
     body.to_string()

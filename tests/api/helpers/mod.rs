@@ -98,6 +98,24 @@ pub fn test_redis_url(test: &str) -> Option<String> {
 /// Starts the app against prepared mocks. With `TEST_REDIS_URL` set, it uses that Redis under
 /// a fresh key prefix (unless `overrides` set `REDIS_URL`).
 pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
+    let vars = test_vars(&mocks, overrides);
+    start(mocks, vars).await
+}
+
+/// Builds the app against prepared mocks, expecting start-up to fail; returns the error as
+/// the binary prints it.
+pub async fn build_error(mocks: Mocks, overrides: &[(&str, &str)]) -> String {
+    let vars = test_vars(&mocks, overrides);
+    excursobot::install_tls_provider();
+    let settings = Settings::from_lookup(|name| vars.get(name).cloned()).expect("settings");
+    match Application::build(settings).await {
+        Ok(_) => panic!("the app built"),
+        Err(error) => format!("{error:#}"),
+    }
+}
+
+/// The test defaults pointing at `mocks`, with `overrides` on top.
+fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
         ("WEBHOOK_URL", "https://excursobot.example"),
@@ -124,7 +142,7 @@ pub async fn spawn_app_on(mocks: Mocks, overrides: &[(&str, &str)]) -> TestApp {
     for (name, value) in overrides {
         vars.insert((*name).to_owned(), (*value).to_owned());
     }
-    start(mocks, vars).await
+    vars
 }
 
 /// Builds and runs the app from `vars` against `mocks`.
@@ -334,6 +352,13 @@ pub fn text_update(update_id: u64, user_id: i64, language: &str, text: &str) -> 
         content["entities"] = json!([{ "type": "bot_command", "offset": 0, "length": length }]);
     }
     private_message(update_id, user_id, language, content)
+}
+
+/// `text` from `user_id` in the supergroup `chat_id` (a command gets its `bot_command` entity).
+pub fn group_message(update_id: u64, chat_id: i64, user_id: i64, text: &str) -> Value {
+    let mut update = text_update(update_id, user_id, "en", text);
+    update["message"]["chat"] = json!({ "id": chat_id, "type": "supergroup", "title": "Walkers" });
+    update
 }
 
 /// A one-off location (no `live_period`) in a private chat.
