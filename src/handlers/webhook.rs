@@ -1,7 +1,7 @@
 //! `POST /webhook`: Telegram's way in when `WEBHOOK_URL` is set.
 //!
 //! The secret header is compared in constant time (401 when missing or wrong, nothing
-//! processed). Bodies over 1 MiB get 413. Whatever the body holds, a readable-or-not update is
+//! processed; refusals are warned about at most once a second, with their count). Bodies over 1 MiB get 413. Whatever the body holds, a readable-or-not update is
 //! acknowledged with 200 so Telegram does not redeliver it for a day; the only non-2xx answers
 //! are 503 + `Retry-After` when the backlog is full or we are shutting down, which makes
 //! Telegram keep the update and try again.
@@ -36,8 +36,10 @@ pub struct WebhookState {
     secret: Option<SecretString>,
     /// Where admitted updates go.
     dispatcher: Arc<Dispatcher>,
-    /// Updates refused for a full backlog, logged at most once a second.
-    refusals: Refusals,
+    /// Calls refused for a missing or wrong secret: anyone on the internet can make them.
+    unauthorised: Refusals,
+    /// Updates refused for a full backlog.
+    busy: Refusals,
 }
 
 impl WebhookState {
@@ -46,7 +48,8 @@ impl WebhookState {
         Self {
             secret,
             dispatcher,
-            refusals: Refusals::new(),
+            unauthorised: Refusals::new(),
+            busy: Refusals::new(),
         }
     }
 
@@ -70,7 +73,14 @@ pub async fn receive(
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     if !state.authorised(&request) {
-        tracing::warn!(peer = ?request.peer_addr(), "webhook call with a missing or wrong secret");
+        state.unauthorised.record(|refused| {
+            let peer = request.peer_addr();
+            tracing::warn!(
+                refused,
+                ?peer,
+                "webhook calls refused: missing or wrong secret"
+            );
+        });
         return HttpResponse::Unauthorized().finish();
     }
     match state.dispatcher.offer_raw(&body).await {
@@ -78,16 +88,18 @@ pub async fn receive(
             HttpResponse::Ok().finish()
         }
         Admission::Busy => {
-            state.refusals.record();
+            state.busy.record(|refused| {
+                tracing::warn!(refused, "backlog full: asking Telegram to retry");
+            });
             retry_later(BUSY_RETRY_AFTER_SECS)
         }
         Admission::Closed => retry_later(CLOSED_RETRY_AFTER_SECS),
     }
 }
 
-/// Counts the updates refused for a full backlog and warns at most once a second with how many:
-/// an overloaded bot writing one line per refused update (thousands a second) would only
-/// spend its last CPU on logging.
+/// Counts requests refused for one reason and warns at most once a second with how many: an
+/// overloaded bot writing one line per refused update (thousands a second) would only spend
+/// its last CPU on logging, and a stranger's flood of bad calls would drown the log.
 struct Refusals {
     warnings: DefaultDirectRateLimiter,
     /// Refused since the last warning.
@@ -102,11 +114,12 @@ impl Refusals {
         }
     }
 
-    fn record(&self) {
+    /// Counts one refusal; when a warning is due, `warn` writes it with the number refused
+    /// since the last one (this one included).
+    fn record(&self, warn: impl FnOnce(u64)) {
         self.unreported.fetch_add(1, Ordering::Relaxed);
         if self.warnings.check().is_ok() {
-            let refused = self.unreported.swap(0, Ordering::Relaxed);
-            tracing::warn!(refused, "backlog full: asking Telegram to retry");
+            warn(self.unreported.swap(0, Ordering::Relaxed));
         }
     }
 }
@@ -129,7 +142,7 @@ mod tests {
         let refusals = Refusals::new();
 
         for _ in 0..1000 {
-            refusals.record();
+            refusals.record(|refused| tracing::warn!(refused, "backlog full"));
         }
 
         logs_assert(|lines: &[&str]| {
