@@ -70,6 +70,11 @@ pub fn variables(endpoints: &Endpoints, http_workers: Option<usize>) -> HashMap<
     vars
 }
 
+/// A Wikipedia URL on 127.0.0.1 where nothing listens: connections are refused at once.
+pub fn unreachable_url() -> anyhow::Result<String> {
+    Ok(format!("http://127.0.0.1:{}/w/api.php", free_port()?))
+}
+
 /// A SQLite file of the simulation's own in the temp directory (the bot's embedded default
 /// database, kept away from the working directory's `excursobot.db`).
 fn scratch_database_url() -> String {
