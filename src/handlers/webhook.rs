@@ -1,10 +1,12 @@
 //! `POST /webhook`: Telegram's way in when `WEBHOOK_URL` is set.
 //!
-//! The secret header is compared in constant time (401 when missing or wrong, nothing
-//! processed; refusals are warned about at most once a second, with their count). Bodies over 1 MiB get 413. Whatever the body holds, a readable-or-not update is
-//! acknowledged with 200 so Telegram does not redeliver it for a day; the only non-2xx answers
-//! are 503 + `Retry-After` when the backlog is full or we are shutting down, which makes
-//! Telegram keep the update and try again.
+//! The secret header is compared in constant time before the body is read (401 when missing
+//! or wrong, the body never buffered; refusals are warned about at most once a second, with
+//! their count). Bodies over 1 MiB get 413, at once when their length says so. Whatever the
+//! body holds, a readable-or-not update is acknowledged with 200 so Telegram does not
+//! redeliver it for a day; the only other answers are 503 + `Retry-After` when the backlog is
+//! full or we are shutting down, which makes Telegram keep the update and try again, and 400
+//! for a body that breaks off.
 
 use std::{
     num::NonZeroU32,
@@ -14,7 +16,7 @@ use std::{
     },
 };
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web, web::Bytes};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -69,7 +71,7 @@ impl WebhookState {
 /// Receives one update.
 pub async fn receive(
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     if !state.authorised(&request) {
@@ -83,6 +85,10 @@ pub async fn receive(
         });
         return HttpResponse::Unauthorized().finish();
     }
+    let body = match read_body(&request, payload).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     match state.dispatcher.offer_raw(&body).await {
         Admission::Accepted | Admission::Duplicate | Admission::Unusable => {
             HttpResponse::Ok().finish()
@@ -94,6 +100,22 @@ pub async fn receive(
             retry_later(BUSY_RETRY_AFTER_SECS)
         }
         Admission::Closed => retry_later(CLOSED_RETRY_AFTER_SECS),
+    }
+}
+
+/// The whole body, or the answer when it is too large (413) or breaks off (400).
+async fn read_body(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, HttpResponse> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(HttpResponse::PayloadTooLarge().finish());
+    }
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_broken)) => Err(HttpResponse::BadRequest().finish()),
+        Err(_too_large) => Err(HttpResponse::PayloadTooLarge().finish()),
     }
 }
 

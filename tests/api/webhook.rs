@@ -139,10 +139,11 @@ async fn logged_app_and_connection() -> (TestApp, TcpStream, String) {
     (app, stream, local)
 }
 
-/// One webhook call with `secret` on a kept-alive connection; the status it got.
+/// One webhook call with `secret` and no body on a kept-alive connection (a refused body
+/// is never read, so actix would close the connection after it); the status it got.
 async fn post_on(stream: &mut TcpStream, secret: &str) -> u16 {
     let request = format!(
-        "POST /webhook HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {secret}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+        "POST /webhook HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {secret}\r\nContent-Length: 0\r\n\r\n"
     );
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut head = Vec::new();
@@ -236,4 +237,30 @@ async fn malformed_http_gets_a_4xx_and_no_error_line() {
         .filter(|line| line.contains("ERROR"))
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// The status of the answer to a webhook call with `secret` announcing a body of `length`
+/// bytes and sending none of it; `None` when no answer comes within 3 s.
+async fn answer_before_the_body(secret: &str, length: usize) -> Option<u16> {
+    let (_app, mut stream, _) = logged_app_and_connection().await;
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {secret}\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0; 12];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_exact(&mut answer)).await;
+    read.ok().map(|_| status_of(&answer))
+}
+
+#[actix_web::test]
+async fn a_stranger_is_refused_before_the_body_is_read() {
+    assert_eq!(
+        answer_before_the_body("not-the-secret", 1_000_000).await,
+        Some(401)
+    );
+}
+
+#[actix_web::test]
+async fn a_body_announced_over_one_mebibyte_gets_413_before_it_is_sent() {
+    assert_eq!(answer_before_the_body(SECRET, 2_000_000).await, Some(413));
 }
