@@ -72,7 +72,10 @@ pub fn variables(endpoints: &Endpoints, http_workers: Option<usize>) -> HashMap<
 
 /// A Wikipedia URL on 127.0.0.1 where nothing listens: connections are refused at once.
 pub fn unreachable_url() -> anyhow::Result<String> {
-    Ok(format!("http://127.0.0.1:{}/w/api.php", free_port()?))
+    Ok(format!(
+        "http://127.0.0.1:{}/{{lang}}/w/api.php",
+        free_port()?
+    ))
 }
 
 /// A SQLite file of the simulation's own in the temp directory (the bot's embedded default

@@ -144,3 +144,23 @@ async fn after_a_flood_of_hostile_bodies_the_bot_gives_its_memory_back() {
     assert!(peak - before > 32.0 * 1024.0, "{report}");
     assert!(peak - after >= 0.75 * (peak - before), "{report}");
 }
+
+#[actix_web::test]
+async fn with_wikipedia_down_a_location_is_answered_from_the_gazetteer() {
+    let flags = [
+        "--users",
+        "1",
+        "--tour-share",
+        "0",
+        "--wikipedia-down",
+        "--duration-secs",
+        "2",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let transcript = outcome.transcript.as_deref().expect("a transcript");
+    assert!(transcript.contains("You are near Moscow"), "{transcript}");
+}
