@@ -7,7 +7,7 @@
 //! hostile webhook bodies (each read into a buffer that doubles up to 1 MiB, then parsed into
 //! a tree of values many times its size: 14 MB for an array of half a million zeros) thus
 //! leaves the process resident at its peak for good, though almost all of it is free:
-//! 13 → 141 MiB after a 10 s flood. Hence fixed thresholds (large blocks are mapped and
+//! 13 → 145 MiB after a 10 s flood. Hence fixed thresholds (large blocks are mapped and
 //! unmapped when freed; a heap's free top is given back past 1 MiB), and a periodic trim for
 //! the free pages in the middle of the heaps. Other platforms are left alone.
 
@@ -15,8 +15,8 @@ use std::time::Duration;
 
 /// How often malloc's free memory is looked at (`mallinfo2` walks its free lists).
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
-/// Free memory malloc may keep for reuse; past it, it is handed back to the kernel.
-pub const KEEP_FREE_BYTES: usize = 4 * 1024 * 1024;
+/// Memory freed since the last trim that malloc may keep for reuse; past it, a trim.
+pub const KEEP_FREE_BYTES: usize = 1024 * 1024;
 
 /// Blocks from this size on get a mapping of their own, unmapped when freed.
 const MMAP_THRESHOLD_BYTES: i32 = 256 * 1024;
@@ -57,17 +57,29 @@ pub fn tune() {
     }
 }
 
-/// Runs for ever: every [`CHECK_EVERY`], when malloc holds more than [`KEEP_FREE_BYTES`]
-/// free, gives it back to the kernel (on a blocking thread: a trim walks every arena).
+/// Runs for ever: every [`CHECK_EVERY`], when more than [`KEEP_FREE_BYTES`] were freed since
+/// the last trim, gives the free pages back to the kernel (on a blocking thread: a trim walks
+/// every arena). malloc still counts trimmed memory as free, so what counts is the growth
+/// over what it held free after the last trim (or since then, when it reused some).
 pub async fn give_back_freed_memory() {
     let mut every = tokio::time::interval(CHECK_EVERY);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut free_after_trim = 0;
     loop {
         every.tick().await;
-        if free_bytes() > KEEP_FREE_BYTES
-            && let Err(error) = tokio::task::spawn_blocking(trim).await
+        let free = free_bytes();
+        free_after_trim = free_after_trim.min(free);
+        if free <= free_after_trim + KEEP_FREE_BYTES {
+            continue;
+        }
+        match tokio::task::spawn_blocking(|| {
+            trim();
+            free_bytes()
+        })
+        .await
         {
-            tracing::warn!(%error, "malloc trim task failed");
+            Ok(free) => free_after_trim = free,
+            Err(error) => tracing::warn!(%error, "malloc trim task failed"),
         }
     }
 }
