@@ -1,7 +1,9 @@
 # Multi-stage build: compile in the official Rust image, run from a slim Debian image.
 FROM rust:1.95-slim-bookworm AS build
 WORKDIR /app
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
+# build.rs makes the offline gazetteer's table from this CSV.
+COPY data ./data
 COPY migrations ./migrations
 COPY src ./src
 # Cargo.toml declares the benchmark target, so cargo wants its file present.

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Mean Earth radius (IUGG) in metres, used by the haversine formula.
-const EARTH_RADIUS_M: f64 = 6_371_008.8;
+pub const EARTH_RADIUS_M: f64 = 6_371_008.8;
 
 /// A WGS84 point in decimal degrees; build it with [`Coordinates::new`] to get checked ranges.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

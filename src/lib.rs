@@ -4,6 +4,7 @@
 //! [`startup::Application`]; everything else lives here so the tests run the very same code.
 
 pub mod actors;
+pub mod allocator;
 pub mod cache;
 pub mod config;
 pub mod db;

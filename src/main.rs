@@ -32,26 +32,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    excursobot::allocator::tune();
     match Cli::parse().command {
         None => serve(false),
         Some(Command::Migrate) => serve(true),
         Some(Command::Simulate(args)) => run_simulation(args),
-    }
-}
-
-/// glibc gives every thread that allocates its own malloc arena, each holding freed memory;
-/// with a dozen threads (HTTP workers, actors, SQLite's workers) that is several MiB of
-/// resident memory for nothing. Two arenas are plenty for this workload. glibc's own
-/// `MALLOC_ARENA_MAX`, when set, is left to rule.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; called first thing in `main`,
-        // before any other thread exists.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
     }
 }
 

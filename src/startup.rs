@@ -26,6 +26,7 @@ use url::Url;
 
 use crate::{
     actors::db_actor::DbActor,
+    allocator,
     cache::SeenUpdates,
     config::{Ingress, Settings},
     db::sessions::DbSessionStore,
@@ -34,7 +35,7 @@ use crate::{
         dispatch::Dispatcher,
         health, polling,
         router::Router,
-        webhook::{self, MAX_BODY_BYTES, WebhookState},
+        webhook::{self, WebhookState},
     },
     stats::ErrorLog,
     telegram::{Outbox, setup},
@@ -141,7 +142,13 @@ impl Application {
             let dispatcher = Arc::clone(&self.dispatcher);
             tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
         });
-        let cleanup = tokio::spawn(forget_idle_chats(self.outbox.clone()));
+        let outbox = self.outbox.clone();
+        let cleanup = tokio::spawn(async move {
+            tokio::join!(
+                forget_idle_chats(outbox),
+                allocator::give_back_freed_memory()
+            )
+        });
         tokio::select! {
             () = shutdown => {}
             result = &mut server => {
@@ -231,7 +238,6 @@ fn serve(
             .app_data(webhook_state.clone())
             .app_data(dispatcher.clone())
             .app_data(db.clone())
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))

@@ -3,30 +3,99 @@
 //!
 //! Secrets never reach these logs: settings hold them as `SecretString`, and Telegram errors
 //! have the token stripped from their URLs by teloxide before we see them.
+//!
+//! Malformed HTTP from clients is not logged: actix-http answers it (400, 414, 431) and then
+//! writes an ERROR line for each such connection, which actix offers no setting for; a
+//! stranger could fill the log with them. [`ClientMistakes`] drops exactly those lines.
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing::{
+    Event, Subscriber,
+    field::{Field, Visit},
+};
+use tracing_subscriber::{
+    EnvFilter, Layer, fmt,
+    fmt::MakeWriter,
+    layer::{Context, SubscriberExt},
+    util::SubscriberInitExt,
+};
 
 use crate::config::LogFormat;
 
-/// Installs the global subscriber. Call once, from `main`; a second call is ignored.
+/// Where actix-http's HTTP/1 connection loop logs.
+const ACTIX_DISPATCHER: &str = "actix_http::h1::dispatcher";
+/// How it begins the line for a request it could not parse ("stream error: request parse
+/// error: invalid Header provided", "…: URI error: uri too long", "…: message head is too
+/// large").
+const PARSE_ERROR_LINE: &str = "stream error: request parse error";
+
+/// Installs the global subscriber, writing to stderr. Call once, from `main`; a second call
+/// is ignored.
 pub fn init(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only on a terminal: a log piped to a file or a collector stays plain text.
+    let ansi = std::io::stderr().is_terminal();
+    if subscriber(format, filter, std::io::stderr, ansi)
+        .try_init()
+        .is_err()
+    {
+        tracing::debug!("a tracing subscriber was already installed");
+    }
+}
+
+/// The bot's subscriber writing to `writer`: `filter` (`RUST_LOG` directives; `info` when
+/// they do not parse) and [`ClientMistakes`]. Tests capture the bot's logs through it.
+pub fn subscriber<W>(
+    format: LogFormat,
+    filter: &str,
+    writer: W,
+    ansi: bool,
+) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal());
-    let installed = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .try_init(),
-        LogFormat::Pretty => builder.compact().try_init(),
-    };
-    if installed.is_err() {
-        tracing::debug!("a tracing subscriber was already installed");
+        .with_writer(writer)
+        .with_ansi(ansi);
+    match format {
+        LogFormat::Json => Box::new(
+            builder
+                .json()
+                .flatten_event(true)
+                .with_current_span(true)
+                .finish()
+                .with(ClientMistakes),
+        ),
+        LogFormat::Pretty => Box::new(builder.compact().finish().with(ClientMistakes)),
+    }
+}
+
+/// Drops actix-http's ERROR line about a request it could not parse: the client's mistake,
+/// already answered with a 4xx, not a fault of ours. Every other line passes, actix's other
+/// errors included.
+pub struct ClientMistakes;
+
+impl<S: Subscriber> Layer<S> for ClientMistakes {
+    fn event_enabled(&self, event: &Event<'_>, _: Context<'_, S>) -> bool {
+        if event.metadata().target() != ACTIX_DISPATCHER {
+            return true;
+        }
+        let mut message = Message::default();
+        event.record(&mut message);
+        !message.0.starts_with(PARSE_ERROR_LINE)
+    }
+}
+
+/// The `message` field of an event, as text.
+#[derive(Default)]
+struct Message(String);
+
+impl Visit for Message {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.0 = format!("{value:?}");
+        }
     }
 }

@@ -613,7 +613,7 @@ impl Storyteller {
     /// Sends `template` (as `class`) with the nearest locality's name in place of `{near}`.
     async fn say_near(&self, request: &StoryRequest, template: &str, class: SendClass) {
         let texts = request.lang.texts();
-        let near = match self.gazetteer.nearest(request.point).await {
+        let near = match self.gazetteer.nearest(request.point) {
             Some(locality) => texts
                 .you_are_near
                 .replace("{locality}", &teloxide::utils::html::escape(&locality.name)),

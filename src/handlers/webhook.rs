@@ -1,10 +1,12 @@
 //! `POST /webhook`: Telegram's way in when `WEBHOOK_URL` is set.
 //!
-//! The secret header is compared in constant time (401 when missing or wrong, nothing
-//! processed). Bodies over 1 MiB get 413. Whatever the body holds, a readable-or-not update is
-//! acknowledged with 200 so Telegram does not redeliver it for a day; the only non-2xx answers
-//! are 503 + `Retry-After` when the backlog is full or we are shutting down, which makes
-//! Telegram keep the update and try again.
+//! The secret header is compared in constant time before the body is read (401 when missing
+//! or wrong, the body never buffered; refusals are warned about at most once a second, with
+//! their count). Bodies over 1 MiB get 413, at once when their length says so. Whatever the
+//! body holds, a readable-or-not update is acknowledged with 200 so Telegram does not
+//! redeliver it for a day; the only other answers are 503 + `Retry-After` when the backlog is
+//! full or we are shutting down, which makes Telegram keep the update and try again, and 400
+//! for a body that breaks off.
 
 use std::{
     num::NonZeroU32,
@@ -14,7 +16,7 @@ use std::{
     },
 };
 
-use actix_web::{HttpRequest, HttpResponse, http::header, web};
+use actix_web::{HttpRequest, HttpResponse, http::header, web, web::Bytes};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
@@ -36,8 +38,10 @@ pub struct WebhookState {
     secret: Option<SecretString>,
     /// Where admitted updates go.
     dispatcher: Arc<Dispatcher>,
-    /// Updates refused for a full backlog, logged at most once a second.
-    refusals: Refusals,
+    /// Calls refused for a missing or wrong secret: anyone on the internet can make them.
+    unauthorised: Refusals,
+    /// Updates refused for a full backlog.
+    busy: Refusals,
 }
 
 impl WebhookState {
@@ -46,7 +50,8 @@ impl WebhookState {
         Self {
             secret,
             dispatcher,
-            refusals: Refusals::new(),
+            unauthorised: Refusals::new(),
+            busy: Refusals::new(),
         }
     }
 
@@ -66,28 +71,57 @@ impl WebhookState {
 /// Receives one update.
 pub async fn receive(
     request: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     if !state.authorised(&request) {
-        tracing::warn!(peer = ?request.peer_addr(), "webhook call with a missing or wrong secret");
+        state.unauthorised.record(|refused| {
+            let peer = request.peer_addr();
+            tracing::warn!(
+                refused,
+                ?peer,
+                "webhook calls refused: missing or wrong secret"
+            );
+        });
         return HttpResponse::Unauthorized().finish();
     }
+    let body = match read_body(&request, payload).await {
+        Ok(body) => body,
+        Err(refusal) => return refusal,
+    };
     match state.dispatcher.offer_raw(&body).await {
         Admission::Accepted | Admission::Duplicate | Admission::Unusable => {
             HttpResponse::Ok().finish()
         }
         Admission::Busy => {
-            state.refusals.record();
+            state.busy.record(|refused| {
+                tracing::warn!(refused, "backlog full: asking Telegram to retry");
+            });
             retry_later(BUSY_RETRY_AFTER_SECS)
         }
         Admission::Closed => retry_later(CLOSED_RETRY_AFTER_SECS),
     }
 }
 
-/// Counts the updates refused for a full backlog and warns at most once a second with how many:
-/// an overloaded bot writing one line per refused update (thousands a second) would only
-/// spend its last CPU on logging.
+/// The whole body, or the answer when it is too large (413) or breaks off (400).
+async fn read_body(request: &HttpRequest, payload: web::Payload) -> Result<Bytes, HttpResponse> {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(HttpResponse::PayloadTooLarge().finish());
+    }
+    match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_broken)) => Err(HttpResponse::BadRequest().finish()),
+        Err(_too_large) => Err(HttpResponse::PayloadTooLarge().finish()),
+    }
+}
+
+/// Counts requests refused for one reason and warns at most once a second with how many: an
+/// overloaded bot writing one line per refused update (thousands a second) would only spend
+/// its last CPU on logging, and a stranger's flood of bad calls would drown the log.
 struct Refusals {
     warnings: DefaultDirectRateLimiter,
     /// Refused since the last warning.
@@ -102,11 +136,12 @@ impl Refusals {
         }
     }
 
-    fn record(&self) {
+    /// Counts one refusal; when a warning is due, `warn` writes it with the number refused
+    /// since the last one (this one included).
+    fn record(&self, warn: impl FnOnce(u64)) {
         self.unreported.fetch_add(1, Ordering::Relaxed);
         if self.warnings.check().is_ok() {
-            let refused = self.unreported.swap(0, Ordering::Relaxed);
-            tracing::warn!(refused, "backlog full: asking Telegram to retry");
+            warn(self.unreported.swap(0, Ordering::Relaxed));
         }
     }
 }
@@ -129,7 +164,7 @@ mod tests {
         let refusals = Refusals::new();
 
         for _ in 0..1000 {
-            refusals.record();
+            refusals.record(|refused| tracing::warn!(refused, "backlog full"));
         }
 
         logs_assert(|lines: &[&str]| {

@@ -1,14 +1,15 @@
 //! [`Gazetteer`]: the offline last resort when Wikipedia fails — the nearest locality
-//! (GeoNames places of 1000+ people, embedded by the `reverse_geocoder` crate).
+//! (GeoNames places of 1000+ people).
 //!
-//! The table (~144k rows, ~8 MB of CSV in the binary) is parsed into a k-d tree on first use:
-//! ~80 ms of CPU and ~50 MB of memory, so it is loaded lazily, once per `Gazetteer`, on a
-//! blocking thread. After that a lookup takes microseconds. It knows locality *centre points*
-//! only, so present the answer as "near X", not "in X".
+//! The localities are a table built into the binary at compile time ([`table`]: `f32`
+//! coordinates, each name once, rows sorted into a one-degree grid) and searched in place
+//! ([`search`]): nothing is loaded, parsed or copied, a lookup takes microseconds and reads a
+//! few pages of the table. It knows locality *centre points* only, so present the answer as
+//! "near X", not "in X".
 
-use std::sync::{Arc, OnceLock};
+mod search;
+mod table;
 
-use reverse_geocoder::ReverseGeocoder;
 use serde::{Deserialize, Serialize};
 
 use crate::geo::Coordinates;
@@ -31,22 +32,11 @@ pub struct Locality {
     pub distance_m: f64,
 }
 
-/// Lazily loaded offline reverse geocoder; clones share one loaded table.
-#[derive(Clone)]
+/// The offline reverse geocoder over the embedded table.
+#[derive(Debug, Clone)]
 pub struct Gazetteer {
-    /// Filled on first use; shared so a blocking task can fill it and every clone sees it.
-    geocoder: Arc<OnceLock<ReverseGeocoder>>,
     /// Localities farther than this are not returned.
     max_distance_m: f64,
-}
-
-impl std::fmt::Debug for Gazetteer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Gazetteer")
-            .field("loaded", &self.is_loaded())
-            .field("max_distance_m", &self.max_distance_m)
-            .finish()
-    }
 }
 
 impl Default for Gazetteer {
@@ -56,10 +46,9 @@ impl Default for Gazetteer {
 }
 
 impl Gazetteer {
-    /// An unloaded gazetteer with [`DEFAULT_MAX_DISTANCE_M`]; loading happens on first use.
+    /// A gazetteer answering within [`DEFAULT_MAX_DISTANCE_M`].
     pub fn new() -> Self {
         Self {
-            geocoder: Arc::new(OnceLock::new()),
             max_distance_m: DEFAULT_MAX_DISTANCE_M,
         }
     }
@@ -70,66 +59,18 @@ impl Gazetteer {
         self
     }
 
-    /// Whether the table has been loaded yet.
-    pub fn is_loaded(&self) -> bool {
-        self.geocoder.get().is_some()
-    }
-
-    /// Loads the table now (on a blocking thread), e.g. when Wikipedia starts failing.
-    pub async fn preload(&self) {
-        let cell = Arc::clone(&self.geocoder);
-        if let Err(error) = tokio::task::spawn_blocking(move || {
-            load(&cell);
-        })
-        .await
-        {
-            tracing::error!(%error, "gazetteer load task failed");
-        }
-    }
-
-    /// The nearest locality within the distance limit; loads the table first if needed,
-    /// without blocking the async runtime.
-    pub async fn nearest(&self, point: Coordinates) -> Option<Locality> {
-        if self.is_loaded() {
-            return self.nearest_blocking(point);
-        }
-        let this = self.clone();
-        match tokio::task::spawn_blocking(move || this.nearest_blocking(point)).await {
-            Ok(locality) => locality,
-            Err(error) => {
-                tracing::error!(%error, "gazetteer lookup task failed");
-                None
-            }
-        }
-    }
-
-    /// Like [`Gazetteer::nearest`] for synchronous code; blocks ~80 ms on the first call.
-    pub fn nearest_blocking(&self, point: Coordinates) -> Option<Locality> {
-        let found = load(&self.geocoder).search((point.lat, point.lon));
-        let record = found.record;
-        let coordinates = Coordinates::new(record.lat, record.lon)?;
-        let distance_m = point.distance_m(&coordinates);
-        (distance_m <= self.max_distance_m).then(|| Locality {
-            name: record.name.clone(),
-            admin_region: record.admin1.clone(),
-            country_code: record.cc.clone(),
-            coordinates,
+    /// The nearest locality within the distance limit.
+    pub fn nearest(&self, point: Coordinates) -> Option<Locality> {
+        let (index, distance_m) = search::nearest(point, self.max_distance_m)?;
+        let row = table::row(index)?;
+        Some(Locality {
+            name: row.name.to_owned(),
+            admin_region: row.admin_region.to_owned(),
+            country_code: row.country_code.to_owned(),
+            coordinates: Coordinates::new(row.lat.into(), row.lon.into())?,
             distance_m,
         })
     }
-}
-
-/// The loaded table, loading it (once, even under concurrent callers) if needed.
-fn load(cell: &OnceLock<ReverseGeocoder>) -> &ReverseGeocoder {
-    cell.get_or_init(|| {
-        let started = std::time::Instant::now();
-        let geocoder = ReverseGeocoder::new();
-        tracing::info!(
-            elapsed_ms = started.elapsed().as_millis(),
-            "gazetteer loaded"
-        );
-        geocoder
-    })
 }
 
 #[cfg(test)]
@@ -141,42 +82,148 @@ mod tests {
         Coordinates::new(lat, lon).unwrap()
     }
 
-    #[tokio::test]
-    async fn finds_the_city_around_a_point_and_loads_only_once() {
-        let gazetteer = Gazetteer::new();
-        assert!(!gazetteer.is_loaded());
-        let clone = gazetteer.clone();
-        let (red_square, same) = tokio::join!(
-            gazetteer.nearest(point(55.7539, 37.6208)),
-            clone.nearest(point(55.7539, 37.6208)),
-        );
-        let red_square = red_square.unwrap();
+    #[test]
+    fn finds_the_city_around_a_point() {
+        let red_square = Gazetteer::new().nearest(point(55.7539, 37.6208)).unwrap();
         assert_eq!(red_square.name, "Moscow");
         assert_eq!(red_square.country_code, "RU");
         assert!(red_square.distance_m < 5_000.0, "{red_square:?}");
-        assert_eq!(same.unwrap(), red_square);
-        assert!(gazetteer.is_loaded() && clone.is_loaded());
     }
 
-    #[tokio::test]
-    async fn gives_the_nearest_centre_point_not_the_containing_city() {
-        let gazetteer = Gazetteer::new();
-        gazetteer.preload().await;
-        let eiffel = gazetteer.nearest(point(48.8584, 2.2945)).await.unwrap();
+    #[test]
+    fn gives_the_nearest_centre_point_not_the_containing_city() {
+        let eiffel = Gazetteer::new().nearest(point(48.8584, 2.2945)).unwrap();
         assert_eq!(eiffel.country_code, "FR");
         assert!(eiffel.distance_m < 5_000.0, "{eiffel:?}");
         assert!(!eiffel.admin_region.is_empty());
     }
 
+    /// The poles and the antimeridian, points spread over the globe, and as many just off
+    /// real localities (where the nearest is a close call), from a fixed seed.
+    fn probes() -> Vec<Coordinates> {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1_u64 << 53) as f64
+        };
+        let edges = [
+            (90.0, 0.0),
+            (-90.0, 0.0),
+            (0.0, 180.0),
+            (-16.5, -180.0),
+            (-80.0, 179.9),
+        ];
+        let spread = (0..4_000).map(|i| {
+            if i % 2 == 0 {
+                return (next() * 180.0 - 90.0, next() * 360.0 - 180.0);
+            }
+            let row = table::row((next() * table::len() as f64) as usize).unwrap();
+            let (lat, lon) = (f64::from(row.lat), f64::from(row.lon));
+            (lat + next() * 0.1 - 0.05, lon + next() * 0.1 - 0.05)
+        });
+        edges
+            .into_iter()
+            .chain(spread)
+            .map(|(lat, lon): (f64, f64)| point(lat.clamp(-90.0, 90.0), lon.clamp(-180.0, 180.0)))
+            .collect()
+    }
+
+    #[test]
+    fn answers_as_the_reverse_geocoder_crate_does() {
+        let theirs = reverse_geocoder::ReverseGeocoder::new();
+        let ours = Gazetteer::new().with_max_distance_m(f64::INFINITY);
+
+        for probe in probes() {
+            let our = ours.nearest(probe).unwrap();
+            let their = theirs.search((probe.lat, probe.lon)).record;
+            let their_distance_m = probe.distance_m(&point(their.lat, their.lon));
+            let same = (
+                our.name.as_str(),
+                our.admin_region.as_str(),
+                our.country_code.as_str(),
+            ) == (
+                their.name.as_str(),
+                their.admin1.as_str(),
+                their.cc.as_str(),
+            );
+            // A different answer only for a tie (two centres equally far, to a metre).
+            assert!(
+                same || (our.distance_m - their_distance_m).abs() < 1.0,
+                "{probe:?}: {our:?} against {their:?} at {their_distance_m} m"
+            );
+        }
+    }
+
+    /// Set in the child process of the next test, which measures itself.
+    const MEASURING_CHILD: &str = "EXCURSOBOT_TEST_GAZETTEER_MEMORY";
+
+    /// `RssAnon` (the heap and other private memory) and `VmRSS` of this process, in KiB.
+    fn resident_kib() -> (u64, u64) {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let field = |name: &str| -> u64 {
+            let line = status.lines().find(|line| line.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        };
+        (field("RssAnon:"), field("VmRSS:"))
+    }
+
+    /// Measured in a process of its own (this test binary again, running only this test),
+    /// so other tests' memory does not count. File-backed pages (the table, the code) are
+    /// counted in the total; the private part is what a loaded table would cost.
+    #[test]
+    fn the_first_lookup_adds_next_to_nothing_to_resident_memory() {
+        if std::env::var_os(MEASURING_CHILD).is_some() {
+            let before = resident_kib();
+            let moscow = Gazetteer::new().nearest(point(55.7539, 37.6208));
+            let after = resident_kib();
+            let grew = (
+                after.0.saturating_sub(before.0),
+                after.1.saturating_sub(before.1),
+            );
+            println!("grew-kib={} {}", grew.0, grew.1);
+            assert!(moscow.is_some());
+            return;
+        }
+        let name =
+            "places::gazetteer::tests::the_first_lookup_adds_next_to_nothing_to_resident_memory";
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(MEASURING_CHILD, "1")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&child.stdout);
+        let grew: Vec<u64> = stdout
+            .split("grew-kib=")
+            .nth(1)
+            .map(|rest| {
+                rest.split_whitespace()
+                    .take(2)
+                    .filter_map(|kib| kib.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(
+            child.status.success() && grew.len() == 2,
+            "the child said: {stdout}"
+        );
+        let (private_kib, total_kib) = (grew[0], grew[1]);
+        assert!(
+            private_kib < 1024,
+            "the first lookup took {private_kib} KiB of private memory"
+        );
+        assert!(
+            total_kib < 8 * 1024,
+            "the first lookup took {total_kib} KiB in all"
+        );
+    }
+
     #[test]
     fn open_ocean_is_too_far_from_any_locality() {
         let gazetteer = Gazetteer::new();
-        assert_eq!(gazetteer.nearest_blocking(point(-48.8767, -123.3933)), None);
+        assert_eq!(gazetteer.nearest(point(-48.8767, -123.3933)), None);
         let lenient = gazetteer.with_max_distance_m(f64::INFINITY);
-        assert!(
-            lenient
-                .nearest_blocking(point(-48.8767, -123.3933))
-                .is_some()
-        );
+        assert!(lenient.nearest(point(-48.8767, -123.3933)).is_some());
     }
 }

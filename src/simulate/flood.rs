@@ -4,6 +4,7 @@
 
 use std::{
     net::SocketAddr,
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -32,6 +33,9 @@ pub enum FloodKind {
     Ignored,
     /// `/start` from a few hundred users: each one is answered through the simulated Telegram.
     Start,
+    /// What a fuzzer holding the secret sends ([`super::hostile`]): mutated updates, bodies
+    /// just under the 1 MiB limit and over it. Answered 200 or 413; nothing is replied.
+    Hostile,
 }
 
 /// How hard to flood.
@@ -64,14 +68,26 @@ pub async fn run(
     telegram: &SimTelegram,
 ) -> FloodFigures {
     let threads = plan.threads.clamp(1, plan.connections.max(1));
+    let hostile = Arc::new(match plan.kind {
+        FloodKind::Hostile => super::hostile::bodies(),
+        FloodKind::Ignored | FloodKind::Start => Vec::new(),
+    });
     let start = Instant::now() + WARM_UP;
     let stop = start + plan.duration;
     let handles: Vec<_> = (0..threads)
         .map(|thread| {
             let ids: Vec<usize> = (thread..plan.connections).step_by(threads).collect();
-            let (secret, kind) = (secret.to_owned(), plan.kind);
+            let (secret, kind, hostile) = (secret.to_owned(), plan.kind, Arc::clone(&hostile));
             std::thread::spawn(move || {
-                load_thread(addr, &secret, kind, &ids, plan.connections, (start, stop))
+                let load = Load {
+                    addr,
+                    secret: &secret,
+                    kind,
+                    stride: plan.connections,
+                    hostile: &hostile,
+                    window: (start, stop),
+                };
+                load_thread(&load, &ids)
             })
         })
         .collect();
@@ -102,77 +118,139 @@ pub async fn run(
     figures
 }
 
-/// One load-generator thread: its connections on a runtime of its own.
-fn load_thread(
+/// What every connection of a flood shares.
+struct Load<'a> {
     addr: SocketAddr,
-    secret: &str,
+    secret: &'a str,
     kind: FloodKind,
-    ids: &[usize],
+    /// Connections in all: the step between one connection's update ids.
     stride: usize,
+    /// The bodies of the hostile flood, built once.
+    hostile: &'a Arc<Vec<Vec<u8>>>,
+    /// When the load starts and stops.
     window: (Instant, Instant),
-) -> Vec<Tally> {
+}
+
+/// One load-generator thread: its connections on a runtime of its own.
+fn load_thread(load: &Load, ids: &[usize]) -> Vec<Tally> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build();
     let Ok(runtime) = runtime else {
         return Vec::new();
     };
-    runtime.block_on(async {
-        let loops = ids
-            .iter()
-            .map(|id| connection_loop(addr, secret, kind, *id, stride, window));
-        futures::future::join_all(loops).await
-    })
+    runtime.block_on(futures::future::join_all(
+        ids.iter().map(|id| connection_loop(load, *id)),
+    ))
 }
 
-/// One connection: post until the window closes or the cap is reached.
-async fn connection_loop(
-    addr: SocketAddr,
-    secret: &str,
-    kind: FloodKind,
-    id: usize,
-    stride: usize,
-    (start, stop): (Instant, Instant),
-) -> Tally {
+/// One connection: post until the window closes or the cap is reached; a connection the bot
+/// closes (after a 413, say) is opened again.
+async fn connection_loop(load: &Load<'_>, id: usize) -> Tally {
     let mut tally = Tally::default();
-    let (prefix, suffix) = body_template(kind, id);
-    let Ok(mut connection) = Connection::open(addr, secret).await else {
+    let mut bodies = Bodies::new(load, id);
+    let (start, stop) = load.window;
+    let Ok(mut connection) = Connection::open(load.addr, load.secret).await else {
         tally.errors += 1;
         return tally;
     };
     tokio::time::sleep_until(start.into()).await;
-    let mut update_id = 1_000_000_000 + id as u64;
-    let mut body = Vec::with_capacity(prefix.len() + suffix.len() + 12);
     for sent in 0..MAX_PER_CONNECTION {
         if Instant::now() >= stop {
             break;
         }
-        body.clear();
-        body.extend_from_slice(prefix.as_bytes());
-        body.extend_from_slice(update_id.to_string().as_bytes());
-        body.extend_from_slice(suffix.as_bytes());
-        update_id += stride as u64;
-        match connection.post(&body).await {
+        let kept_alive = match connection.post(bodies.next()).await {
             Ok((ack, keep_alive)) => {
-                match ack.status {
-                    200 => tally.accepted += 1,
-                    503 => tally.busy += 1,
-                    _ => tally.errors += 1,
-                }
+                tally.count(ack.status, load.kind);
                 if sent.is_multiple_of(SAMPLE_EVERY) {
                     tally.acks.push(ack.latency);
                 }
-                if !keep_alive {
-                    break;
-                }
+                keep_alive
             }
             Err(_) => {
                 tally.errors += 1;
-                break;
+                false
+            }
+        };
+        if !kept_alive {
+            match Connection::open(load.addr, load.secret).await {
+                Ok(reopened) => connection = reopened,
+                Err(_) => break,
             }
         }
     }
     tally
+}
+
+impl Tally {
+    /// Counts one answer: 200 and 503 as they are, 413 as right in the hostile flood.
+    fn count(&mut self, status: u16, kind: FloodKind) {
+        match status {
+            200 => self.accepted += 1,
+            503 => self.busy += 1,
+            413 if kind == FloodKind::Hostile => self.accepted += 1,
+            _ => self.errors += 1,
+        }
+    }
+}
+
+/// What one connection sends next.
+enum Bodies {
+    /// One update again and again, each time with the next of this connection's ids.
+    Numbered {
+        prefix: String,
+        suffix: String,
+        update_id: u64,
+        stride: u64,
+        body: Vec<u8>,
+    },
+    /// The hostile bodies in turn.
+    Cycle {
+        bodies: Arc<Vec<Vec<u8>>>,
+        next: usize,
+    },
+}
+
+impl Bodies {
+    fn new(load: &Load, id: usize) -> Self {
+        if load.kind == FloodKind::Hostile {
+            return Self::Cycle {
+                bodies: Arc::clone(load.hostile),
+                next: id,
+            };
+        }
+        let (prefix, suffix) = body_template(load.kind, id);
+        Self::Numbered {
+            body: Vec::with_capacity(prefix.len() + suffix.len() + 12),
+            prefix,
+            suffix,
+            update_id: 1_000_000_000 + id as u64,
+            stride: load.stride as u64,
+        }
+    }
+
+    fn next(&mut self) -> &[u8] {
+        match self {
+            Self::Numbered {
+                prefix,
+                suffix,
+                update_id,
+                stride,
+                body,
+            } => {
+                body.clear();
+                body.extend_from_slice(prefix.as_bytes());
+                body.extend_from_slice(update_id.to_string().as_bytes());
+                body.extend_from_slice(suffix.as_bytes());
+                *update_id += *stride;
+                body
+            }
+            Self::Cycle { bodies, next } => {
+                *next = (*next + 1) % bodies.len().max(1);
+                bodies.get(*next).map_or(&[], Vec::as_slice)
+            }
+        }
+    }
 }
 
 /// The update's JSON split around its id.
@@ -183,8 +261,10 @@ fn body_template(kind: FloodKind, connection: usize) -> (String, String) {
     };
     let placeholder: u32 = 999_999_999;
     let update = match kind {
-        FloodKind::Ignored => updates::ignored(placeholder, sender, 1, 1_700_000_000),
         FloodKind::Start => updates::command(placeholder, sender, 1, 1_700_000_000, "/start"),
+        FloodKind::Ignored | FloodKind::Hostile => {
+            updates::ignored(placeholder, sender, 1, 1_700_000_000)
+        }
     };
     let text = update.to_string();
     match text.split_once(ID_MARK) {

@@ -10,6 +10,7 @@
 pub mod city;
 pub mod database;
 pub mod flood;
+pub mod hostile;
 pub mod openai;
 pub mod process;
 pub mod report;
@@ -45,6 +46,9 @@ const LLM_PERMITS: usize = crate::actors::openai_gate::DEFAULT_PERMITS;
 const DEFAULT_FLOOD_SECS: u64 = 10;
 /// Scenario length when `--duration-secs` is not given.
 const DEFAULT_SCENARIO_SECS: u64 = 60;
+/// Quiet time after a flood before the bot's memory is read: what it keeps, not what it
+/// had in flight.
+const SETTLE_AFTER_FLOOD: Duration = Duration::from_secs(5);
 
 /// The scenario and how to run it (`excursobot simulate --help`).
 #[derive(Debug, Clone, clap::Args)]
@@ -94,6 +98,10 @@ pub struct SimulateArgs {
     /// without the simulators and the load generator.
     #[arg(long)]
     pub bot_process: bool,
+    /// Point the bot at a Wikipedia that refuses connections, so every location is answered
+    /// from the offline gazetteer (to measure what the gazetteer costs).
+    #[arg(long)]
+    pub wikipedia_down: bool,
     /// Seed of the simulated city walk (same seed, same walk).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -169,7 +177,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         database_url: database.as_ref().map(|database| database.url.clone()),
         http_workers: args.http_workers,
     };
-    let vars = under_test::variables(&simulators.endpoints(), &deployment);
+    let mut vars = under_test::variables(&simulators.endpoints(), &deployment);
+    if args.wikipedia_down {
+        vars.insert(
+            "WIKIPEDIA_API_URL".to_owned(),
+            under_test::unreachable_url()?,
+        );
+    }
     let bot = if args.bot_process {
         let binary = match &args.bot_binary {
             Some(binary) => binary.clone(),
@@ -208,6 +222,7 @@ async fn drive(
         telegram: simulators.telegram.ledger(),
         permits: LLM_PERMITS,
         process: None,
+        rss_before_kib: bot.figures().map(|figures| figures.rss_kib),
     };
     if let Some(kind) = args.flood {
         let plan = FloodPlan {
@@ -217,6 +232,7 @@ async fn drive(
             duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_FLOOD_SECS)),
         };
         report.flood = Some(flood::run(plan, bot.addr(), SECRET, &simulators.telegram).await);
+        tokio::time::sleep(SETTLE_AFTER_FLOOD).await;
         return (None, report);
     }
     let plan = Plan {
@@ -271,10 +287,11 @@ fn deployment_line(args: &SimulateArgs) -> String {
 }
 
 fn run_line(args: &SimulateArgs) -> String {
-    let bot = if args.bot_process {
-        "bot in a child process"
-    } else {
-        "bot in this process"
+    let bot = match (args.bot_process, args.wikipedia_down) {
+        (true, false) => "bot in a child process",
+        (false, false) => "bot in this process",
+        (true, true) => "bot in a child process, Wikipedia down",
+        (false, true) => "bot in this process, Wikipedia down",
     };
     let workers = args
         .http_workers

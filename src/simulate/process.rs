@@ -1,5 +1,6 @@
-//! Peak memory and CPU time of a process, read from `/proc/PID/status` (`VmHWM`, the resident
-//! set's high-water mark) and `/proc/PID/stat` (user and system time in clock ticks).
+//! Peak and current memory and CPU time of a process, read from `/proc/PID/status` (`VmHWM`,
+//! the resident set's high-water mark, and `VmRSS`, the resident set now) and
+//! `/proc/PID/stat` (user and system time in clock ticks).
 
 use std::{fmt, time::Duration};
 
@@ -8,6 +9,8 @@ use std::{fmt, time::Duration};
 pub struct ProcessFigures {
     /// Peak resident memory, in KiB.
     pub peak_rss_kib: u64,
+    /// Resident memory when read, in KiB.
+    pub rss_kib: u64,
     /// CPU time in user mode.
     pub user: Duration,
     /// CPU time in the kernel.
@@ -23,7 +26,8 @@ impl ProcessFigures {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
         let (user, system) = cpu_times(&stat, clock_ticks_per_second())?;
         Some(Self {
-            peak_rss_kib: peak_rss_kib(&status)?,
+            peak_rss_kib: status_kib(&status, "VmHWM:")?,
+            rss_kib: status_kib(&status, "VmRSS:")?,
             user,
             system,
             of: of.to_owned(),
@@ -40,8 +44,9 @@ impl fmt::Display for ProcessFigures {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "process      peak RSS {:.1} MiB, CPU {:.2} s (user {:.2} + system {:.2}); {}",
+            "process      peak RSS {:.1} MiB, RSS at the end {:.1} MiB, CPU {:.2} s (user {:.2} + system {:.2}); {}",
             self.peak_rss_kib as f64 / 1024.0,
+            self.rss_kib as f64 / 1024.0,
             self.cpu().as_secs_f64(),
             self.user.as_secs_f64(),
             self.system.as_secs_f64(),
@@ -50,9 +55,9 @@ impl fmt::Display for ProcessFigures {
     }
 }
 
-/// `VmHWM` of a `/proc/PID/status` text, in KiB.
-fn peak_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+/// The figure of `field` (`VmHWM:`, `VmRSS:`) in a `/proc/PID/status` text, in KiB.
+fn status_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(field))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -92,8 +97,9 @@ mod tests {
 
     #[test]
     fn this_process_has_figures() {
-        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t  1234 kB\n";
-        assert_eq!(peak_rss_kib(status), Some(1234));
+        let status = "Name:\tx\nVmPeak:\t  9000 kB\nVmHWM:\t  1234 kB\nVmRSS:\t  999 kB\n";
+        assert_eq!(status_kib(status, "VmHWM:"), Some(1234));
+        assert_eq!(status_kib(status, "VmRSS:"), Some(999));
         let figures = ProcessFigures::read("self", "test").unwrap();
         assert!(figures.peak_rss_kib > 0);
     }

@@ -133,7 +133,8 @@ impl Answers {
 pub struct ScenarioFigures {
     /// Webhook acknowledgement latencies of every update.
     pub acks: Samples,
-    /// Updates answered 200.
+    /// Updates answered 200 (and in the hostile flood bodies over the limit answered 413, as
+    /// they should be).
     pub accepted: u64,
     /// Updates answered otherwise (503 when the backlog was full) or not at all.
     pub refused: u64,
@@ -162,7 +163,8 @@ pub struct FloodFigures {
     pub connections: usize,
     /// Load-generator threads.
     pub client_threads: usize,
-    /// Updates answered 200.
+    /// Updates answered 200 (and in the hostile flood bodies over the limit answered 413, as
+    /// they should be).
     pub accepted: u64,
     /// Updates answered 503 (backlog full).
     pub busy: u64,
@@ -195,6 +197,8 @@ pub struct Report {
     pub permits: usize,
     /// Peak memory and CPU time, and of what.
     pub process: Option<ProcessFigures>,
+    /// Resident memory of the same process just before the load began, in KiB.
+    pub rss_before_kib: Option<u64>,
 }
 
 impl fmt::Display for Report {
@@ -205,6 +209,13 @@ impl fmt::Display for Report {
         }
         if let Some(flood) = &self.flood {
             super::report_text::flood(f, flood)?;
+        }
+        if let Some(kib) = self.rss_before_kib {
+            writeln!(
+                f,
+                "memory       RSS before the load {:.1} MiB",
+                kib as f64 / 1024.0
+            )?;
         }
         super::report_text::telegram(f, &self.telegram)?;
         match &self.process {

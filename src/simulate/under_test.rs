@@ -113,6 +113,14 @@ pub fn stamp() -> String {
     format!("{}-{nanos}", std::process::id())
 }
 
+/// A Wikipedia URL on 127.0.0.1 where nothing listens: connections are refused at once.
+pub fn unreachable_url() -> anyhow::Result<String> {
+    Ok(format!(
+        "http://127.0.0.1:{}/{{lang}}/w/api.php",
+        free_port()?
+    ))
+}
+
 /// A SQLite file of the simulation's own in the temp directory (the bot's embedded default
 /// database, kept away from the working directory's `excursobot.db`).
 fn scratch_database_url() -> String {

@@ -167,3 +167,51 @@ async fn a_short_flood_of_ignored_updates_is_acknowledged() {
     assert!(flood.accepted > 100, "{}", outcome.report);
     assert_eq!((flood.busy, flood.errors), (0, 0), "{}", outcome.report);
 }
+
+#[actix_web::test]
+async fn after_a_flood_of_hostile_bodies_the_bot_gives_its_memory_back() {
+    let binary = env!("CARGO_BIN_EXE_excursobot");
+    let flags = [
+        "--flood",
+        "hostile",
+        "--duration-secs",
+        "3",
+        "--bot-process",
+        "--bot-binary",
+        binary,
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let report = &outcome.report;
+    let flood = report.flood.as_ref().expect("flood figures");
+    assert!(flood.accepted > 50 && flood.errors == 0, "{report}");
+    let before = report.rss_before_kib.expect("memory before") as f64;
+    let process = report.process.as_ref().expect("process figures");
+    let (peak, after) = (process.peak_rss_kib as f64, process.rss_kib as f64);
+    // The flood really took memory, and most of it came back once it was over.
+    assert!(peak - before > 32.0 * 1024.0, "{report}");
+    assert!(peak - after >= 0.75 * (peak - before), "{report}");
+}
+
+#[actix_web::test]
+async fn with_wikipedia_down_a_location_is_answered_from_the_gazetteer() {
+    let flags = [
+        "--users",
+        "1",
+        "--tour-share",
+        "0",
+        "--wikipedia-down",
+        "--duration-secs",
+        "2",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let transcript = outcome.transcript.as_deref().expect("a transcript");
+    assert!(transcript.contains("You are near Moscow"), "{transcript}");
+}

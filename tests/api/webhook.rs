@@ -1,9 +1,15 @@
 //! The webhook handler's rules: secret, size, odd bodies, duplicates, back-pressure.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use excursobot::handlers::webhook::SECRET_HEADER;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
 
 use crate::helpers::mock_telegram::{ok, sent_message};
-use crate::helpers::{SECRET, sample, spawn_app, spawn_app_with, text_update};
+use crate::helpers::{SECRET, TestApp, logs, sample, spawn_app, spawn_app_with, text_update};
 
 #[actix_web::test]
 async fn a_missing_or_wrong_secret_gets_401_and_nothing_is_processed() {
@@ -121,4 +127,140 @@ async fn the_real_start_sample_is_answered_after_an_unparsable_one() {
 
 fn sample_bytes(name: &str) -> Vec<u8> {
     crate::helpers::sample_text(name).into_bytes()
+}
+
+/// A logging app and a raw connection to it, with the connection's local address (what its
+/// log lines name).
+async fn logged_app_and_connection() -> (TestApp, TcpStream, String) {
+    logs::capture();
+    let app = spawn_app().await;
+    let stream = TcpStream::connect(app.socket_address()).await.unwrap();
+    let local = stream.local_addr().unwrap().to_string();
+    (app, stream, local)
+}
+
+/// One webhook call with `secret` and no body on a kept-alive connection (a refused body
+/// is never read, so actix would close the connection after it); the status it got.
+async fn post_on(stream: &mut TcpStream, secret: &str) -> u16 {
+    let request = format!(
+        "POST /webhook HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {secret}\r\nContent-Length: 0\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0; 1];
+        assert_eq!(
+            stream.read(&mut byte).await.unwrap(),
+            1,
+            "connection closed"
+        );
+        head.push(byte[0]);
+    }
+    status_of(&head)
+}
+
+/// The status code of an HTTP response head.
+fn status_of(head: &[u8]) -> u16 {
+    let head = String::from_utf8_lossy(head);
+    let status = head.split_whitespace().nth(1).unwrap_or_default();
+    status
+        .parse()
+        .unwrap_or_else(|_| panic!("not a response: {head:?}"))
+}
+
+/// The number in `field=N` of a log line.
+fn count_in(line: &str, field: &str) -> u64 {
+    let (_, rest) = line.split_once(&format!("{field}=")).unwrap();
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn wrong_secrets_are_warned_about_once_a_second_with_their_count() {
+    let (_app, mut stream, this_connection) = logged_app_and_connection().await;
+
+    let started = Instant::now();
+    for _ in 0..200 {
+        assert_eq!(post_on(&mut stream, "not-the-secret").await, 401);
+    }
+    let flood_secs = started.elapsed().as_secs();
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(post_on(&mut stream, "").await, 401);
+
+    let lines = logs::lines_containing(&this_connection);
+    assert!(
+        (2..=2 + flood_secs as usize).contains(&lines.len()),
+        "{} lines for 201 refusals: {lines:?}",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.contains("missing or wrong secret"))
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .map(|line| count_in(line, "refused"))
+            .sum::<u64>(),
+        201
+    );
+}
+
+#[actix_web::test]
+async fn malformed_http_gets_a_4xx_and_no_error_line() {
+    // The capture sees what the app's HTTP workers log: a refusal on this connection shows.
+    let (app, mut control, control_address) = logged_app_and_connection().await;
+    assert_eq!(post_on(&mut control, "not-the-secret").await, 401);
+
+    let long_uri = format!("GET /{} HTTP/1.1\r\nHost: bot\r\n\r\n", "a".repeat(70_000));
+    let malformed: [&[u8]; 3] = [
+        b"POST /webhook HTTP/1.1\r\nHost: bot\r\nBad\x01Header: x\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: bot\r\nContent-Length: nine\r\n\r\n",
+        long_uri.as_bytes(),
+    ];
+    for request in malformed {
+        let mut stream = TcpStream::connect(app.socket_address()).await.unwrap();
+        stream.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let status = status_of(&answer);
+        assert!((400..500).contains(&status), "{status}");
+    }
+
+    assert_eq!(logs::lines_containing(&control_address).len(), 1);
+    let errors: Vec<_> = logs::lines_containing("actix_http")
+        .into_iter()
+        .filter(|line| line.contains("ERROR"))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+/// The status of the answer to a webhook call with `secret` announcing a body of `length`
+/// bytes and sending none of it; `None` when no answer comes within 3 s.
+async fn answer_before_the_body(secret: &str, length: usize) -> Option<u16> {
+    let (_app, mut stream, _) = logged_app_and_connection().await;
+    let head = format!(
+        "POST /webhook HTTP/1.1\r\nHost: bot\r\n{SECRET_HEADER}: {secret}\r\nContent-Length: {length}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = [0; 12];
+    let read = tokio::time::timeout(Duration::from_secs(3), stream.read_exact(&mut answer)).await;
+    read.ok().map(|_| status_of(&answer))
+}
+
+#[actix_web::test]
+async fn a_stranger_is_refused_before_the_body_is_read() {
+    assert_eq!(
+        answer_before_the_body("not-the-secret", 1_000_000).await,
+        Some(401)
+    );
+}
+
+#[actix_web::test]
+async fn a_body_announced_over_one_mebibyte_gets_413_before_it_is_sent() {
+    assert_eq!(answer_before_the_body(SECRET, 2_000_000).await, Some(413));
 }

@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real application on port 0, configured through the same variables as in
 //! production, talking over real HTTP to a mock Telegram.
 
+pub mod logs;
 pub mod mock_openai;
 pub mod mock_telegram;
 pub mod mock_wikipedia;
@@ -257,6 +258,11 @@ impl TestApp {
             request = request.header("X-Telegram-Bot-Api-Secret-Token", secret);
         }
         request.send().await.expect("webhook answers")
+    }
+
+    /// Where the app listens, for a raw TCP connection.
+    pub fn socket_address(&self) -> String {
+        self.address.trim_start_matches("http://").to_owned()
     }
 
     /// GETs a path of the app.
