@@ -21,21 +21,25 @@ use excursobot::{
     actors::{
         db_actor::DbActor,
         fact_cache::FactCache,
-        live_sessions::{Clock, Guide, InMemorySessionStore, LiveLocationSessions, TourGuide},
+        live_sessions::{Clock, Guide, LiveLocationSessions},
     },
     cache::{SeenUpdates, fact_key, places_key},
     config::Settings,
     db,
-    facts::{StorySources, Storyteller, choose_place, told::ToldPlaces},
+    facts::{
+        StorySteps, Storyteller, choose_place, places::PlaceFinder, teller::Teller,
+        told::ToldPlaces, tour::TourGuide, writer::StoryWriter,
+    },
     geo::Coordinates,
     handlers::{
+        context::Context,
         dispatch::{Admission, Dispatcher, parse_update},
-        router::Router,
     },
     places::{Place, PlaceError, PlaceId, PlaceSource},
     simulate::{city, updates},
     stats::ErrorLog,
     telegram::Outbox,
+    tour::InMemorySessionStore,
     users::UserStore,
 };
 use futures::future::BoxFuture;
@@ -105,29 +109,23 @@ async fn dispatcher() -> Dispatcher {
     let outbox = Outbox::new(
         teloxide::Bot::new(token),
         settings.send_limits,
-        users.clone(),
+        db.clone().recipient(),
         errors.clone(),
     );
-    let sources = StorySources {
-        places: Arc::new(NoPlaces),
-        cache: FactCache::new(None, Duration::from_secs(60)).start(),
-        gate: None,
-        db: db.clone(),
+    let cache = FactCache::new(None, Duration::from_secs(60)).start();
+    let steps = StorySteps {
+        finder: PlaceFinder::new(Arc::new(NoPlaces), cache.clone()),
         told: ToldPlaces::new(db.clone(), 30, errors.clone()),
+        writer: StoryWriter::new(cache.clone(), None, errors.clone()),
+        teller: Teller::new(outbox.clone(), db.clone()),
         errors: errors.clone(),
     };
-    let stories = Arc::new(Storyteller::new(sources, outbox.clone()));
-    let guide = TourGuide::new(
-        Arc::clone(&stories),
-        outbox.clone(),
-        users.clone(),
-        db.clone(),
-    )
-    .start();
+    let stories = Arc::new(Storyteller::new(steps.clone()));
+    let guide = TourGuide::new(steps, users.clone(), db.clone()).start();
     let store = Arc::new(InMemorySessionStore::default());
     let tours =
         LiveLocationSessions::new(settings.live, store, Guide::of(&guide), Clock::new()).start();
-    let router = Router {
+    let router = Context {
         outbox,
         users,
         settings: Arc::new(settings),
@@ -135,6 +133,8 @@ async fn dispatcher() -> Dispatcher {
         stories,
         tours,
         db,
+        cache,
+        gate: None,
         errors,
         started_at: Instant::now(),
     };

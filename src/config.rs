@@ -12,6 +12,14 @@ use std::{num::NonZeroU32, time::Duration};
 use secrecy::SecretString;
 use url::Url;
 
+/// The embedded default when `DATABASE_URL` is unset: a SQLite file next to the process.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://excursobot.db?mode=rwc";
+
+/// Whether `url` names a SQLite database.
+pub fn is_sqlite(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
 /// The public Bot API, used when `TELEGRAM_API_URL` is unset.
 pub const DEFAULT_TELEGRAM_API_URL: &str = "https://api.telegram.org";
 

@@ -13,11 +13,14 @@ pub mod geo;
 pub mod handlers;
 pub mod i18n;
 pub mod places;
+pub mod prompts;
 pub mod simulate;
 pub mod startup;
 pub mod stats;
+pub mod story;
 pub mod telegram;
 pub mod telemetry;
+pub mod tour;
 pub mod users;
 
 /// Installs rustls' crypto provider (ring). Call before any HTTPS client exists; calling it

@@ -30,11 +30,14 @@ use crate::{
     cache::SeenUpdates,
     config::{Ingress, Settings},
     db::sessions::DbSessionStore,
-    facts::{StorySources, Storyteller, told::ToldPlaces},
+    facts::{
+        StorySteps, Storyteller, places::PlaceFinder, teller::Teller, told::ToldPlaces,
+        writer::StoryWriter,
+    },
     handlers::{
+        context::Context as HandlerContext,
         dispatch::Dispatcher,
         health, polling,
-        router::Router,
         webhook::{self, WebhookState},
     },
     stats::ErrorLog,
@@ -76,33 +79,13 @@ impl Application {
         let errors = ErrorLog::default();
         let services = Services::start(&settings, errors.clone()).await?;
         let users = UserStore::new(services.db.clone());
-        let outbox = Outbox::new(bot, settings.send_limits, users.clone(), errors.clone());
-        let sources = StorySources {
-            places: services::wikipedia(&settings, me.username())?,
-            cache: services.cache.clone(),
-            gate: services.gate.clone(),
-            db: services.db.clone(),
-            told: ToldPlaces::new(
-                services.db.clone(),
-                settings.database.repeat_days,
-                errors.clone(),
-            ),
-            errors: errors.clone(),
-        };
-        let stories = Arc::new(
-            Storyteller::new(sources, outbox.clone()).with_llm_wait(settings.llm.queue_wait),
-        );
+        let blocked = services.db.clone().recipient();
+        let outbox = Outbox::new(bot, settings.send_limits, blocked, errors.clone());
+        let steps = story_steps(&settings, &services, &outbox, me.username(), &errors)?;
+        let stories = Arc::new(Storyteller::new(steps.clone()));
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
-        let tours = TourActors::start(
-            &services.arbiter(),
-            &settings,
-            store,
-            Arc::clone(&stories),
-            outbox.clone(),
-            users.clone(),
-            services.db.clone(),
-        );
-        let router = Arc::new(Router {
+        let tours = TourActors::start(&services.arbiter(), &settings, store, steps, &users);
+        let ctx = Arc::new(HandlerContext {
             outbox: outbox.clone(),
             users,
             settings: Arc::clone(&settings),
@@ -110,11 +93,13 @@ impl Application {
             stories,
             tours: tours.sessions.clone(),
             db: services.db.clone(),
+            cache: services.cache.clone(),
+            gate: services.gate.clone(),
             errors,
             started_at: Instant::now(),
         });
         let seen = SeenUpdates::new(services.redis.clone());
-        let dispatcher = Arc::new(Dispatcher::new(router, settings.update_backlog_max, seen));
+        let dispatcher = Arc::new(Dispatcher::new(ctx, settings.update_backlog_max, seen));
         let (server, port) = serve(&settings, Arc::clone(&dispatcher), services.db.clone())?;
         Ok(Self {
             port,
@@ -195,6 +180,27 @@ async fn who_we_are(bot: &Bot, api_url: &Url) -> anyhow::Result<Me> {
              (is TELEGRAM_API_URL a Bot API server?)"
         )),
         other => anyhow::Error::new(other).context(format!("getMe failed at {api_url}")),
+    })
+}
+
+/// The story pipeline's steps over the running services.
+fn story_steps(
+    settings: &Settings,
+    services: &Services,
+    outbox: &Outbox,
+    bot_username: &str,
+    errors: &ErrorLog,
+) -> anyhow::Result<StorySteps> {
+    let source = services::wikipedia(settings, bot_username)?;
+    let (db, cache) = (services.db.clone(), services.cache.clone());
+    let writer = StoryWriter::new(cache.clone(), services.gate.clone(), errors.clone())
+        .with_llm_wait(settings.llm.queue_wait);
+    Ok(StorySteps {
+        finder: PlaceFinder::new(source, cache),
+        told: ToldPlaces::new(db.clone(), settings.database.repeat_days, errors.clone()),
+        writer,
+        teller: Teller::new(outbox.clone(), db),
+        errors: errors.clone(),
     })
 }
 

@@ -97,6 +97,11 @@ impl UserStore {
         }
     }
 
+    /// The database's actor behind this store.
+    pub fn db(&self) -> Addr<DbActor> {
+        self.db.clone()
+    }
+
     /// A user's preferences; defaults when none are saved or the database is down.
     pub async fn preferences(&self, user_id: u64) -> Preferences {
         if let Some(preferences) = self.preferences.get(&user_id).await {

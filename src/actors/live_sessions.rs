@@ -26,7 +26,6 @@ mod clock;
 mod guide;
 mod lifecycle;
 mod restore;
-mod session;
 mod store;
 mod stories;
 mod timers;
@@ -37,13 +36,17 @@ use actix::prelude::*;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::LiveSettings, geo::Coordinates, i18n::Lang};
+use crate::{
+    config::LiveSettings,
+    geo::Coordinates,
+    i18n::Lang,
+    tour::{EndReason, LiveSession, PositionFix, SessionStore},
+};
 use batch::UpdateBuffer;
 
 pub use clock::Clock;
-pub use guide::{Guide, TellTourStory, TourEnded, TourGuide};
-pub use session::{EndReason, LiveSession, PositionFix, TourSummary};
-pub use store::{InMemorySessionStore, SessionStore, SessionWriter, StoreError};
+pub use guide::{Guide, TellTourStory, TourEnded, TourOutcome, TourStoryRequest};
+pub use store::SessionWriter;
 
 /// Longest a story may take before the tour gives up on it (and cancels it); well above the
 /// gate's own worst case, so a slow LLM costs one story, never the tour.

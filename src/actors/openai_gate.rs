@@ -42,12 +42,14 @@ use actix::{Actor, ActorContext, Context, Handler, Message, MessageResult};
 use actix::{ResponseFuture, Supervised};
 use tokio::sync::oneshot;
 
+use crate::prompts::ChatPrompt;
+
 use breaker::CircuitBreaker;
 use client::LlmClient;
 use estimate::CallDurations;
 use queue::{JobQueues, Waiter};
 
-pub use answer::{StoryShape, Unusable};
+pub use answer::Unusable;
 pub use config::{GateConfig, OpenAiConfig};
 pub use error::{GateBuildError, GateError, ShedReason};
 
@@ -95,19 +97,6 @@ impl Priority {
             Priority::Background => 2,
         }
     }
-}
-
-/// The text sent to the LLM for one story.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChatPrompt {
-    /// System message: the writer's instructions.
-    pub system: String,
-    /// User message: the place and its summary.
-    pub user: String,
-    /// Upper bound on generated tokens (`max_completion_tokens`).
-    pub max_tokens: u32,
-    /// What a usable answer looks like; any other is `GateError::Unusable`.
-    pub shape: StoryShape,
 }
 
 /// Ask the gate for a story; answers the story text or why there is none.

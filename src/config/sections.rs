@@ -182,8 +182,8 @@ pub(super) fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
 pub(super) fn database(env: &Env) -> Result<DatabaseSettings, ConfigError> {
     let url = env
         .get("DATABASE_URL")
-        .unwrap_or_else(|| crate::db::DEFAULT_DATABASE_URL.to_owned());
-    let sqlite = crate::db::is_sqlite(&url);
+        .unwrap_or_else(|| super::DEFAULT_DATABASE_URL.to_owned());
+    let sqlite = super::is_sqlite(&url);
     if !(sqlite || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         // The URL may carry a password: name the variable, not the value.
         return Err(ConfigError {

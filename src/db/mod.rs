@@ -10,8 +10,6 @@ use std::time::Duration;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
-/// The embedded default when `DATABASE_URL` is unset: a SQLite file next to the process.
-pub const DEFAULT_DATABASE_URL: &str = "sqlite://excursobot.db?mode=rwc";
 /// SQLite waits this long for a lock instead of failing at once.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// SQLite page cache per connection, in KiB (SQLite's default is 2,000; the bot's working set
@@ -46,7 +44,7 @@ pub async fn connect(url: &str, pool_max: u32) -> Result<DatabaseConnection, DbE
         .acquire_timeout(ACQUIRE_TIMEOUT)
         .connect_timeout(ACQUIRE_TIMEOUT)
         .sqlx_logging(false);
-    if is_sqlite(url) {
+    if crate::config::is_sqlite(url) {
         options.map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -60,11 +58,6 @@ pub async fn connect(url: &str, pool_max: u32) -> Result<DatabaseConnection, DbE
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
-}
-
-/// Whether `url` names a SQLite database.
-pub fn is_sqlite(url: &str) -> bool {
-    url.starts_with("sqlite:")
 }
 
 /// Now, in Unix milliseconds.

@@ -7,9 +7,9 @@ use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, sea_quer
 
 use super::entity::live_session::{self, Column};
 use crate::{
-    actors::live_sessions::{LiveSession, SessionStore, StoreError},
     geo::Coordinates,
     i18n::Lang,
+    tour::{LiveSession, SessionStore, StoreError},
 };
 
 /// Tours persisted in the database.

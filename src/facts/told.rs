@@ -24,7 +24,6 @@ use std::{
 use actix::Addr;
 use moka::future::Cache;
 
-use super::choose_place;
 use crate::{
     actors::db_actor::{DbActor, LoadToldPlaces},
     db::{DbError, now_ms},
@@ -201,6 +200,24 @@ fn told_sets() -> Cache<u64, PlaceSet> {
         .max_capacity(CACHED_USERS)
         .time_to_live(TRUST_FOR)
         .build()
+}
+
+/// The nearest of `places` for which `is_untold` holds, with its distance measured from
+/// `point` itself (a cached list may have been found for a neighbour in the same cell).
+pub fn choose_place(
+    places: &[Place],
+    point: Coordinates,
+    is_untold: impl Fn(&PlaceId) -> bool,
+) -> Option<Place> {
+    places
+        .iter()
+        .filter(|place| is_untold(&place.id))
+        .map(|place| (place, point.distance_m(&place.coordinates)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|(place, distance_m)| Place {
+            distance_m,
+            ..place.clone()
+        })
 }
 
 #[cfg(test)]

@@ -1,96 +1,41 @@
-//! Tour stories: the storyteller's side of a live-location tour.
+//! Tour stories: the pipeline's side of a live-location tour, as the [`TourGuide`] actor the
+//! tours actor talks to.
 //!
-//! A tour asks for one story at a time with a [`TourStoryRequest`] and learns what happened
-//! from the [`TourOutcome`], so it numbers only the stories that were really sent. Unlike a
-//! location the user just sent, a tour tick never says "nothing nearby": it either tells the
-//! nearest untold place ("#N", a heading cue, the usual photo, caption, buttons and pin) or
-//! quietly reports why not. A `Live` tick that finds every LLM permit taken does not queue
-//! behind them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
-//! Nothing is sent once the request's cancel token fires (the tour ended meanwhile).
+//! A tour asks for one story at a time ([`TellTourStory`]) and learns what happened from the
+//! [`TourOutcome`], so it numbers only the stories that were really sent. Unlike a location
+//! the user just sent, a tour tick never says "nothing nearby": it either tells the nearest
+//! untold place ("#N", a heading cue, the usual photo, caption and buttons) or quietly
+//! reports why not. A `Live` tick that finds every LLM permit taken does not queue behind
+//! them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
+//! Nothing is sent once the request's cancel token fires (the tour ended meanwhile). The
+//! guide also sends each tour's summary and records the finished tour.
 
-use std::time::Instant;
+use std::{panic::AssertUnwindSafe, time::Instant};
 
+use actix::prelude::*;
+use futures::FutureExt;
 use teloxide::types::ChatId;
-use tokio_util::sync::CancellationToken;
 
 use super::{
-    Depth, GateBusy, StoryRequest, StorySource, Storyteller, Told, fallback_text, told::Reserved,
+    Depth, StoryRequest, StorySteps,
+    teller::Told,
+    told::Reserved,
+    writer::{GateBusy, Subject},
 };
 use crate::{
-    actors::openai_gate::{GateStats, Priority},
-    geo::Coordinates,
+    actors::{
+        db_actor::{DbActor, RecordTour},
+        live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest},
+        openai_gate::Priority,
+    },
+    db::queries::FinishedTour,
     i18n::Lang,
-    places::{Place, PlaceId},
+    places::Place,
+    story::StorySource,
     telegram::{SendClass, TelegramError},
+    tour::EndReason,
+    users::UserStore,
 };
-
-/// One story for a tour.
-#[derive(Debug, Clone)]
-pub struct TourStoryRequest {
-    /// Telegram user id (whose "told" places to skip).
-    pub user_id: u64,
-    /// Where the story goes.
-    pub chat: ChatId,
-    /// The walker's position.
-    pub point: Coordinates,
-    /// Direction of movement in degrees (1-360, Telegram's `heading`), for "on your left".
-    pub heading: Option<u16>,
-    /// The user's language.
-    pub lang: Lang,
-    /// The story's number in this tour ("#N").
-    pub number: u32,
-    /// `Interactive` for the first story of a tour, `Live` for ticks.
-    pub priority: Priority,
-    /// Tell a place only if it is nearer than this many metres: the walker has not moved, so
-    /// only a nearer untold place is news.
-    pub nearer_than_m: Option<f64>,
-    /// Fired when the tour ends: after that nothing is sent.
-    pub cancel: CancellationToken,
-}
-
-impl TourStoryRequest {
-    /// The storyteller's request for this tour story, with the user's radius and photo
-    /// preferences.
-    pub fn story_request(&self, radius_m: u32, photos: bool) -> StoryRequest {
-        StoryRequest {
-            user_id: self.user_id,
-            chat: self.chat,
-            point: self.point,
-            lang: self.lang,
-            radius_m,
-            photos,
-            venue: None,
-            started: Instant::now(),
-        }
-    }
-}
-
-/// What became of a [`TourStoryRequest`].
-#[derive(Debug, Clone, PartialEq)]
-pub enum TourOutcome {
-    /// A story was sent (its number is used).
-    Told {
-        /// The place told about.
-        place: PlaceId,
-        /// Its distance from the walker, in metres.
-        distance_m: f64,
-        /// Where the text came from.
-        source: StorySource,
-    },
-    /// No untold place (nearer than asked) around: nothing was sent.
-    NothingNew,
-    /// Every LLM permit was taken (or the gate shed the request): nothing was sent, retry later.
-    GateBusy,
-    /// The place sources could not be reached: nothing was sent, retry later.
-    Unavailable,
-    /// The story could not be delivered; `blocked` when the user blocked the bot.
-    Undelivered {
-        /// Telegram said the user blocked the bot: the tour should end.
-        blocked: bool,
-    },
-    /// The tour ended before the story was ready: nothing was sent.
-    Cancelled,
-}
 
 /// Where to look for a place, relative to the direction the walker is heading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,135 +75,208 @@ impl HeadingCue {
     }
 }
 
-impl Storyteller {
-    /// Tells the nearest untold place on a tour, numbered and with a heading cue; see
-    /// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
-    /// `story` carries the user's preferences (see [`TourStoryRequest::story_request`]).
-    pub async fn tell_tour_story(
-        &self,
-        story: &StoryRequest,
-        tour: &TourStoryRequest,
-    ) -> TourOutcome {
-        let prepared = tokio::select! {
-            () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
-            prepared = self.prepare_tour_story(story, tour) => prepared,
-        };
-        let (reserved, text, source) = match prepared {
-            Ok(prepared) => prepared,
-            Err(outcome) => return outcome,
-        };
-        if tour.cancel.is_cancelled() {
-            return TourOutcome::Cancelled;
-        }
-        let outcome = self
-            .send_tour_story(story, tour, &reserved.place, &text, source)
-            .await;
-        if matches!(outcome, TourOutcome::Told { .. }) {
-            reserved.keep();
-        }
-        outcome
-    }
+/// Tells tours' stories and summaries: the production guide of the tours actor.
+pub struct TourGuide {
+    steps: StorySteps,
+    /// For each story's radius and photo preferences (they may change during a tour).
+    users: UserStore,
+    /// Where finished tours are recorded (a user's distance walked).
+    db: Addr<DbActor>,
+}
 
-    /// Finds the place and writes its story, or says why not.
-    async fn prepare_tour_story(
-        &self,
-        story: &StoryRequest,
-        tour: &TourStoryRequest,
-    ) -> Result<(Reserved, String, StorySource), TourOutcome> {
-        let nearer = |place: &Place| {
-            tour.nearer_than_m
-                .is_none_or(|limit| place.distance_m < limit)
-        };
-        let reserved = self
-            .reserve_nearest(story, nearer)
-            .await
-            .map_err(|error| {
-                tracing::info!(?error, "tour tick: no place can be chosen now");
+impl TourGuide {
+    /// A guide running the pipeline's `steps`, reading `users`' preferences, recording
+    /// finished tours with `db`.
+    pub fn new(steps: StorySteps, users: UserStore, db: Addr<DbActor>) -> Self {
+        Self { steps, users, db }
+    }
+}
+
+impl Actor for TourGuide {
+    type Context = Context<Self>;
+}
+
+impl Supervised for TourGuide {}
+
+impl Handler<TellTourStory> for TourGuide {
+    type Result = ResponseFuture<TourOutcome>;
+
+    fn handle(
+        &mut self,
+        TellTourStory(request): TellTourStory,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let (steps, users) = (self.steps.clone(), self.users.clone());
+        Box::pin(async move {
+            let preferences = users.preferences(request.user_id).await;
+            let story = story_request(&request, preferences.radius_m, preferences.photos);
+            // A panic here would take the guide's thread down with every tour's story.
+            let told = AssertUnwindSafe(tell_tour_story(&steps, &story, &request)).catch_unwind();
+            told.await.unwrap_or_else(|_| {
+                tracing::error!("a tour story panicked");
                 TourOutcome::Unavailable
-            })?
-            .ok_or(TourOutcome::NothingNew)?;
-        let _typing = self.typing_soon(story.chat);
-        match self
-            .tour_story_text(&reserved.place, story, tour.priority)
-            .await
-        {
-            Ok((text, source)) => Ok((reserved, text, source)),
-            Err(GateBusy) => Err(TourOutcome::GateBusy),
-        }
+            })
+        })
     }
+}
 
-    /// The story text: cache, else the gate, else the place's own summary. A `Live` tick never
-    /// queues behind a full gate (`GateBusy`: retried at the next tick) and waits for its story
-    /// as long as the gate takes; the first story (`Interactive`) waits at most
-    /// `LLM_QUEUE_WAIT_SECS`, then the summary goes out and the story is cached when it comes.
-    async fn tour_story_text(
-        &self,
-        place: &Place,
-        story: &StoryRequest,
-        priority: Priority,
-    ) -> Result<(String, StorySource), GateBusy> {
-        let live = priority != Priority::Interactive;
-        if live
-            && let Some(gate) = &self.gate
-            && matches!(gate.send(GateStats).await, Ok(s) if s.in_flight >= s.permits)
-        {
-            return Err(GateBusy);
-        }
-        let wait = (!live).then_some(self.llm_wait);
-        match self
-            .story_or_busy(place, story, Depth::First, priority, wait)
-            .await
-        {
-            Err(GateBusy) if !live => {
-                let text = fallback_text(&place.summary, Depth::First);
-                Ok((text, StorySource::Fallback))
+impl Handler<TourEnded> for TourGuide {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, ended: TourEnded, _: &mut Self::Context) -> Self::Result {
+        self.db.do_send(RecordTour(FinishedTour {
+            user_id: ended.user_id as i64,
+            started_at: ended.started_at,
+            ended_at: ended.ended_at,
+            stories_told: ended.summary.stories,
+            distance_walked_m: ended.summary.distance_m,
+        }));
+        let teller = self.steps.teller.clone();
+        Box::pin(async move {
+            if ended.reason == EndReason::Blocked {
+                return;
             }
-            other => other,
-        }
+            let text = ended.summary.text(ended.lang);
+            teller
+                .note(ChatId(ended.chat_id), text, SendClass::Other)
+                .await;
+        })
     }
+}
 
-    async fn send_tour_story(
-        &self,
-        story: &StoryRequest,
-        tour: &TourStoryRequest,
-        place: &Place,
-        text: &str,
-        source: StorySource,
-    ) -> TourOutcome {
-        let mut shown = place.clone();
-        shown.title = format!("#{} · {}", tour.number, place.title);
-        let body = match tour.heading {
-            Some(heading) => {
-                let bearing = story.point.bearing_deg(&place.coordinates);
-                let cue = HeadingCue::new(f64::from(heading), bearing);
-                format!("{}\n\n{text}", cue.text(story.lang))
+/// The pipeline's request for a tour story, with the user's radius and photo preferences.
+fn story_request(tour: &TourStoryRequest, radius_m: u32, photos: bool) -> StoryRequest {
+    StoryRequest {
+        user_id: tour.user_id,
+        chat: tour.chat,
+        point: tour.point,
+        lang: tour.lang,
+        radius_m,
+        photos,
+        venue: None,
+        started: Instant::now(),
+    }
+}
+
+/// Tells the nearest untold place on a tour, numbered and with a heading cue; see
+/// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
+async fn tell_tour_story(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    tour: &TourStoryRequest,
+) -> TourOutcome {
+    let prepared = tokio::select! {
+        () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
+        prepared = prepare(steps, story, tour) => prepared,
+    };
+    let (reserved, text, source) = match prepared {
+        Ok(prepared) => prepared,
+        Err(outcome) => return outcome,
+    };
+    if tour.cancel.is_cancelled() {
+        return TourOutcome::Cancelled;
+    }
+    let outcome = send(steps, story, tour, &reserved.place, &text, source).await;
+    if matches!(outcome, TourOutcome::Told { .. }) {
+        reserved.keep();
+    }
+    outcome
+}
+
+/// Reserves the place and writes its story, or says why not.
+async fn prepare(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    tour: &TourStoryRequest,
+) -> Result<(Reserved, String, StorySource), TourOutcome> {
+    let nearer = |place: &Place| {
+        tour.nearer_than_m
+            .is_none_or(|limit| place.distance_m < limit)
+    };
+    let reserved = steps
+        .reserve_place(story, nearer)
+        .await
+        .map_err(|error| {
+            tracing::info!(?error, "tour tick: no place can be chosen now");
+            TourOutcome::Unavailable
+        })?
+        .ok_or(TourOutcome::NothingNew)?;
+    let _typing = steps.teller.typing_soon(story.chat);
+    match text(steps, &reserved.place, story, tour.priority).await {
+        Ok((text, source)) => Ok((reserved, text, source)),
+        Err(GateBusy) => Err(TourOutcome::GateBusy),
+    }
+}
+
+/// The story text: cache, else the gate, else the place's own summary. A `Live` tick never
+/// queues behind a full gate (`GateBusy`: retried at the next tick) and waits for its story
+/// as long as the gate takes; the first story (`Interactive`) waits at most
+/// `LLM_QUEUE_WAIT_SECS`, then the summary goes out and the story is cached when it comes.
+async fn text(
+    steps: &StorySteps,
+    place: &Place,
+    story: &StoryRequest,
+    priority: Priority,
+) -> Result<(String, StorySource), GateBusy> {
+    let live = priority != Priority::Interactive;
+    if live && steps.writer.gate_is_full().await {
+        return Err(GateBusy);
+    }
+    let subject = Subject {
+        place,
+        from: story.point,
+        lang: story.lang,
+        depth: Depth::First,
+    };
+    if live {
+        steps.writer.story_or_busy(subject, priority, None).await
+    } else {
+        Ok(steps.writer.story(subject, priority).await)
+    }
+}
+
+/// Sends the numbered story with its heading cue.
+async fn send(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    tour: &TourStoryRequest,
+    place: &Place,
+    text: &str,
+    source: StorySource,
+) -> TourOutcome {
+    let mut shown = place.clone();
+    shown.title = format!("#{} · {}", tour.number, place.title);
+    let body = match tour.heading {
+        Some(heading) => {
+            let bearing = story.point.bearing_deg(&place.coordinates);
+            let cue = HeadingCue::new(f64::from(heading), bearing);
+            format!("{}\n\n{text}", cue.text(story.lang))
+        }
+        None => text.to_owned(),
+    };
+    let class = match tour.priority {
+        Priority::Interactive => SendClass::FirstAnswer,
+        _ => SendClass::Story,
+    };
+    let told = Told {
+        place,
+        shown: &shown,
+        text: &body,
+        source,
+    };
+    match steps.teller.deliver(&story.listener(), &told, class).await {
+        Ok(()) => {
+            tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+            TourOutcome::Told {
+                place: place.id.clone(),
+                distance_m: story.point.distance_m(&place.coordinates),
+                source,
             }
-            None => text.to_owned(),
-        };
-        let class = match tour.priority {
-            Priority::Interactive => SendClass::FirstAnswer,
-            _ => SendClass::Story,
-        };
-        let told = Told {
-            place,
-            shown: &shown,
-            text: &body,
-            source,
-        };
-        match self.deliver(story, &told, class).await {
-            Ok(()) => {
-                tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
-                TourOutcome::Told {
-                    place: place.id.clone(),
-                    distance_m: story.point.distance_m(&place.coordinates),
-                    source,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "tour story not delivered");
-                let blocked = matches!(error, TelegramError::Blocked);
-                TourOutcome::Undelivered { blocked }
-            }
+        }
+        Err(error) => {
+            tracing::warn!(%error, "tour story not delivered");
+            let blocked = matches!(error, TelegramError::Blocked);
+            TourOutcome::Undelivered { blocked }
         }
     }
 }

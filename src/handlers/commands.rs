@@ -13,10 +13,10 @@ use teloxide::{
 };
 
 use super::{
-    lanes::spawn_work,
-    router::Router,
+    context::Context,
     settings, stats,
     tours::{self, INTERVAL_BUTTON},
+    work::spawn_work,
 };
 use crate::{
     facts::{
@@ -32,8 +32,8 @@ use crate::{
 const LANGUAGE_BUTTON: &str = "lang";
 
 /// Handles a message starting with `/`.
-pub async fn on_command(router: &Router, message: &Message, user: &User, lang: Lang, text: &str) {
-    let Some((name, _args)) = parse_command(text, router.bot_username.as_str()) else {
+pub async fn on_command(ctx: &Context, message: &Message, user: &User, lang: Lang, text: &str) {
+    let Some((name, _args)) = parse_command(text, ctx.bot_username.as_str()) else {
         // Addressed to another bot (`/start@otherbot`), in a reply to us: not ours to answer.
         return;
     };
@@ -43,71 +43,70 @@ pub async fn on_command(router: &Router, message: &Message, user: &User, lang: L
     match name.to_ascii_lowercase().as_str() {
         "start" => {
             let html = format!("{}\n\n{}", texts.welcome, texts.live_guide);
-            send_with_keyboard(router, message, lang, html);
+            send_with_keyboard(ctx, message, lang, html);
         }
-        "help" => send_with_keyboard(router, message, lang, texts.live_guide.to_owned()),
-        "settings" => settings::show(router, message.chat.id, user).await,
-        "reset" => settings::confirm_reset(router, message.chat.id, lang),
+        "help" => send_with_keyboard(ctx, message, lang, texts.live_guide.to_owned()),
+        "settings" => settings::show(ctx, message.chat.id, user).await,
+        "reset" => settings::confirm_reset(ctx, message.chat.id, lang),
         "stats" if !message.chat.is_private() => {
             // Figures (the bot's, or the user's own) are never posted to a whole group.
-            router.reply(chat, texts.stats_in_private);
+            ctx.reply(chat, texts.stats_in_private);
         }
-        "stats" => stats::show(router, message.chat.id, user, lang).await,
-        "stop" => tours::on_stop(router, chat, user, lang).await,
+        "stats" => stats::show(ctx, message.chat.id, user, lang).await,
+        "stop" => tours::on_stop(ctx, chat, user, lang).await,
         "language" => {
-            let request = router
-                .outbox
+            let request = ctx
                 .bot()
                 .send_message(chat, texts.choose_language)
                 .reply_markup(language_buttons());
-            router.send(chat, request, "language menu not delivered");
+            ctx.send(chat, request, "language menu not delivered");
         }
         _ => {
-            router.reply(chat, texts.unknown_command);
+            ctx.reply(chat, texts.unknown_command);
         }
     }
 }
 
 /// Handles an inline button press.
-pub async fn on_button(router: &Router, query: CallbackQuery) {
-    let lang = router.language(&query.from).await;
+pub async fn on_button(ctx: &Context, query: CallbackQuery) {
+    let lang = ctx.language(&query.from).await;
     let data = query.data.as_deref().unwrap_or_default();
     match data.split_once(':') {
         Some((LANGUAGE_BUTTON, code)) => match Lang::from_code(code) {
             Some(chosen) => {
-                choose_language(router, &query, chosen).await;
-                router.answer_button(&query, Some(chosen.texts().language_set));
+                choose_language(ctx, &query, chosen).await;
+                ctx.answer_button(&query, Some(chosen.texts().language_set));
             }
-            None => router.answer_button(&query, Some(lang.texts().stale_button)),
+            None => ctx.answer_button(&query, Some(lang.texts().stale_button)),
         },
         Some((INTERVAL_BUTTON, minutes)) => {
-            tours::on_interval_button(router, &query, lang, minutes).await;
+            tours::on_interval_button(ctx, &query, lang, minutes).await;
         }
         Some((kind @ (MORE_BUTTON | NEXT_BUTTON | MAP_BUTTON), token)) => {
             // Answer first: the story may take seconds and the button must stop spinning.
-            router.answer_button(&query, None);
+            ctx.answer_button(&query, None);
             let pressed = match token.parse() {
-                Ok(token) => story_button(router, &query, kind, token).await,
+                Ok(token) => story_button(ctx, &query, kind, token).await,
                 Err(_) => Err(Refused::Unknown),
             };
             if pressed.is_err() {
-                router.reply(query.from.id.into(), lang.texts().stale_button);
+                ctx.reply(query.from.id.into(), lang.texts().stale_button);
             }
         }
         Some((settings::SETTINGS_BUTTON, choice)) => {
-            let answer = settings::on_choice(router, &query, choice).await;
-            router.answer_button(&query, answer);
+            let answer = settings::on_choice(ctx, &query, choice).await;
+            ctx.answer_button(&query, answer);
         }
         Some((settings::RESET_BUTTON, answer)) => {
-            settings::on_reset(router, &query, lang, answer == "yes").await;
-            router.answer_button(&query, None);
+            settings::on_reset(ctx, &query, lang, answer == "yes").await;
+            ctx.answer_button(&query, None);
         }
-        _ => router.answer_button(&query, Some(lang.texts().stale_button)),
+        _ => ctx.answer_button(&query, Some(lang.texts().stale_button)),
     }
 }
 
 async fn story_button(
-    router: &Router,
+    ctx: &Context,
     query: &CallbackQuery,
     kind: &str,
     token: ButtonToken,
@@ -115,21 +114,21 @@ async fn story_button(
     let chat = query
         .regular_message()
         .map_or(query.from.id.into(), |message| message.chat.id);
-    let preferences = router.users.preferences(query.from.id.0).await;
+    let preferences = ctx.users.preferences(query.from.id.0).await;
     // The point is replaced by the story's own; any valid one will do here.
     let origin = Coordinates { lat: 0.0, lon: 0.0 };
-    let request = router.story_request(&query.from, chat, origin, &preferences);
+    let request = ctx.story_request(&query.from, chat, origin, &preferences);
     let button = match kind {
         MORE_BUTTON => StoryButton::More,
         NEXT_BUTTON => StoryButton::Next,
         _ => StoryButton::Map,
     };
-    spawn_work(router.stories.press(button, request, token)?);
+    spawn_work(ctx.stories.press(button, request, token)?);
     Ok(())
 }
 
-async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
-    let saved = router
+async fn choose_language(ctx: &Context, query: &CallbackQuery, chosen: Lang) {
+    let saved = ctx
         .users
         .update(query.from.id.0, |preferences| {
             preferences.language = Some(chosen)
@@ -142,19 +141,16 @@ async fn choose_language(router: &Router, query: &CallbackQuery, chosen: Lang) {
     let Some(message) = query.regular_message() else {
         return;
     };
-    let edit = router.outbox.bot().edit_message_text(
-        message.chat.id,
-        message.id,
-        chosen.texts().language_set,
-    );
-    router.send(message.chat.id, edit, "language message not updated");
+    let edit =
+        ctx.bot()
+            .edit_message_text(message.chat.id, message.id, chosen.texts().language_set);
+    ctx.send(message.chat.id, edit, "language message not updated");
 }
 
 /// Sends `html` with the "send my location" keyboard; in a group without it (Telegram takes
 /// location buttons in private chats only, and they would pop up for every member).
-fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html: String) {
-    let mut request = router
-        .outbox
+fn send_with_keyboard(ctx: &Context, message: &Message, lang: Lang, html: String) {
+    let mut request = ctx
         .bot()
         .send_message(message.chat.id, html)
         .parse_mode(ParseMode::Html);
@@ -165,7 +161,7 @@ fn send_with_keyboard(router: &Router, message: &Message, lang: Lang, html: Stri
             .resize_keyboard();
         request = request.reply_markup(ReplyMarkup::Keyboard(keyboard));
     }
-    router.send(message.chat.id, request, "reply with keyboard");
+    ctx.send(message.chat.id, request, "reply with keyboard");
 }
 
 fn language_buttons() -> InlineKeyboardMarkup {

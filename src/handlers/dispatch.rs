@@ -18,7 +18,7 @@ use std::{
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{lanes::Lanes, router::Router};
+use super::{context::Context, lanes::Lanes};
 use crate::cache::SeenUpdates;
 
 /// What happened to an offered update.
@@ -50,10 +50,10 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher that lets at most `backlog_max` updates be handled at once.
-    pub fn new(router: Arc<Router>, backlog_max: usize, seen: SeenUpdates) -> Self {
+    pub fn new(ctx: Arc<Context>, backlog_max: usize, seen: SeenUpdates) -> Self {
         let backlog_max = backlog_max.clamp(1, Semaphore::MAX_PERMITS);
         Self {
-            lanes: Lanes::new(router),
+            lanes: Lanes::new(ctx),
             backlog: Arc::new(Semaphore::new(backlog_max)),
             backlog_max,
             seen,

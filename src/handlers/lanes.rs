@@ -4,7 +4,7 @@
 //!
 //! A lane only *decides* (applies a setting, starts or stops a tour, takes the send queue's
 //! place for a reply, hands a location to the story pipeline); the slow work (Wikipedia, the
-//! LLM, waiting for the send budget) runs in tasks started with [`spawn_work`], which do not
+//! LLM, waiting for the send budget) runs in tasks started with [`work::spawn_work`], which do not
 //! hold the lane. A lane exists only while it has updates to handle: a user with nothing
 //! queued costs nothing. A lane holds at most [`LANE_CAP`] updates; an edit of a live
 //! location replaces an edit of the same message still waiting (only the newest position
@@ -15,7 +15,6 @@
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
-    future::Future,
     panic::AssertUnwindSafe,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
@@ -23,28 +22,11 @@ use std::{
 use futures::FutureExt;
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::OwnedSemaphorePermit;
-use tracing::Instrument;
 
-use super::router::Router;
+use super::{context::Context, router, work};
 
 /// Updates one user may have waiting in their lane.
 pub const LANE_CAP: usize = 32;
-
-tokio::task_local! {
-    /// The backlog permit of the update being decided; work it starts takes a share.
-    static PERMIT: Arc<OwnedSemaphorePermit>;
-}
-
-/// Starts `work` outside the lane. It keeps the current update's backlog permit until it
-/// ends, so the shutdown drain waits for it.
-pub fn spawn_work(work: impl Future<Output = ()> + Send + 'static) {
-    let permit = PERMIT.try_with(Arc::clone).ok();
-    let work = async move {
-        work.await;
-        drop(permit);
-    };
-    tokio::spawn(work.in_current_span());
-}
 
 /// An update waiting in a lane, with its backlog permit.
 struct Queued {
@@ -70,16 +52,16 @@ impl LaneKey {
 
 /// The lanes of every user with updates in flight.
 pub struct Lanes {
-    router: Arc<Router>,
+    ctx: Arc<Context>,
     /// A key is present exactly while its lane's task runs.
     waiting: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
 }
 
 impl Lanes {
-    /// Lanes handing their updates to `router`.
-    pub fn new(router: Arc<Router>) -> Arc<Self> {
+    /// Lanes routing their updates with `ctx`.
+    pub fn new(ctx: Arc<Context>) -> Arc<Self> {
         Arc::new(Self {
-            router,
+            ctx,
             waiting: Mutex::default(),
         })
     }
@@ -131,8 +113,7 @@ impl Lanes {
     /// update is given up, and the lane goes on with the user's next update.
     async fn decide(&self, Queued { update, permit }: Queued) {
         let update_id = update.id.0;
-        let permit = Arc::new(permit);
-        let decided = PERMIT.scope(permit, self.router.route(update));
+        let decided = work::with_permit(permit, router::route(&self.ctx, update));
         if AssertUnwindSafe(decided).catch_unwind().await.is_err() {
             tracing::error!(update_id, "handling an update panicked; update given up");
         }

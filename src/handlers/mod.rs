@@ -2,6 +2,7 @@
 //! the dispatcher between them and the router, and the handlers the router calls.
 
 pub mod commands;
+pub mod context;
 pub mod dispatch;
 pub mod health;
 pub mod lanes;
@@ -11,3 +12,4 @@ pub mod settings;
 pub mod stats;
 pub mod tours;
 pub mod webhook;
+pub mod work;

@@ -9,7 +9,7 @@ use teloxide::{
     types::{CallbackQuery, ChatId, InlineKeyboardButton, InlineKeyboardMarkup, ParseMode, User},
 };
 
-use super::router::Router;
+use super::context::Context;
 use crate::{
     i18n::Lang,
     users::{LIVE_INTERVALS_MIN, Preferences, RADII_M},
@@ -21,28 +21,23 @@ pub const SETTINGS_BUTTON: &str = "set";
 pub const RESET_BUTTON: &str = "reset";
 
 /// Sends the settings message.
-pub async fn show(router: &Router, chat: ChatId, user: &User) {
-    let preferences = router.users.preferences(user.id.0).await;
+pub async fn show(ctx: &Context, chat: ChatId, user: &User) {
+    let preferences = ctx.users.preferences(user.id.0).await;
     let lang = preferences.language_for(user);
-    let request = router
-        .outbox
+    let request = ctx
         .bot()
         .send_message(chat, summary(&preferences, lang))
         .parse_mode(ParseMode::Html)
         .reply_markup(keyboard(&preferences, lang));
-    router.send(chat, request, "settings not delivered");
+    ctx.send(chat, request, "settings not delivered");
 }
 
 /// Applies a settings button (`lang:ru`, ...) and updates the message in place.
-pub async fn on_choice(
-    router: &Router,
-    query: &CallbackQuery,
-    choice: &str,
-) -> Option<&'static str> {
+pub async fn on_choice(ctx: &Context, query: &CallbackQuery, choice: &str) -> Option<&'static str> {
     let Some(change) = Choice::parse(choice) else {
-        return Some(router.language(&query.from).await.texts().stale_button);
+        return Some(ctx.language(&query.from).await.texts().stale_button);
     };
-    let saved = router
+    let saved = ctx
         .users
         .update(query.from.id.0, |preferences| change.apply(preferences))
         .await;
@@ -50,18 +45,17 @@ pub async fn on_choice(
         Ok(preferences) => preferences,
         Err(error) => {
             tracing::warn!(%error, "preference not saved");
-            return Some(router.language(&query.from).await.texts().not_saved);
+            return Some(ctx.language(&query.from).await.texts().not_saved);
         }
     };
     let lang = preferences.language_for(&query.from);
     if let Some(message) = query.regular_message() {
-        let edit = router
-            .outbox
+        let edit = ctx
             .bot()
             .edit_message_text(message.chat.id, message.id, summary(&preferences, lang))
             .parse_mode(ParseMode::Html)
             .reply_markup(keyboard(&preferences, lang));
-        router.send(message.chat.id, edit, "settings message not updated");
+        ctx.send(message.chat.id, edit, "settings message not updated");
     }
     Some(lang.texts().settings_saved)
 }
@@ -186,33 +180,32 @@ fn keyboard(preferences: &Preferences, lang: Lang) -> InlineKeyboardMarkup {
 }
 
 /// Asks whether to forget the user's settings and history.
-pub fn confirm_reset(router: &Router, chat: ChatId, lang: Lang) {
+pub fn confirm_reset(ctx: &Context, chat: ChatId, lang: Lang) {
     let (yes, no) = lang.texts().reset_buttons;
     let buttons = InlineKeyboardMarkup::new([[
         InlineKeyboardButton::callback(yes, format!("{RESET_BUTTON}:yes")),
         InlineKeyboardButton::callback(no, format!("{RESET_BUTTON}:no")),
     ]]);
-    let request = router
-        .outbox
+    let request = ctx
         .bot()
         .send_message(chat, lang.texts().reset_question)
         .reply_markup(buttons);
-    router.send(chat, request, "reset question not delivered");
+    ctx.send(chat, request, "reset question not delivered");
 }
 
 /// Carries out (or cancels) a reset and says so in place of the question.
-pub async fn on_reset(router: &Router, query: &CallbackQuery, lang: Lang, confirmed: bool) {
+pub async fn on_reset(ctx: &Context, query: &CallbackQuery, lang: Lang, confirmed: bool) {
     let texts = lang.texts();
     let outcome = if !confirmed {
         texts.reset_cancelled
     } else {
         let user_id = query.from.id.0;
-        match router.users.reset(user_id).await {
+        match ctx.users.reset(user_id).await {
             Ok(()) => {
-                router.stories.forget(user_id).await;
+                ctx.stories.forget(user_id).await;
                 tracing::info!("user reset");
                 // After a reset the user's language follows Telegram's again.
-                router.language(&query.from).await.texts().reset_done
+                ctx.language(&query.from).await.texts().reset_done
             }
             Err(error) => {
                 tracing::warn!(%error, "reset failed");
@@ -225,14 +218,11 @@ pub async fn on_reset(router: &Router, query: &CallbackQuery, lang: Lang, confir
         .map_or(query.from.id.into(), |m| m.chat.id);
     match query.regular_message() {
         Some(message) => {
-            let edit = router
-                .outbox
-                .bot()
-                .edit_message_text(chat, message.id, outcome);
-            router.send(chat, edit, "reset outcome not shown");
+            let edit = ctx.bot().edit_message_text(chat, message.id, outcome);
+            ctx.send(chat, edit, "reset outcome not shown");
         }
         None => {
-            router.reply(chat, outcome);
+            ctx.reply(chat, outcome);
         }
     }
 }

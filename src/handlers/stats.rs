@@ -4,31 +4,33 @@
 
 use teloxide::types::{ChatId, User};
 
-use super::router::Router;
+use super::context::Context;
 use crate::{
     actors::{
         db_actor::{AdminStats, OwnStats},
+        fact_cache::Stats as CacheStats,
         live_sessions::SessionsStats,
+        openai_gate::GateStats,
     },
     db::queries::DbStats,
     i18n::Lang,
 };
 
 /// Answers `/stats` from `user` in `chat`.
-pub async fn show(router: &Router, chat: ChatId, user: &User, lang: Lang) {
-    let text = if router.settings.is_admin(user.id.0) {
-        admin_text(router, lang).await
+pub async fn show(ctx: &Context, chat: ChatId, user: &User, lang: Lang) {
+    let text = if ctx.settings.is_admin(user.id.0) {
+        admin_text(ctx, lang).await
     } else {
-        own_text(router, user.id.0, lang).await
+        own_text(ctx, user.id.0, lang).await
     };
-    router.reply(
+    ctx.reply(
         chat,
         &text.unwrap_or_else(|| lang.texts().stats_unavailable.to_owned()),
     );
 }
 
-async fn own_text(router: &Router, user_id: u64, lang: Lang) -> Option<String> {
-    let stats = router
+async fn own_text(ctx: &Context, user_id: u64, lang: Lang) -> Option<String> {
+    let stats = ctx
         .db
         .send(OwnStats {
             user_id: user_id as i64,
@@ -50,10 +52,13 @@ async fn own_text(router: &Router, user_id: u64, lang: Lang) -> Option<String> {
     ))
 }
 
-async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
-    let db: DbStats = router.db.send(AdminStats).await.ok()?.ok()?;
-    let cache = router.stories.cache_stats().await.unwrap_or_default();
-    let gate = router.stories.gate_stats().await;
+async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
+    let db: DbStats = ctx.db.send(AdminStats).await.ok()?.ok()?;
+    let cache = ctx.cache.send(CacheStats).await.unwrap_or_default();
+    let gate = match &ctx.gate {
+        Some(gate) => gate.send(GateStats).await.ok(),
+        None => None,
+    };
     let lookups = cache.l1_hits + cache.l2_hits + cache.misses;
     let hits = cache.l1_hits + cache.l2_hits;
     let hit_ratio = if lookups == 0 {
@@ -65,8 +70,8 @@ async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
     let (queued, in_flight, permits, calls) = gate.map_or(([0; 3], 0, 0, 0), |g| {
         (g.queued, g.in_flight, g.permits, g.calls_started)
     });
-    let uptime = router.started_at.elapsed().as_secs();
-    let tours = router.tours.send(SessionsStats).await.ok();
+    let uptime = ctx.started_at.elapsed().as_secs();
+    let tours = ctx.tours.send(SessionsStats).await.ok();
     let (live, live_cap) = tours.map_or((0, 0), |tours| (tours.active, tours.cap));
     Some(fill(
         lang.texts().admin_stats,
@@ -93,7 +98,7 @@ async fn admin_text(router: &Router, lang: Lang) -> Option<String> {
             ("permits", permits.to_string()),
             ("live", live.to_string()),
             ("live_cap", live_cap.to_string()),
-            ("errors", router.errors.last_24h().to_string()),
+            ("errors", ctx.errors.last_24h().to_string()),
             (
                 "uptime",
                 format!("{}h {:02}m", uptime / 3600, uptime % 3600 / 60),

@@ -12,11 +12,12 @@ use teloxide::{
     },
 };
 
-use super::{lanes::spawn_work, router::Router};
+use super::{context::Context, work::spawn_work};
 use crate::{
-    actors::live_sessions::{LiveUpdate, PositionFix, SetInterval, Start, StartOutcome, Stop},
+    actors::live_sessions::{LiveUpdate, SetInterval, Start, StartOutcome, Stop},
     geo::Coordinates,
     i18n::Lang,
+    tour::PositionFix,
     users::{LIVE_INTERVALS_MIN, Preferences},
 };
 
@@ -34,7 +35,7 @@ fn fix(location: &Location, date: i64) -> Option<PositionFix> {
 
 /// A location with `live_period` in a private chat: start (or refresh) the user's tour.
 pub async fn on_live_location(
-    router: &Router,
+    ctx: &Context,
     message: &Message,
     user: &User,
     preferences: &Preferences,
@@ -43,7 +44,7 @@ pub async fn on_live_location(
     let (chat, lang) = (message.chat.id, preferences.language_for(user));
     let sent_at = message.date.timestamp();
     let Some(fix) = fix(location, sent_at) else {
-        router.reply(chat, lang.texts().unusable_message);
+        ctx.reply(chat, lang.texts().unusable_message);
         return;
     };
     let start = Start {
@@ -58,19 +59,19 @@ pub async fn on_live_location(
         sent_at,
         interval: minutes(preferences.live_interval_min),
     };
-    let once = || router.story_request(user, chat, fix.position, preferences);
-    match router.tours.send(start).await {
-        Ok(StartOutcome::Started { interval }) => ask_interval(router, chat, lang, interval),
+    let once = || ctx.story_request(user, chat, fix.position, preferences);
+    match ctx.tours.send(start).await {
+        Ok(StartOutcome::Started { interval }) => ask_interval(ctx, chat, lang, interval),
         Ok(StartOutcome::Refreshed) => tracing::debug!("tour refreshed by a new live location"),
         Ok(StartOutcome::Full { active, cap }) => {
             tracing::info!(active, cap, "tour refused at the cap; telling one place");
-            router.reply(chat, lang.texts().tour_full);
-            spawn_work(router.stories.tell_nearby(once()));
+            ctx.reply(chat, lang.texts().tour_full);
+            spawn_work(ctx.stories.tell_nearby(once()));
         }
-        Ok(StartOutcome::AlreadyOver) => spawn_work(router.stories.tell_nearby(once())),
+        Ok(StartOutcome::AlreadyOver) => spawn_work(ctx.stories.tell_nearby(once())),
         Err(error) => {
             tracing::error!(%error, "the tours actor is unreachable");
-            router.reply(chat, lang.texts().internal_error);
+            ctx.reply(chat, lang.texts().internal_error);
         }
     }
 }
@@ -80,7 +81,7 @@ fn minutes(count: u32) -> Duration {
 }
 
 /// An edited message: a live location moved (or stopped, without `live_period`).
-pub fn on_edited_message(router: &Router, message: &Message) {
+pub fn on_edited_message(ctx: &Context, message: &Message) {
     let (Some(location), Some(user)) = (message.location(), message.from.as_ref()) else {
         tracing::debug!("edited message ignored");
         return;
@@ -93,7 +94,7 @@ pub fn on_edited_message(router: &Router, message: &Message) {
         tracing::warn!("live location out of range ignored");
         return;
     };
-    router.tours.do_send(LiveUpdate {
+    ctx.tours.do_send(LiveUpdate {
         user_id: user.id.0,
         chat_id: message.chat.id.0,
         fix,
@@ -102,30 +103,30 @@ pub fn on_edited_message(router: &Router, message: &Message) {
 }
 
 /// `/stop`: the actor sends the summary; without a tour the user hears there is none.
-pub async fn on_stop(router: &Router, chat: ChatId, user: &User, lang: Lang) {
-    let stopped = router
+pub async fn on_stop(ctx: &Context, chat: ChatId, user: &User, lang: Lang) {
+    let stopped = ctx
         .tours
         .send(Stop { user_id: user.id.0 })
         .await
         .unwrap_or(false);
     if !stopped {
-        router.reply(chat, lang.texts().no_tour);
+        ctx.reply(chat, lang.texts().no_tour);
     }
 }
 
 /// An interval button (`tour:10`): set the interval, remember it, mark the chosen button.
-pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: Lang, choice: &str) {
+pub async fn on_interval_button(ctx: &Context, query: &CallbackQuery, lang: Lang, choice: &str) {
     let texts = lang.texts();
     let Some(chosen) = choice
         .parse::<u32>()
         .ok()
         .filter(|m| LIVE_INTERVALS_MIN.contains(m))
     else {
-        router.answer_button(query, Some(texts.stale_button));
+        ctx.answer_button(query, Some(texts.stale_button));
         return;
     };
     let user_id = query.from.id.0;
-    let saved = router
+    let saved = ctx
         .users
         .update(user_id, |preferences| {
             preferences.live_interval_min = chosen
@@ -135,36 +136,34 @@ pub async fn on_interval_button(router: &Router, query: &CallbackQuery, lang: La
         tracing::warn!(%error, "tour interval not remembered as the default");
     }
     let interval = minutes(chosen);
-    let running = router
+    let running = ctx
         .tours
         .send(SetInterval { user_id, interval })
         .await
         .unwrap_or(false);
     if !running {
-        router.answer_button(query, Some(texts.no_tour));
+        ctx.answer_button(query, Some(texts.no_tour));
         return;
     }
     let chosen_text = texts
         .tour_interval_set
         .replace("{minutes}", &chosen.to_string());
-    router.answer_button(query, Some(&chosen_text));
+    ctx.answer_button(query, Some(&chosen_text));
     if let Some(message) = query.regular_message() {
-        let edit = router
-            .outbox
+        let edit = ctx
             .bot()
             .edit_message_reply_markup(message.chat.id, message.id)
             .reply_markup(interval_buttons(lang, interval));
-        router.send(message.chat.id, edit, "interval buttons not updated");
+        ctx.send(message.chat.id, edit, "interval buttons not updated");
     }
 }
 
-fn ask_interval(router: &Router, chat: ChatId, lang: Lang, interval: Duration) {
-    let request = router
-        .outbox
+fn ask_interval(ctx: &Context, chat: ChatId, lang: Lang, interval: Duration) {
+    let request = ctx
         .bot()
         .send_message(chat, lang.texts().tour_started)
         .reply_markup(interval_buttons(lang, interval));
-    router.send(chat, request, "interval question not delivered");
+    ctx.send(chat, request, "interval question not delivered");
 }
 
 /// 5/10/30/60 min, the current one marked.

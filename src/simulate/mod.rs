@@ -250,7 +250,7 @@ async fn drive(
         plan.duration,
     );
     let walkers = scenario::walkers(&plan);
-    let (figures, transcripts) = scenario::run(&stage, &walkers).await;
+    let (figures, transcripts) = walk::run(&stage, &walkers).await;
     report.scenario = Some(figures);
     let transcript = (args.transcript || args.users == 1)
         .then(|| transcripts.first().map(|lines| transcript::render(lines)))

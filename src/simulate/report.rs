@@ -1,7 +1,7 @@
 //! What a run measured, and how it is printed: latency samples with nearest-rank percentiles,
 //! the answer each location got, the LLM ledger, and the process's peak memory and CPU time.
 
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 use super::{openai::LlmFigures, process::ProcessFigures, telegram::CallLedger};
 
@@ -199,30 +199,6 @@ pub struct Report {
     pub process: Option<ProcessFigures>,
     /// Resident memory of the same process just before the load began, in KiB.
     pub rss_before_kib: Option<u64>,
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.title)?;
-        if let Some(scenario) = &self.scenario {
-            super::report_text::scenario(f, scenario, &self.llm, self.permits)?;
-        }
-        if let Some(flood) = &self.flood {
-            super::report_text::flood(f, flood)?;
-        }
-        if let Some(kib) = self.rss_before_kib {
-            writeln!(
-                f,
-                "memory       RSS before the load {:.1} MiB",
-                kib as f64 / 1024.0
-            )?;
-        }
-        super::report_text::telegram(f, &self.telegram)?;
-        match &self.process {
-            Some(process) => writeln!(f, "{process}"),
-            None => writeln!(f, "process      figures unavailable (no /proc)"),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,37 @@
-//! The printed report: one aligned line per figure, each saying what it counts.
+//! The printed report ([`Report`]'s `Display`): one aligned line per figure, each saying
+//! what it counts.
 
 use std::fmt;
 
 use super::{
     openai::LlmFigures,
-    report::{ANSWER_TARGET, FloodFigures, ScenarioFigures, show},
+    report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, show},
     telegram::CallLedger,
 };
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.title)?;
+        if let Some(figures) = &self.scenario {
+            scenario(f, figures, &self.llm, self.permits)?;
+        }
+        if let Some(figures) = &self.flood {
+            flood(f, figures)?;
+        }
+        if let Some(kib) = self.rss_before_kib {
+            writeln!(
+                f,
+                "memory       RSS before the load {:.1} MiB",
+                kib as f64 / 1024.0
+            )?;
+        }
+        telegram(f, &self.telegram)?;
+        match &self.process {
+            Some(process) => writeln!(f, "{process}"),
+            None => writeln!(f, "process      figures unavailable (no /proc)"),
+        }
+    }
+}
 
 /// The scenario's lines.
 pub fn scenario(

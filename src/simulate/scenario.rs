@@ -12,14 +12,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::future::join_all;
-
 use super::{
     city::{self, BLOCK_M, BLOCKS, Dice, HOT_SPOTS},
     openai::LlmLedger,
-    report::ScenarioFigures,
     telegram::SimTelegram,
-    walk::{Line, WalkLog, walk},
     webhook_client::WebhookClient,
 };
 use crate::geo::Coordinates;
@@ -211,35 +207,6 @@ fn nudge(from: Coordinates, north_m: f64, east_m: f64) -> Coordinates {
         lat: from.lat + north_m / 111_195.0,
         lon: from.lon + east_m / (111_195.0 * from.lat.to_radians().cos()),
     }
-}
-
-/// Runs every walker to the end (or the deadline); returns the figures and every user's log.
-pub async fn run(stage: &Stage, walkers: &[Walker]) -> (ScenarioFigures, Vec<Vec<Line>>) {
-    let logs: Vec<WalkLog> = join_all(walkers.iter().map(|walker| walk(stage, walker))).await;
-    let mut figures = ScenarioFigures {
-        elapsed: stage.started.elapsed(),
-        ..ScenarioFigures::default()
-    };
-    let mut transcripts = Vec::with_capacity(logs.len());
-    for log in logs {
-        figures.acks.extend(&log.acks);
-        figures.accepted += log.accepted;
-        figures.refused += log.refused;
-        match log.start {
-            Some((latency, saturated)) => {
-                figures.start.push(latency);
-                if saturated {
-                    figures.start_saturated.push(latency);
-                }
-            }
-            None => figures.start_unanswered += 1,
-        }
-        figures.locations.merge(&log.location);
-        figures.tour_answers.merge(&log.tour);
-        figures.tour_edits += log.tour_edits;
-        transcripts.push(log.transcript);
-    }
-    (figures, transcripts)
 }
 
 #[cfg(test)]

@@ -2,12 +2,20 @@
 //! time since the user's first message. Text sent as HTML reads as a Telegram client shows it
 //! (tags dropped, entities decoded); text sent without a parse mode reads as it was sent.
 
-use std::fmt::Write;
+use std::{fmt::Write, time::Instant};
 
-use super::{
-    telegram::{Delivery, Method},
-    walk::Line,
-};
+use super::telegram::{Delivery, Method};
+
+/// One line of a chat, for the transcript.
+#[derive(Debug, Clone)]
+pub struct Line {
+    /// When it was sent (by the user) or reached Telegram (from the bot).
+    pub at: Instant,
+    /// Whether the user wrote it.
+    pub from_user: bool,
+    /// What it said.
+    pub text: String,
+}
 
 /// How a delivery reads in a transcript.
 pub fn describe(delivery: &Delivery) -> String {

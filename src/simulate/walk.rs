@@ -5,13 +5,15 @@
 
 use std::time::{Duration, Instant};
 
+use futures::future::join_all;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
     openai::STORY_MARK,
-    report::{AnswerKind, Answers, Samples},
+    report::{AnswerKind, Answers, Samples, ScenarioFigures},
     scenario::{Stage, Walker},
     telegram::{Delivery, Method},
+    transcript::Line,
     updates::{self, LiveEdit, Sender},
 };
 use crate::i18n::Lang;
@@ -22,17 +24,6 @@ const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
 const SUMMARY_PATIENCE: Duration = Duration::from_secs(2);
 /// Longest a user waits for the reply to `/start`.
 const START_PATIENCE: Duration = Duration::from_secs(10);
-
-/// One line of a chat, for the transcript.
-#[derive(Debug, Clone)]
-pub struct Line {
-    /// When it was sent (by the user) or reached Telegram (from the bot).
-    pub at: Instant,
-    /// Whether the user wrote it.
-    pub from_user: bool,
-    /// What it said.
-    pub text: String,
-}
 
 /// What one user measured.
 #[derive(Debug, Default)]
@@ -53,6 +44,35 @@ pub struct WalkLog {
     pub tour_edits: u64,
     /// The chat, in order of events.
     pub transcript: Vec<Line>,
+}
+
+/// Runs every walker to the end (or the deadline); returns the figures and every user's log.
+pub async fn run(stage: &Stage, walkers: &[Walker]) -> (ScenarioFigures, Vec<Vec<Line>>) {
+    let logs: Vec<WalkLog> = join_all(walkers.iter().map(|walker| walk(stage, walker))).await;
+    let mut figures = ScenarioFigures {
+        elapsed: stage.started.elapsed(),
+        ..ScenarioFigures::default()
+    };
+    let mut transcripts = Vec::with_capacity(logs.len());
+    for log in logs {
+        figures.acks.extend(&log.acks);
+        figures.accepted += log.accepted;
+        figures.refused += log.refused;
+        match log.start {
+            Some((latency, saturated)) => {
+                figures.start.push(latency);
+                if saturated {
+                    figures.start_saturated.push(latency);
+                }
+            }
+            None => figures.start_unanswered += 1,
+        }
+        figures.locations.merge(&log.location);
+        figures.tour_answers.merge(&log.tour);
+        figures.tour_edits += log.tour_edits;
+        transcripts.push(log.transcript);
+    }
+    (figures, transcripts)
 }
 
 /// Plays one user's part; returns what it measured.

@@ -7,13 +7,10 @@ use std::{sync::Arc, time::Duration};
 use actix::{Addr, ArbiterHandle, Supervisor};
 
 use crate::{
-    actors::db_actor::DbActor,
-    actors::live_sessions::{
-        Clock, Guide, LiveLocationSessions, SessionStore, Shutdown, TourGuide,
-    },
+    actors::live_sessions::{Clock, Guide, LiveLocationSessions, Shutdown},
     config::Settings,
-    facts::Storyteller,
-    telegram::Outbox,
+    facts::{StorySteps, tour::TourGuide},
+    tour::SessionStore,
     users::UserStore,
 };
 
@@ -33,14 +30,12 @@ impl TourActors {
         arbiter: &ArbiterHandle,
         settings: &Settings,
         store: Arc<dyn SessionStore>,
-        stories: Arc<Storyteller>,
-        outbox: Outbox,
-        users: UserStore,
-        db: Addr<DbActor>,
+        steps: StorySteps,
+        users: &UserStore,
     ) -> Self {
-        let guide = Supervisor::start_in_arbiter(arbiter, move |_| {
-            TourGuide::new(stories, outbox, users, db)
-        });
+        let (users, db) = (users.clone(), users.db());
+        let guide =
+            Supervisor::start_in_arbiter(arbiter, move |_| TourGuide::new(steps, users, db));
         let guide = Guide::of(&guide);
         let live = settings.live;
         let sessions = Supervisor::start_in_arbiter(arbiter, move |_| {

@@ -28,6 +28,7 @@ use std::{
     time::Duration,
 };
 
+use actix::Recipient;
 use governor::{Quota, RateLimiter};
 use teloxide::{
     ApiError, Bot, RequestError,
@@ -38,7 +39,7 @@ use teloxide::{
 use tokio::time::Instant;
 
 use super::TelegramError;
-use crate::{config::SendLimits, stats::ErrorLog, users::UserStore};
+use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that failed on the network is tried again.
@@ -138,8 +139,8 @@ struct Counters {
 pub struct Outbox {
     bot: Bot,
     queue: Arc<SendQueue>,
-    /// Where "bot was blocked" is recorded.
-    users: UserStore,
+    /// Where "bot was blocked" is recorded (the database's actor).
+    blocked: Recipient<MarkBlocked>,
     /// Where failed calls are counted.
     errors: ErrorLog,
     counters: Arc<Counters>,
@@ -148,7 +149,12 @@ pub struct Outbox {
 impl Outbox {
     /// Wraps `bot` with the given send limits and starts the queue's scheduler on the
     /// current runtime.
-    pub fn new(bot: Bot, limits: SendLimits, users: UserStore, errors: ErrorLog) -> Self {
+    pub fn new(
+        bot: Bot,
+        limits: SendLimits,
+        blocked: Recipient<MarkBlocked>,
+        errors: ErrorLog,
+    ) -> Self {
         let per_chat =
             Quota::per_second(limits.per_chat_per_sec).allow_burst(limits.per_chat_burst);
         let caps = Caps {
@@ -166,7 +172,7 @@ impl Outbox {
         Self {
             bot,
             queue,
-            users,
+            blocked,
             errors,
             counters: Arc::default(),
         }
@@ -313,7 +319,9 @@ impl Outbox {
         match error {
             RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated) => {
                 tracing::info!(chat_id = chat.0, "the user blocked the bot; not retrying");
-                self.users.mark_blocked(chat);
+                if chat.is_user() {
+                    self.blocked.do_send(MarkBlocked { user_id: chat.0 });
+                }
                 TelegramError::Blocked
             }
             RequestError::RetryAfter(_) => {

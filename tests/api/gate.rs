@@ -4,9 +4,12 @@ use std::time::Duration;
 
 use crate::helpers::mock_openai::{MockOpenAi, Reply, story, story_about};
 use actix::{Actor, Addr};
-use excursobot::actors::openai_gate::{
-    ChatPrompt, GateConfig, GateError, GateSnapshot, GateStats, Generate, OpenAiGate, Priority,
-    ShedReason, StoryShape, Unusable,
+use excursobot::{
+    actors::openai_gate::{
+        GateConfig, GateError, GateSnapshot, GateStats, Generate, OpenAiGate, Priority, ShedReason,
+        Unusable,
+    },
+    prompts::{ChatPrompt, StoryShape},
 };
 use futures::future::join_all;
 use tokio::time::Instant;

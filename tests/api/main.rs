@@ -9,6 +9,7 @@ mod facts;
 mod gate;
 mod groups;
 mod lanes;
+mod layers;
 mod llm_answers;
 mod memory;
 mod onboarding;

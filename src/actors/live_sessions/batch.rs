@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use super::session::PositionFix;
+use crate::tour::PositionFix;
 
 /// One user's newest buffered update.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
 
-use super::session::millis;
+use crate::tour::millis;
 
 /// Wall-clock time that advances with tokio's clock. Clones share the same origin.
 #[derive(Debug, Clone, Copy)]

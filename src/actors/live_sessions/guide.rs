@@ -1,26 +1,71 @@
-//! What the tours actor asks of its guide ([`TellTourStory`], [`TourEnded`], reached through
-//! the [`Guide`] recipients, so tests can put a stub there) and `TourGuide`, the production
-//! guide: it tells tour stories through the [`Storyteller`] and sends end-of-tour summaries
-//! through the outbox, each in a future of its own, so neither actor ever waits on the other.
-
-use std::{panic::AssertUnwindSafe, sync::Arc};
+//! What the tours actor asks of its guide: a story ([`TellTourStory`] with a
+//! [`TourStoryRequest`], answered with a [`TourOutcome`]) and a summary ([`TourEnded`]),
+//! reached through the [`Guide`] recipients. The production guide is the pipeline's
+//! `facts::tour::TourGuide`; tests put a stub there. The actor never knows who tells.
 
 use actix::prelude::*;
-use futures::FutureExt;
-use teloxide::{prelude::Requester, types::ChatId};
+use teloxide::types::ChatId;
+use tokio_util::sync::CancellationToken;
 
-use super::{EndReason, TourSummary};
 use crate::{
-    actors::db_actor::{DbActor, RecordTour},
-    db::queries::FinishedTour,
-    facts::{
-        Storyteller,
-        tour::{TourOutcome, TourStoryRequest},
-    },
+    actors::openai_gate::Priority,
+    geo::Coordinates,
     i18n::Lang,
-    telegram::{Outbox, SendClass},
-    users::UserStore,
+    places::PlaceId,
+    story::StorySource,
+    tour::{EndReason, TourSummary},
 };
+
+/// One story for a tour.
+#[derive(Debug, Clone)]
+pub struct TourStoryRequest {
+    /// Telegram user id (whose "told" places to skip).
+    pub user_id: u64,
+    /// Where the story goes.
+    pub chat: ChatId,
+    /// The walker's position.
+    pub point: Coordinates,
+    /// Direction of movement in degrees (1-360, Telegram's `heading`), for "on your left".
+    pub heading: Option<u16>,
+    /// The user's language.
+    pub lang: Lang,
+    /// The story's number in this tour ("#N").
+    pub number: u32,
+    /// `Interactive` for the first story of a tour, `Live` for ticks.
+    pub priority: Priority,
+    /// Tell a place only if it is nearer than this many metres: the walker has not moved, so
+    /// only a nearer untold place is news.
+    pub nearer_than_m: Option<f64>,
+    /// Fired when the tour ends: after that nothing is sent.
+    pub cancel: CancellationToken,
+}
+
+/// What became of a [`TourStoryRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum TourOutcome {
+    /// A story was sent (its number is used).
+    Told {
+        /// The place told about.
+        place: PlaceId,
+        /// Its distance from the walker, in metres.
+        distance_m: f64,
+        /// Where the text came from.
+        source: StorySource,
+    },
+    /// No untold place (nearer than asked) around: nothing was sent.
+    NothingNew,
+    /// Every LLM permit was taken (or the gate shed the request): nothing was sent, retry later.
+    GateBusy,
+    /// The place sources could not be reached: nothing was sent, retry later.
+    Unavailable,
+    /// The story could not be delivered; `blocked` when the user blocked the bot.
+    Undelivered {
+        /// Telegram said the user blocked the bot: the tour should end.
+        blocked: bool,
+    },
+    /// The tour ended before the story was ready: nothing was sent.
+    Cancelled,
+}
 
 /// Sent to the storyteller: tell this tour story and answer what happened.
 #[derive(Debug, Message)]
@@ -66,87 +111,5 @@ impl Guide {
             stories: addr.clone().recipient(),
             endings: addr.clone().recipient(),
         }
-    }
-}
-
-/// Tells tour stories and summaries for real.
-pub struct TourGuide {
-    stories: Arc<Storyteller>,
-    outbox: Outbox,
-    /// For each story's radius and photo preferences (they may change during a tour).
-    users: UserStore,
-    /// Where finished tours are recorded (a user's distance walked).
-    db: Addr<DbActor>,
-}
-
-impl TourGuide {
-    /// A guide over the facts pipeline, the outbox, the users' preferences and the database.
-    pub fn new(
-        stories: Arc<Storyteller>,
-        outbox: Outbox,
-        users: UserStore,
-        db: Addr<DbActor>,
-    ) -> Self {
-        Self {
-            stories,
-            outbox,
-            users,
-            db,
-        }
-    }
-}
-
-impl Actor for TourGuide {
-    type Context = Context<Self>;
-}
-
-impl Supervised for TourGuide {}
-
-impl Handler<TellTourStory> for TourGuide {
-    type Result = ResponseFuture<TourOutcome>;
-
-    fn handle(
-        &mut self,
-        TellTourStory(request): TellTourStory,
-        _: &mut Self::Context,
-    ) -> Self::Result {
-        let (stories, users) = (Arc::clone(&self.stories), self.users.clone());
-        Box::pin(async move {
-            let preferences = users.preferences(request.user_id).await;
-            let story = request.story_request(preferences.radius_m, preferences.photos);
-            // A panic here would take the guide's thread down with every tour's story.
-            let told = AssertUnwindSafe(stories.tell_tour_story(&story, &request)).catch_unwind();
-            told.await.unwrap_or_else(|_| {
-                tracing::error!("a tour story panicked");
-                TourOutcome::Unavailable
-            })
-        })
-    }
-}
-
-impl Handler<TourEnded> for TourGuide {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, ended: TourEnded, _: &mut Self::Context) -> Self::Result {
-        self.db.do_send(RecordTour(FinishedTour {
-            user_id: ended.user_id as i64,
-            started_at: ended.started_at,
-            ended_at: ended.ended_at,
-            stories_told: ended.summary.stories,
-            distance_walked_m: ended.summary.distance_m,
-        }));
-        let outbox = self.outbox.clone();
-        Box::pin(async move {
-            if ended.reason == EndReason::Blocked {
-                return;
-            }
-            let chat = ChatId(ended.chat_id);
-            let message = outbox
-                .bot()
-                .send_message(chat, ended.summary.text(ended.lang));
-            if let Err(error) = outbox.send(chat, SendClass::Other, message).await {
-                tracing::warn!(%error, "tour summary not delivered");
-            }
-        })
     }
 }

@@ -8,9 +8,11 @@ use actix::prelude::*;
 use super::{
     LiveLocationSessions, LiveUpdate, SessionWriter, Start, StartOutcome, Tour, TourEnded,
     batch::BufferedUpdate,
-    session::{EndReason, LiveSession},
 };
-use crate::actors::openai_gate::Priority;
+use crate::{
+    actors::openai_gate::Priority,
+    tour::{EndReason, LiveSession},
+};
 
 impl LiveLocationSessions {
     /// Handles [`Start`]; see [`StartOutcome`].

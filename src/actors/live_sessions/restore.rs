@@ -3,7 +3,8 @@
 
 use actix::prelude::*;
 
-use super::{LiveLocationSessions, RESTORE_TIMEOUT, session::LiveSession, store::StoreError};
+use super::{LiveLocationSessions, RESTORE_TIMEOUT};
+use crate::tour::{LiveSession, StoreError};
 
 impl LiveLocationSessions {
     /// Reads the store (holding other messages until done) and adopts every tour in it.

@@ -7,12 +7,10 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    LiveLocationSessions, STORY_DEADLINE, StoryInFlight, TellTourStory, session::EndReason,
+    LiveLocationSessions, STORY_DEADLINE, StoryInFlight, TellTourStory, TourOutcome,
+    TourStoryRequest,
 };
-use crate::{
-    actors::openai_gate::Priority,
-    facts::tour::{TourOutcome, TourStoryRequest},
-};
+use crate::{actors::openai_gate::Priority, tour::EndReason};
 
 /// Why a story's answer never came.
 enum StoryLost {

@@ -3,11 +3,11 @@
 
 use actix::prelude::*;
 
-use super::{
-    LiveLocationSessions,
-    session::{TickPlan, millis},
+use super::LiveLocationSessions;
+use crate::{
+    actors::openai_gate::Priority,
+    tour::{TickPlan, millis},
 };
-use crate::actors::openai_gate::Priority;
 
 impl LiveLocationSessions {
     /// Schedules the tour's next tick at `next_tick_at`.

@@ -7,10 +7,11 @@
 //! breaker and `/stats`, because it says the model behind the endpoint does not follow the
 //! prompt.
 
-use std::ops::RangeInclusive;
-
 use super::GateError;
-use crate::places::names::{mentions, words};
+use crate::{
+    places::names::{mentions, words},
+    prompts::StoryShape,
+};
 
 /// Phrases of a model talking about itself, the request or the reader; no story has them.
 const META_TALK: [&str; 28] = [
@@ -73,17 +74,6 @@ const SECOND_PERSON: [&str; 12] = [
     "хотите",
     "хочешь",
 ];
-
-/// What a usable answer to a prompt looks like.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoryShape {
-    /// The length the prompt asks for, in words; an answer under half the least or over twice
-    /// the most is refused.
-    pub words: RangeInclusive<usize>,
-    /// The place's name, which the story must mention; `None` when the story is written in
-    /// another language than the name (it may be translated).
-    pub name: Option<String>,
-}
 
 /// Why an answer is not a story we can tell.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use excursobot::{
     actors::{
-        live_sessions::{SessionStore, SetInterval, Shutdown, StartOutcome, Stop},
+        live_sessions::{SetInterval, Shutdown, StartOutcome, Stop},
         openai_gate::Priority,
     },
     facts::tour::HeadingCue,
+    tour::SessionStore,
 };
 
 use super::{

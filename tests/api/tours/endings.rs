@@ -1,7 +1,7 @@
 //! Every way a tour ends, on tokio's paused clock: sharing stopped, expiry, inactivity,
 //! `/stop`; writing time is not inactivity; nothing is sent after the end.
 
-use excursobot::actors::live_sessions::{EndReason, Stop};
+use excursobot::{actors::live_sessions::Stop, tour::EndReason};
 
 use super::{
     rig::{MIN, Rig, SEC, at, moved, pass, start, start_at, stats, stay},

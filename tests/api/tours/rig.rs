@@ -9,12 +9,13 @@ use std::{
 use actix::prelude::*;
 use excursobot::{
     actors::live_sessions::{
-        Clock, Guide, InMemorySessionStore, LiveLocationSessions, LiveUpdate, PositionFix,
-        SessionsSnapshot, SessionsStats, Start, StartOutcome, TourEnded,
+        Clock, Guide, LiveLocationSessions, LiveUpdate, SessionsSnapshot, SessionsStats, Start,
+        StartOutcome, TourEnded,
     },
     config::LiveSettings,
     geo::Coordinates,
     i18n::Lang,
+    tour::{InMemorySessionStore, PositionFix},
 };
 
 use super::stub::{Asked, StubGuide, World};

@@ -11,10 +11,10 @@ use std::{
 use actix::prelude::*;
 use excursobot::{
     actors::{
-        live_sessions::{TellTourStory, TourEnded},
+        live_sessions::{TellTourStory, TourEnded, TourOutcome},
         openai_gate::Priority,
     },
-    facts::tour::{HeadingCue, TourOutcome},
+    facts::tour::HeadingCue,
     geo::Coordinates,
     places::PlaceId,
 };
@@ -162,7 +162,10 @@ impl World {
         }
     }
 
-    fn tell(&mut self, request: &excursobot::facts::tour::TourStoryRequest) -> TourOutcome {
+    fn tell(
+        &mut self,
+        request: &excursobot::actors::live_sessions::TourStoryRequest,
+    ) -> TourOutcome {
         let user = request.user_id;
         let nearest = self
             .places
@@ -190,7 +193,7 @@ impl World {
         TourOutcome::Told {
             place: PlaceId(id),
             distance_m,
-            source: excursobot::facts::StorySource::Llm,
+            source: excursobot::story::StorySource::Llm,
         }
     }
 }

@@ -1,14 +1,38 @@
-//! What the LLM is asked. It *writes* about a place we found; it never chooses the place, the
+//! What the LLM is asked ([`ChatPrompt`]) and what a usable answer looks like
+//! ([`StoryShape`]). It *writes* about a place we found; it never chooses the place, the
 //! coordinates or the links, and it may use nothing beyond the place's own summary.
 
 use std::ops::RangeInclusive;
 
 use crate::{
-    actors::openai_gate::{ChatPrompt, StoryShape},
     geo::{Coordinates, compass_direction},
     i18n::Lang,
     places::Place,
 };
+
+/// The text sent to the LLM for one story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatPrompt {
+    /// System message: the writer's instructions.
+    pub system: String,
+    /// User message: the place and its summary.
+    pub user: String,
+    /// Upper bound on generated tokens (`max_completion_tokens`).
+    pub max_tokens: u32,
+    /// What a usable answer looks like; any other is refused.
+    pub shape: StoryShape,
+}
+
+/// What a usable answer to a prompt looks like.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoryShape {
+    /// The length the prompt asks for, in words; an answer under half the least or over twice
+    /// the most is refused.
+    pub words: RangeInclusive<usize>,
+    /// The place's name, which the story must mention; `None` when the story is written in
+    /// another language than the name (it may be translated).
+    pub name: Option<String>,
+}
 
 /// Longest summary sent to the LLM, in characters (the intro of an article is plenty).
 const MAX_SUMMARY_CHARS: usize = 3000;

@@ -1,8 +1,13 @@
-//! One tour's state as plain data ([`LiveSession`], what the store persists) and the rules
-//! that read it: when it ends, whether a tick should tell a story, what the summary says.
+//! A live-location tour as plain data ([`LiveSession`], what the store persists) and the
+//! rules that read it: when it ends, whether a tick should tell a story, what the summary
+//! says; and where tours are kept between restarts ([`store`]).
 //!
-//! Times are unix milliseconds from the actor's [`super::Clock`], so a paused test clock and
-//! a restarted process agree on them.
+//! Times are unix milliseconds from the tours actor's clock, so a paused test clock and a
+//! restarted process agree on them.
+
+pub mod store;
+
+pub use store::{InMemorySessionStore, SessionStore, StoreError};
 
 use std::time::Duration;
 

@@ -1,0 +1,247 @@
+//! Step three of a story: its text. The fact cache, else the LLM through the `OpenAiGate`
+//! (single-flight, so a crowd at one spot costs one call), else the place's own summary,
+//! marked as such.
+
+use std::{sync::Arc, time::Duration};
+
+use actix::Addr;
+use tracing::Instrument;
+
+use super::Depth;
+use crate::{
+    actors::{
+        fact_cache::{FactCache, Get, Put},
+        openai_gate::{DEFAULT_INTERACTIVE_QUEUE_WAIT, GateError, Generate, OpenAiGate, Priority},
+    },
+    cache::{fact_key, more_fact_key},
+    geo::Coordinates,
+    i18n::Lang,
+    places::Place,
+    prompts::{self, ChatPrompt},
+    stats::ErrorLog,
+    story::StorySource,
+};
+
+/// Sentences of the place's own summary used when the LLM cannot write.
+const FALLBACK_SENTENCES: usize = 3;
+
+/// The LLM gate shed a request or kept it queued too long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GateBusy;
+
+/// Why the LLM wrote no story.
+enum NoStory {
+    /// Shed or waited too long in the queue: worth trying again later.
+    Busy,
+    /// Failed, refused, timed out or empty: tell the summary.
+    Failed,
+}
+
+/// What a story is about: the place, in a language, for someone standing somewhere.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// The place.
+    pub place: &'a Place,
+    /// Where the listener stands.
+    pub from: Coordinates,
+    /// The listener's language.
+    pub lang: Lang,
+    /// The first story or the deeper one.
+    pub depth: Depth,
+}
+
+/// Writes stories. Cheap to clone.
+#[derive(Clone)]
+pub struct StoryWriter {
+    cache: Addr<FactCache>,
+    /// `None` when no `OPENAI_API_KEY` is set: every story is the summary.
+    gate: Option<Addr<OpenAiGate>>,
+    /// Longest a user waits for a written story before the summary is sent instead.
+    llm_wait: Duration,
+    /// Where failed calls are counted.
+    errors: ErrorLog,
+}
+
+impl StoryWriter {
+    /// A writer over the fact cache and the LLM gate, if there is one.
+    pub fn new(cache: Addr<FactCache>, gate: Option<Addr<OpenAiGate>>, errors: ErrorLog) -> Self {
+        Self {
+            cache,
+            gate,
+            llm_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
+            errors,
+        }
+    }
+
+    /// Sets how long a user waits for a written story (`LLM_QUEUE_WAIT_SECS`) before the
+    /// place's summary is sent; the story is still cached when it comes.
+    pub fn with_llm_wait(mut self, llm_wait: Duration) -> Self {
+        self.llm_wait = llm_wait;
+        self
+    }
+
+    /// Whether every LLM permit is taken right now (a tour tick then waits for its next).
+    pub async fn gate_is_full(&self) -> bool {
+        let Some(gate) = &self.gate else {
+            return false;
+        };
+        let stats = gate.send(crate::actors::openai_gate::GateStats).await;
+        matches!(stats, Ok(s) if s.in_flight >= s.permits)
+    }
+
+    /// The story: the cache, else the LLM (waiting at most `LLM_QUEUE_WAIT_SECS`), else the
+    /// summary.
+    pub async fn story(&self, subject: Subject<'_>, priority: Priority) -> (String, StorySource) {
+        let wait = Some(self.llm_wait);
+        self.story_or_busy(subject, priority, wait)
+            .await
+            .unwrap_or_else(|GateBusy| summary(subject))
+    }
+
+    /// The story: the cache, else the LLM (waiting at most `wait`, `None`: until the gate
+    /// answers), else the summary; `Err(GateBusy)` when the gate shed the request or it
+    /// waited too long in the queue.
+    pub async fn story_or_busy(
+        &self,
+        subject: Subject<'_>,
+        priority: Priority,
+        wait: Option<Duration>,
+    ) -> Result<(String, StorySource), GateBusy> {
+        let Subject {
+            place, from, lang, ..
+        } = subject;
+        let key = match subject.depth {
+            Depth::First => fact_key(lang.code(), &place.id),
+            Depth::More => more_fact_key(lang.code(), &place.id),
+        };
+        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
+            return Ok((text.to_string(), StorySource::Cache));
+        }
+        let Some(gate) = &self.gate else {
+            return Ok(summary(subject));
+        };
+        let prompt = match subject.depth {
+            Depth::First => prompts::story(place, from, lang),
+            Depth::More => prompts::deeper_story(place, from, lang),
+        };
+        match self.written(gate, key, prompt, priority, wait).await {
+            Ok(text) => Ok((text, StorySource::Llm)),
+            Err(NoStory::Busy) => Err(GateBusy),
+            Err(NoStory::Failed) => Ok(summary(subject)),
+        }
+    }
+
+    /// Asks the gate for a story and waits at most `wait` for it. The call runs in a task of
+    /// its own that caches the story when it comes, so a user is never kept waiting past
+    /// `wait`, a slow story still serves the next visitor, and no call is wasted (or made
+    /// twice) because its first asker stopped waiting or sent a newer location.
+    async fn written(
+        &self,
+        gate: &Addr<OpenAiGate>,
+        key: String,
+        prompt: ChatPrompt,
+        priority: Priority,
+        wait: Option<Duration>,
+    ) -> Result<String, NoStory> {
+        let request = Generate::new(key.clone(), prompt, priority);
+        let (gate, cache) = (gate.clone(), self.cache.clone());
+        let call = tokio::spawn(
+            async move {
+                let answer = gate.send(request).await;
+                if let Ok(Ok(text)) = &answer
+                    && !text.trim().is_empty()
+                {
+                    let value: Arc<str> = text.as_str().into();
+                    cache.do_send(Put { key, value });
+                }
+                answer
+            }
+            .in_current_span(),
+        );
+        let waited = match wait {
+            Some(wait) => tokio::time::timeout(wait, call).await,
+            None => Ok(call.await),
+        };
+        let outcome = match waited {
+            Ok(Ok(Ok(answer))) => answer,
+            Ok(Ok(Err(error))) => {
+                self.errors.record();
+                tracing::error!(%error, "LLM gate unreachable; telling the summary");
+                return Err(NoStory::Failed);
+            }
+            Ok(Err(error)) => {
+                self.errors.record();
+                tracing::error!(%error, "LLM task failed; telling the summary");
+                return Err(NoStory::Failed);
+            }
+            Err(_) => {
+                tracing::info!("no LLM story in time; telling the summary, caching it later");
+                return Err(NoStory::Failed);
+            }
+        };
+        match outcome {
+            Ok(text) if !text.trim().is_empty() => Ok(text),
+            Ok(_) => Err(NoStory::Failed),
+            Err(GateError::Shed(_) | GateError::QueueWait) => Err(NoStory::Busy),
+            Err(error) => {
+                if error.is_service_failure() {
+                    self.errors.record();
+                }
+                tracing::info!(%error, "no LLM story; telling the summary");
+                Err(NoStory::Failed)
+            }
+        }
+    }
+}
+
+/// The place's own summary, as the story.
+pub fn summary(subject: Subject<'_>) -> (String, StorySource) {
+    let text = fallback_text(&subject.place.summary, subject.depth);
+    (text, StorySource::Fallback)
+}
+
+/// The first sentences of a summary (all of it, up to a limit, for "tell me more").
+pub fn fallback_text(summary: &str, depth: Depth) -> String {
+    let (sentences, limit) = match depth {
+        Depth::First => (FALLBACK_SENTENCES, 700),
+        Depth::More => (12, 2500),
+    };
+    let mut text = String::new();
+    for sentence in summary
+        .split_inclusive(['.', '!', '?', '。'])
+        .take(sentences)
+    {
+        if !text.is_empty() && text.chars().count() + sentence.chars().count() > limit {
+            break;
+        }
+        text.push_str(sentence);
+    }
+    let text = text.trim();
+    if text.chars().count() > limit {
+        let cut: String = text.chars().take(limit).collect();
+        format!("{}…", cut.trim_end())
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fallback_is_the_first_three_sentences() {
+        let summary = "One. Two is here! Three? Four. Five.";
+        assert_eq!(
+            fallback_text(summary, Depth::First),
+            "One. Two is here! Three?"
+        );
+        assert_eq!(fallback_text(summary, Depth::More), summary);
+    }
+
+    #[test]
+    fn a_fallback_never_exceeds_its_limit() {
+        let summary = "x".repeat(5000);
+        assert!(fallback_text(&summary, Depth::First).chars().count() <= 701);
+    }
+}
