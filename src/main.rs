@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand};
 use excursobot::{
     config::{LogFormat, Settings},
     simulate::{self, SimulateArgs},
-    startup::Application,
+    startup::{self, Application},
     telemetry,
 };
 
@@ -53,7 +53,7 @@ fn serve(migrate_only: bool) -> ExitCode {
     excursobot::install_tls_provider();
     let system = actix_web::rt::System::new();
     let outcome = if migrate_only {
-        system.block_on(migrate(settings))
+        system.block_on(startup::migrate(settings))
     } else {
         system.block_on(run(settings))
     };
@@ -69,21 +69,9 @@ fn serve(migrate_only: bool) -> ExitCode {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let application = Application::build(settings).await?;
-    application.run_until_stopped(shutdown_signal()).await
-}
-
-async fn migrate(settings: Settings) -> anyhow::Result<()> {
-    use anyhow::Context;
-    use secrecy::ExposeSecret;
-    let database = &settings.database;
-    let connection = excursobot::db::connect(database.url.expose_secret(), database.pool_max)
+    application
+        .run_until_stopped(startup::shutdown_signal())
         .await
-        .context("connecting to the database (DATABASE_URL)")?;
-    excursobot::db::migrate(&connection)
-        .await
-        .context("applying database migrations")?;
-    tracing::info!("migrations applied");
-    Ok(())
 }
 
 /// Logs only warnings unless `RUST_LOG` says otherwise, so the report stays readable.
@@ -100,24 +88,4 @@ fn run_simulation(args: SimulateArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Completes on SIGTERM (Railway, Docker) or SIGINT (Ctrl-C).
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutdown signal received");
 }

@@ -204,6 +204,33 @@ fn story_steps(
     })
 }
 
+/// `excursobot migrate`: applies the database migrations and returns.
+pub async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    services::migrated_database(&settings).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+/// Completes on SIGTERM (Railway, Docker) or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown signal received");
+}
+
 /// Webhook mode: register the webhook. Polling mode: remove any webhook, return the client.
 async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Option<Bot>> {
     match &settings.ingress {

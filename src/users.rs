@@ -25,6 +25,10 @@ const PREFERENCES_TTL: Duration = Duration::from_secs(600);
 pub const LIVE_INTERVALS_MIN: [u32; 4] = [5, 10, 30, 60];
 /// Search radii a user may choose, in metres.
 pub const RADII_M: [u32; 3] = [500, 1000, 3000];
+/// The tour interval of a user who chose none, in minutes.
+pub const DEFAULT_INTERVAL_MIN: u32 = 10;
+/// The search radius of a user who chose none, in metres.
+pub const DEFAULT_RADIUS_M: u32 = 1000;
 
 /// A user's choices, with their defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +47,8 @@ impl Default for Preferences {
     fn default() -> Self {
         Self {
             language: None,
-            live_interval_min: 10,
-            radius_m: 1000,
+            live_interval_min: DEFAULT_INTERVAL_MIN,
+            radius_m: DEFAULT_RADIUS_M,
             photos: true,
         }
     }
@@ -54,8 +58,8 @@ impl Preferences {
     fn from_row(row: user_preferences::Model) -> Self {
         Self {
             language: row.language.as_deref().and_then(Lang::from_code),
-            live_interval_min: u32::try_from(row.live_interval_min).unwrap_or(10),
-            radius_m: u32::try_from(row.radius_m).unwrap_or(1000),
+            live_interval_min: u32::try_from(row.live_interval_min).unwrap_or(DEFAULT_INTERVAL_MIN),
+            radius_m: u32::try_from(row.radius_m).unwrap_or(DEFAULT_RADIUS_M),
             photos: row.photos,
         }
     }

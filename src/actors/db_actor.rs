@@ -116,11 +116,6 @@ pub struct Flush;
 #[rtype(result = "bool")]
 pub struct Ping;
 
-/// Rows waiting to be written.
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct PendingRows;
-
 /// Owner of the pool and the buffer.
 pub struct DbActor {
     db: DatabaseConnection,
@@ -265,13 +260,5 @@ impl Handler<Ping> for DbActor {
                 Ok(Ok(()))
             )
         })
-    }
-}
-
-impl Handler<PendingRows> for DbActor {
-    type Result = usize;
-
-    fn handle(&mut self, _: PendingRows, _: &mut Self::Context) -> usize {
-        self.buffer.len()
     }
 }

@@ -10,7 +10,7 @@
 //!    every waiter gets the same answer. A higher-priority waiter promotes a queued job.
 //! 3. Admission: a request whose own priority's queue is at its cap is refused
 //!    (`GateError::Shed(QueueFull)`). When the total cap is reached, the newest job of the
-//!    lowest priority below the incoming one (Background, then Live) is shed
+//!    lowest priority below the incoming one (Live) is shed
 //!    (`GateError::Shed(Displaced)`); when there is none, the incoming request is refused.
 //! 4. An Interactive waiter still queued after `interactive_queue_wait` is answered
 //!    `GateError::QueueWait` at once, so its caller can send a fallback. A new Interactive job
@@ -55,8 +55,8 @@ pub use error::{GateBuildError, GateError, ShedReason};
 
 /// How many LLM calls may run at once by default.
 pub const DEFAULT_PERMITS: usize = 3;
-/// Default queue caps, indexed by priority (Interactive, Live, Background).
-pub const DEFAULT_QUEUE_CAPS: [usize; 3] = [100, 100, 50];
+/// Default queue caps, indexed by priority (Interactive, Live).
+pub const DEFAULT_QUEUE_CAPS: [usize; 2] = [100, 100];
 /// Default cap on all queued jobs together; reaching it sheds the lowest priority first.
 pub const DEFAULT_TOTAL_QUEUE_CAP: usize = 200;
 /// How long one HTTP attempt to the LLM may take before it counts as a timeout.
@@ -74,27 +74,24 @@ pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// How long an open breaker fails requests fast before letting one probe through.
 pub const DEFAULT_BREAKER_COOLDOWN: Duration = Duration::from_secs(30);
 
-/// How urgent a request is; Interactive is served first, Background last and shed first.
+/// How urgent a request is; Interactive is served first, Live after it and shed first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Priority {
     /// A user is waiting right now (a location just sent, "tell me more").
     Interactive,
     /// A live-location session tick.
     Live,
-    /// Prefetch; nobody is waiting.
-    Background,
 }
 
 impl Priority {
     /// All priorities, highest first; `index()` is the position in this array.
-    pub const ALL: [Priority; 3] = [Priority::Interactive, Priority::Live, Priority::Background];
+    pub const ALL: [Priority; 2] = [Priority::Interactive, Priority::Live];
 
     /// Position of this priority in per-priority arrays (0 = Interactive, highest).
     pub fn index(self) -> usize {
         match self {
             Priority::Interactive => 0,
             Priority::Live => 1,
-            Priority::Background => 2,
         }
     }
 }
@@ -137,8 +134,8 @@ pub struct GateSnapshot {
     pub permits: usize,
     /// Calls running now.
     pub in_flight: usize,
-    /// Queued jobs by priority (Interactive, Live, Background).
-    pub queued: [usize; 3],
+    /// Queued jobs by priority (Interactive, Live).
+    pub queued: [usize; 2],
     /// Calls started since the gate started.
     pub calls_started: u64,
     /// Highest number of concurrent calls ever seen.

@@ -26,11 +26,20 @@ const POOL_SIZE: usize = 16;
 #[derive(Debug, thiserror::Error)]
 pub enum CacheError {
     /// The URL or pool could not be set up.
-    #[error("Redis configuration: {0}")]
-    Config(String),
-    /// Redis failed, timed out, or is in its back-off window.
-    #[error("Redis unavailable: {0}")]
-    Unavailable(String),
+    #[error("Redis configuration")]
+    Config(#[source] deadpool_redis::CreatePoolError),
+    /// No connection could be had from the pool.
+    #[error("Redis unavailable: no connection")]
+    Pool(#[source] deadpool_redis::PoolError),
+    /// Redis answered with an error or the connection failed.
+    #[error("Redis failed")]
+    Redis(#[source] deadpool_redis::redis::RedisError),
+    /// Redis did not answer within its time.
+    #[error("Redis timed out")]
+    TimedOut,
+    /// Redis failed a moment ago; it is left alone for a while.
+    #[error("Redis resting after an error")]
+    Resting,
 }
 
 /// A namespaced Redis connection pool. Cheap to clone.
@@ -59,7 +68,7 @@ impl RedisStore {
         });
         let pool = config
             .create_pool(Some(Runtime::Tokio1))
-            .map_err(|error| CacheError::Config(error.to_string()))?;
+            .map_err(CacheError::Config)?;
         Ok(Self {
             pool,
             prefix: prefix.into(),
@@ -71,17 +80,6 @@ impl RedisStore {
     /// Errors seen since start-up.
     pub fn error_count(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
-    }
-
-    /// Answers whether Redis responds to PING now.
-    pub async fn ping(&self) -> bool {
-        self.run(|mut conn| async move {
-            deadpool_redis::redis::cmd("PING")
-                .query_async::<String>(&mut conn)
-                .await
-        })
-        .await
-        .is_ok()
     }
 
     /// The value at `key`, if any.
@@ -130,25 +128,28 @@ impl RedisStore {
         if let Some(until) = *self.resting_until.read().await
             && Instant::now() < until
         {
-            return Err(CacheError::Unavailable("resting after an error".into()));
+            return Err(CacheError::Resting);
         }
         // Boxed: the pool's checkout future alone is ~7 KiB, and without the box it would be
         // inlined into every caller's future, down to the webhook handler of every update.
         let attempt = Box::pin(async {
-            let conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            operation(conn).await.map_err(|e| e.to_string())
+            let conn = self.pool.get().await.map_err(CacheError::Pool)?;
+            operation(conn).await.map_err(CacheError::Redis)
         });
         let outcome = match tokio::time::timeout(OPERATION_TIMEOUT, attempt).await {
             Ok(outcome) => outcome,
-            Err(_) => Err("timed out".to_owned()),
+            Err(_) => Err(CacheError::TimedOut),
         };
         match outcome {
             Ok(value) => Ok(value),
-            Err(reason) => {
+            Err(error) => {
                 self.errors.fetch_add(1, Ordering::Relaxed);
                 *self.resting_until.write().await = Some(Instant::now() + BACKOFF_AFTER_ERROR);
-                tracing::warn!(%reason, "Redis unavailable; using the in-process cache");
-                Err(CacheError::Unavailable(reason))
+                tracing::warn!(
+                    error = &error as &dyn std::error::Error,
+                    "Redis unavailable; using the in-process cache"
+                );
+                Err(error)
             }
         }
     }

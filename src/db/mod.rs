@@ -22,17 +22,11 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum DbError {
     /// The database answered with an error or could not be reached.
-    #[error("database error: {0}")]
-    Query(String),
+    #[error("database query failed")]
+    Query(#[from] DbErr),
     /// The `DbActor` is gone (shutting down).
     #[error("database actor unavailable")]
     Unavailable,
-}
-
-impl From<DbErr> for DbError {
-    fn from(error: DbErr) -> Self {
-        DbError::Query(error.to_string())
-    }
 }
 
 /// Opens the pool for `url` with at most `pool_max` connections (SQLite: WAL, busy timeout).

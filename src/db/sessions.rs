@@ -2,6 +2,8 @@
 //! restores every tour with its timers. One row per user, one column per field; `save` is an
 //! upsert.
 
+use std::sync::Arc;
+
 use futures::future::{BoxFuture, FutureExt};
 use sea_orm::{ActiveValue::Set, DatabaseConnection, DbErr, EntityTrait, sea_query::OnConflict};
 
@@ -26,7 +28,7 @@ impl DbSessionStore {
 }
 
 fn backend(error: DbErr) -> StoreError {
-    StoreError::Backend(error.to_string().into())
+    StoreError::Backend(Arc::new(error))
 }
 
 impl SessionStore for DbSessionStore {

@@ -2,6 +2,7 @@
 //! anyone else only their own numbers. Only ever in a private chat: in a group the command
 //! gets a note to ask in private (see `commands`).
 
+use actix::MailboxError;
 use teloxide::types::{ChatId, User};
 
 use super::context::Context;
@@ -12,7 +13,7 @@ use crate::{
         live_sessions::SessionsStats,
         openai_gate::GateStats,
     },
-    db::queries::DbStats,
+    db::{DbError, queries::DbStats},
     i18n::Lang,
 };
 
@@ -30,14 +31,10 @@ pub async fn show(ctx: &Context, chat: ChatId, user: &User, lang: Lang) {
 }
 
 async fn own_text(ctx: &Context, user_id: u64, lang: Lang) -> Option<String> {
-    let stats = ctx
-        .db
-        .send(OwnStats {
-            user_id: user_id as i64,
-        })
-        .await
-        .ok()?
-        .ok()?;
+    let asked = ctx.db.send(OwnStats {
+        user_id: user_id as i64,
+    });
+    let stats = answered(ctx, asked.await)?;
     let units = lang.texts().units;
     Some(fill(
         lang.texts().own_stats,
@@ -53,10 +50,19 @@ async fn own_text(ctx: &Context, user_id: u64, lang: Lang) -> Option<String> {
 }
 
 async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
-    let db: DbStats = ctx.db.send(AdminStats).await.ok()?.ok()?;
-    let cache = ctx.cache.send(CacheStats).await.unwrap_or_default();
+    let db: DbStats = answered(ctx, ctx.db.send(AdminStats).await)?;
+    let cache = ctx.cache.send(CacheStats).await.unwrap_or_else(|error| {
+        tracing::error!(%error, "the fact cache is unreachable; its figures are left out");
+        Default::default()
+    });
     let gate = match &ctx.gate {
-        Some(gate) => gate.send(GateStats).await.ok(),
+        Some(gate) => match gate.send(GateStats).await {
+            Ok(snapshot) => Some(snapshot),
+            Err(error) => {
+                tracing::error!(%error, "the LLM gate is unreachable; its figures are left out");
+                None
+            }
+        },
         None => None,
     };
     let lookups = cache.l1_hits + cache.l2_hits + cache.misses;
@@ -67,11 +73,14 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
         format!("{:.0}%", 100.0 * hits as f64 / lookups as f64)
     };
     let ms = |value: Option<i64>| value.map_or("—".to_owned(), |ms| format!("{ms} ms"));
-    let (queued, in_flight, permits, calls) = gate.map_or(([0; 3], 0, 0, 0), |g| {
+    let (queued, in_flight, permits, calls) = gate.map_or(([0; 2], 0, 0, 0), |g| {
         (g.queued, g.in_flight, g.permits, g.calls_started)
     });
     let uptime = ctx.started_at.elapsed().as_secs();
-    let tours = ctx.tours.send(SessionsStats).await.ok();
+    let tours = ctx.tours.send(SessionsStats).await.inspect_err(|error| {
+        tracing::error!(%error, "the tours actor is unreachable; its figures are left out");
+    });
+    let tours = tours.ok();
     let (live, live_cap) = tours.map_or((0, 0), |tours| (tours.active, tours.cap));
     Some(fill(
         lang.texts().admin_stats,
@@ -93,7 +102,6 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
             ("p95", ms(db.latency_p95_ms)),
             ("queue_interactive", queued[0].to_string()),
             ("queue_live", queued[1].to_string()),
-            ("queue_background", queued[2].to_string()),
             ("in_flight", in_flight.to_string()),
             ("permits", permits.to_string()),
             ("live", live.to_string()),
@@ -106,6 +114,25 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
             ("version", env!("CARGO_PKG_VERSION").to_owned()),
         ],
     ))
+}
+
+/// The figures the database gave, or `None` after logging and counting why there are none.
+fn answered<T>(ctx: &Context, answer: Result<Result<T, DbError>, MailboxError>) -> Option<T> {
+    match answer {
+        Ok(Ok(figures)) => Some(figures),
+        Ok(Err(error)) => {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "figures unreadable"
+            );
+            None
+        }
+        Err(error) => {
+            ctx.errors.record();
+            tracing::error!(%error, "the database actor is unreachable; no figures");
+            None
+        }
+    }
 }
 
 /// Replaces every `{name}` in `template`.

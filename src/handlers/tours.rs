@@ -70,6 +70,7 @@ pub async fn on_live_location(
         }
         Ok(StartOutcome::AlreadyOver) => spawn_work(ctx.stories.tell_nearby(once())),
         Err(error) => {
+            ctx.errors.record();
             tracing::error!(%error, "the tours actor is unreachable");
             ctx.reply(chat, lang.texts().internal_error);
         }
@@ -104,13 +105,14 @@ pub fn on_edited_message(ctx: &Context, message: &Message) {
 
 /// `/stop`: the actor sends the summary; without a tour the user hears there is none.
 pub async fn on_stop(ctx: &Context, chat: ChatId, user: &User, lang: Lang) {
-    let stopped = ctx
-        .tours
-        .send(Stop { user_id: user.id.0 })
-        .await
-        .unwrap_or(false);
-    if !stopped {
-        ctx.reply(chat, lang.texts().no_tour);
+    match ctx.tours.send(Stop { user_id: user.id.0 }).await {
+        Ok(true) => {}
+        Ok(false) => ctx.reply(chat, lang.texts().no_tour),
+        Err(error) => {
+            ctx.errors.record();
+            tracing::error!(%error, "the tours actor is unreachable");
+            ctx.reply(chat, lang.texts().internal_error);
+        }
     }
 }
 
@@ -136,14 +138,14 @@ pub async fn on_interval_button(ctx: &Context, query: &CallbackQuery, lang: Lang
         tracing::warn!(%error, "tour interval not remembered as the default");
     }
     let interval = minutes(chosen);
-    let running = ctx
-        .tours
-        .send(SetInterval { user_id, interval })
-        .await
-        .unwrap_or(false);
-    if !running {
-        ctx.answer_button(query, Some(texts.no_tour));
-        return;
+    match ctx.tours.send(SetInterval { user_id, interval }).await {
+        Ok(true) => {}
+        Ok(false) => return ctx.answer_button(query, Some(texts.no_tour)),
+        Err(error) => {
+            ctx.errors.record();
+            tracing::error!(%error, "the tours actor is unreachable");
+            return ctx.answer_button(query, Some(texts.internal_error));
+        }
     }
     let chosen_text = texts
         .tour_interval_set

@@ -59,7 +59,7 @@ pub(super) static EN: Texts = Texts {
         Cache hit ratio: {hit_ratio}\n\
         LLM calls: {llm_calls}\n\
         Story latency, last hour: p50 {p50}, p95 {p95}\n\
-        LLM queue: interactive {queue_interactive}, live {queue_live}, background {queue_background}; permits in use {in_flight} of {permits}\n\
+        LLM queue: interactive {queue_interactive}, live {queue_live}; permits in use {in_flight} of {permits}\n\
         Live tours: {live} of {live_cap}\n\
         Errors in 24 h: {errors}\n\
         Uptime {uptime}, version {version}",

@@ -60,7 +60,7 @@ pub(super) static RU: Texts = Texts {
         Попадания в кэш: {hit_ratio}\n\
         Вызовы LLM: {llm_calls}\n\
         Задержка историй за час: p50 {p50}, p95 {p95}\n\
-        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}, фон {queue_background}; занято {in_flight} из {permits}\n\
+        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}; занято {in_flight} из {permits}\n\
         Прогулки: {live} из {live_cap}\n\
         Ошибок за 24 ч: {errors}\n\
         Работает {uptime}, версия {version}",

@@ -48,13 +48,7 @@ pub struct Services {
 impl Services {
     /// Connects and migrates the database, then starts the actors.
     pub async fn start(settings: &Settings, errors: ErrorLog) -> anyhow::Result<Self> {
-        let database = &settings.database;
-        let connection = db::connect(database.url.expose_secret(), database.pool_max)
-            .await
-            .context("connecting to the database (DATABASE_URL)")?;
-        db::migrate(&connection)
-            .await
-            .context("applying database migrations")?;
+        let connection = migrated_database(settings).await?;
         let redis = redis_store(settings)?;
         let arbiter = Arbiter::new();
         let actor_connection = connection.clone();
@@ -92,6 +86,19 @@ impl Services {
         }
         self.arbiter.stop();
     }
+}
+
+/// The database pool (`DATABASE_URL`), with every migration applied: what the bot runs on,
+/// and all that `excursobot migrate` does.
+pub async fn migrated_database(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let database = &settings.database;
+    let connection = db::connect(database.url.expose_secret(), database.pool_max)
+        .await
+        .context("connecting to the database (DATABASE_URL)")?;
+    db::migrate(&connection)
+        .await
+        .context("applying database migrations")?;
+    Ok(connection)
 }
 
 fn start_gate(

@@ -16,8 +16,11 @@ use super::LiveSession;
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The backing database failed or could not be reached.
-    #[error("live session store failed: {0}")]
-    Backend(Arc<str>),
+    #[error("live session store failed")]
+    Backend(#[source] Arc<dyn std::error::Error + Send + Sync>),
+    /// The store did not answer in time.
+    #[error("live session store timed out")]
+    TimedOut,
 }
 
 /// Persistence of live sessions: the `live_sessions` table, keyed by `user_id`.

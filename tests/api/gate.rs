@@ -14,7 +14,7 @@ use excursobot::{
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use Priority::{Background, Interactive, Live};
+use Priority::{Interactive, Live};
 
 /// Small timings so the whole file runs in seconds.
 fn test_config() -> GateConfig {
@@ -122,9 +122,9 @@ async fn interactive_overtakes_live() {
         spawn_generate(&gate, "live-1", Live),
         spawn_generate(&gate, "live-2", Live),
     ];
-    wait_for(&gate, |s| s.queued == [0, 2, 0]).await;
+    wait_for(&gate, |s| s.queued == [0, 2]).await;
     let interactive = spawn_generate(&gate, "interactive-1", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 2, 0]).await;
+    wait_for(&gate, |s| s.queued == [1, 2]).await;
 
     assert!(hold.await.unwrap().is_ok() && interactive.await.unwrap().is_ok());
     for request in live {
@@ -144,19 +144,17 @@ async fn overflow_sheds_the_newest_live_request_first() {
         ..test_config()
     };
     let gate = start_gate(&mock, config);
-    let hold = spawn_generate(&gate, "hold", Background);
+    let hold = spawn_generate(&gate, "hold", Live);
     wait_for(&gate, |s| s.in_flight == 1).await;
     let live: Vec<_> = (1..=3)
         .map(|i| spawn_generate(&gate, &format!("live-{i}"), Live))
         .collect();
-    wait_for(&gate, |s| s.queued == [0, 3, 0]).await;
+    wait_for(&gate, |s| s.queued == [0, 3]).await;
 
     let interactive = spawn_generate(&gate, "interactive", Interactive);
     let late_live = generate(&gate, "live-4", Live).await;
-    let background = generate(&gate, "background", Background).await;
 
     assert_eq!(late_live, Err(GateError::Shed(ShedReason::QueueFull)));
-    assert_eq!(background, Err(GateError::Shed(ShedReason::QueueFull)));
     assert!(interactive.await.unwrap().is_ok() && hold.await.unwrap().is_ok());
     let answers: Vec<_> = join_all(live)
         .await
@@ -165,7 +163,7 @@ async fn overflow_sheds_the_newest_live_request_first() {
         .collect();
     assert!(answers[0].is_ok() && answers[1].is_ok());
     assert_eq!(answers[2], Err(GateError::Shed(ShedReason::Displaced)));
-    assert_eq!(stats(&gate).await.shed, 3);
+    assert_eq!(stats(&gate).await.shed, 2);
     let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
     assert_eq!(order, ["hold", "interactive", "live-1", "live-2"]);
 }
@@ -200,13 +198,13 @@ async fn a_higher_priority_waiter_promotes_a_queued_job() {
     let hold = spawn_generate(&gate, "hold", Live);
     wait_for(&gate, |s| s.in_flight == 1).await;
 
-    let background = spawn_generate(&gate, "shared", Background);
-    wait_for(&gate, |s| s.queued == [0, 0, 1]).await;
+    let live = spawn_generate(&gate, "shared", Live);
+    wait_for(&gate, |s| s.queued == [0, 1]).await;
     let interactive = spawn_generate(&gate, "shared", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
+    wait_for(&gate, |s| s.queued == [1, 0]).await;
 
     assert!(hold.await.unwrap().is_ok());
-    assert_eq!(background.await.unwrap(), interactive.await.unwrap());
+    assert_eq!(live.await.unwrap(), interactive.await.unwrap());
     assert_eq!(mock.request_count(), 2);
 }
 
@@ -411,7 +409,7 @@ async fn an_interactive_request_gets_queue_wait_while_permits_are_held() {
         waited >= expected && waited < expected + Duration::from_millis(100),
         "{waited:?}"
     );
-    assert_eq!(stats(&gate).await.queued, [0, 0, 0]);
+    assert_eq!(stats(&gate).await.queued, [0, 0]);
 }
 
 #[actix_rt::test]
@@ -432,16 +430,16 @@ async fn an_interactive_request_the_queue_cannot_reach_in_time_is_answered_at_on
     // The permit frees at ~0.4 s: the first queued job starts then, the second at ~0.8 s,
     // both within the 1 s wait; a third would start at ~1.2 s.
     let first = spawn_generate(&gate, "first", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
+    wait_for(&gate, |s| s.queued == [1, 0]).await;
     let second = spawn_generate(&gate, "second", Interactive);
-    wait_for(&gate, |s| s.queued == [2, 0, 0]).await;
+    wait_for(&gate, |s| s.queued == [2, 0]).await;
     let started = Instant::now();
     let third = generate(&gate, "third", Interactive).await;
     let waited = started.elapsed();
 
     assert_eq!(third, Err(GateError::QueueWait));
     assert!(waited < Duration::from_millis(200), "{waited:?}");
-    assert_eq!(stats(&gate).await.queued, [2, 0, 0]);
+    assert_eq!(stats(&gate).await.queued, [2, 0]);
     for (request, key) in [(hold, "hold"), (first, "first"), (second, "second")] {
         assert_eq!(request.await.unwrap(), Ok(story_about(key)));
     }
@@ -461,7 +459,7 @@ async fn the_gate_answers_stats_while_every_permit_hangs() {
     let _calls: Vec<_> = (0..13)
         .map(|i| spawn_generate(&gate, &format!("p-{i}"), Live))
         .collect();
-    wait_for(&gate, |s| s.in_flight == 3 && s.queued == [0, 10, 0]).await;
+    wait_for(&gate, |s| s.in_flight == 3 && s.queued == [0, 10]).await;
 
     for _ in 0..10 {
         let started = Instant::now();

@@ -13,7 +13,7 @@ impl LiveLocationSessions {
         let load = async move {
             match tokio::time::timeout(RESTORE_TIMEOUT, store.load_all()).await {
                 Ok(result) => result,
-                Err(_) => Err(StoreError::Backend("timed out".into())),
+                Err(_) => Err(StoreError::TimedOut),
             }
         };
         ctx.wait(load.into_actor(self).map(|loaded, act, ctx| {
