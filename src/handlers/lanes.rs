@@ -120,16 +120,15 @@ impl Lanes {
     }
 }
 
-/// Adds `queued` to a running lane: an edit of a live location replaces the waiting edit of
-/// the same message; past [`LANE_CAP`] it is dropped.
+/// Adds `queued` to a running lane: an edit of a live location replaces the edit of the same
+/// message waiting last in the lane (order with anything else is kept); past [`LANE_CAP`] it
+/// is dropped.
 fn enqueue(key: LaneKey, lane: &mut VecDeque<Queued>, queued: Queued) {
     if let Some(edit) = live_edit(&queued.update)
-        && let Some(older) = lane
-            .iter_mut()
-            .rev()
-            .find(|waiting| live_edit(&waiting.update) == Some(edit))
+        && let Some(last) = lane.back_mut()
+        && live_edit(&last.update) == Some(edit)
     {
-        *older = queued;
+        *last = queued;
         return;
     }
     if lane.len() >= LANE_CAP {
@@ -143,12 +142,84 @@ fn enqueue(key: LaneKey, lane: &mut VecDeque<Queued>, queued: Queued) {
     lane.push_back(queued);
 }
 
-/// The chat and message of an edited live location, if `update` is one.
+/// The chat and message of an edited live location that is still shared, if `update` is
+/// one (the edit that stops sharing is never replaced: it must arrive).
 fn live_edit(update: &Update) -> Option<(i64, i32)> {
     match &update.kind {
-        UpdateKind::EditedMessage(message) if message.location().is_some() => {
+        UpdateKind::EditedMessage(message)
+            if message
+                .location()
+                .is_some_and(|location| location.live_period.is_some()) =>
+        {
             Some((message.chat.id.0, message.id.0))
         }
         _ => None,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+    use tokio::sync::Semaphore;
+    use tracing_test::traced_test;
+
+    use super::*;
+
+    fn queued(update: serde_json::Value) -> Queued {
+        let permits = Arc::new(Semaphore::new(1));
+        Queued {
+            // teloxide's `Update` parses from text; from a `Value` its flattened kinds fail.
+            update: serde_json::from_str(&update.to_string()).unwrap(),
+            permit: permits.try_acquire_owned().unwrap(),
+        }
+    }
+
+    fn edit(update_id: u64, lat: f64, sharing: bool) -> Queued {
+        let mut location = json!({ "latitude": lat, "longitude": 37.6 });
+        if sharing {
+            location["live_period"] = json!(3600);
+        }
+        queued(json!({
+            "update_id": update_id,
+            "edited_message": {
+                "message_id": 5, "date": 1_700_000_000, "edit_date": 1_700_000_000 + update_id,
+                "chat": { "id": 7, "type": "private", "first_name": "W" },
+                "from": { "id": 7, "is_bot": false, "first_name": "W" },
+                "location": location
+            }
+        }))
+    }
+
+    fn ids(lane: &VecDeque<Queued>) -> Vec<u32> {
+        lane.iter().map(|queued| queued.update.id.0).collect()
+    }
+
+    #[test]
+    fn waiting_edits_of_a_live_location_coalesce_to_the_newest_but_a_stop_stays() {
+        let key = LaneKey::User(7);
+        let mut lane = VecDeque::new();
+        enqueue(key, &mut lane, edit(1, 55.0, true));
+        enqueue(key, &mut lane, edit(2, 55.1, true));
+        enqueue(key, &mut lane, edit(3, 55.2, true));
+        assert_eq!(ids(&lane), [3]);
+        enqueue(key, &mut lane, edit(4, 55.2, false));
+        enqueue(key, &mut lane, edit(5, 55.3, true));
+        assert_eq!(ids(&lane), [3, 4, 5], "the stop is never replaced");
+    }
+
+    #[test]
+    #[traced_test]
+    fn past_the_cap_an_update_is_dropped_with_a_warning_naming_the_user() {
+        let key = LaneKey::User(7);
+        let mut lane = VecDeque::new();
+        for id in 0..=LANE_CAP as u64 {
+            enqueue(key, &mut lane, edit(id, 55.0, false));
+        }
+        assert_eq!(lane.len(), LANE_CAP);
+        assert!(logs_contain("a user's lane is full; update dropped"));
+        assert!(logs_contain("User(7)"));
     }
 }
