@@ -137,6 +137,7 @@ async fn dispatcher() -> Dispatcher {
         gate: None,
         errors,
         started_at: Instant::now(),
+        payment_key: excursobot::payments::PaymentKey::from_bot_token(token.as_bytes()),
     };
     Dispatcher::new(Arc::new(router), 1000, SeenUpdates::new(None))
 }

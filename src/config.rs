@@ -157,6 +157,9 @@ pub struct Settings {
     pub live: LiveSettings,
     /// The database.
     pub database: DatabaseSettings,
+    /// `PAYMENT_SECRET`: the key invoice payloads are signed with; `None` derives one from
+    /// the bot token.
+    pub payment_secret: Option<SecretString>,
 }
 
 impl Settings {
@@ -193,6 +196,7 @@ impl Settings {
             facts: sections::facts(&env)?,
             live: sections::live(&env)?,
             database: sections::database(&env)?,
+            payment_secret: sections::payment_secret(&env)?,
         })
     }
 

@@ -74,8 +74,6 @@ pub struct Texts {
     pub unknown_command: &'static str,
     /// Admin-only command sent by someone else.
     pub admin_only: &'static str,
-    /// Payments are not offered.
-    pub payments_unavailable: &'static str,
     /// A button press the bot no longer knows about.
     pub stale_button: &'static str,
     /// Something failed on our side; the user should try again.
@@ -146,6 +144,38 @@ pub struct Texts {
     pub admin_stats: &'static str,
     /// Figures are unavailable right now.
     pub stats_unavailable: &'static str,
+    /// `/donate`: the prompt above the amount buttons.
+    pub donate_prompt: &'static str,
+    /// The button that opens the amounts ("⭐ Support").
+    pub support_button: &'static str,
+    /// The invoice's title.
+    pub invoice_title: &'static str,
+    /// The invoice's description; `{stars}` is replaced.
+    pub invoice_description: &'static str,
+    /// The invoice's one price line.
+    pub invoice_label: &'static str,
+    /// After a payment; `{stars}` is replaced.
+    pub donation_thanks: &'static str,
+    /// Pre-checkout refused: the invoice was made for someone else.
+    pub payment_not_yours: &'static str,
+    /// Pre-checkout refused: not one of our invoices, or tampered with.
+    pub payment_invalid: &'static str,
+    /// Pre-checkout refused: an amount we do not offer.
+    pub payment_amount: &'static str,
+    /// `/paysupport`: how to get help with a payment.
+    pub pay_support: &'static str,
+    /// `/refund` without a charge id.
+    pub refund_usage: &'static str,
+    /// A refund went through; `{stars}` and `{user}` are replaced.
+    pub refund_done: &'static str,
+    /// The charge had been refunded before.
+    pub refund_already: &'static str,
+    /// No donation with that charge id.
+    pub refund_unknown: &'static str,
+    /// Telegram refused the refund; `{reason}` is replaced.
+    pub refund_failed: &'static str,
+    /// Appended to a donor's own figures; `{stars}` is replaced.
+    pub own_donations: &'static str,
     /// `/stats` sent in a group: figures are only shown in a private chat.
     pub stats_in_private: &'static str,
     /// Command descriptions for the menu.
@@ -167,6 +197,10 @@ pub struct CommandDescriptions {
     pub settings: &'static str,
     /// `/stats`
     pub stats: &'static str,
+    /// `/donate`
+    pub donate: &'static str,
+    /// `/paysupport`
+    pub paysupport: &'static str,
     /// `/reset`
     pub reset: &'static str,
 }

@@ -12,6 +12,7 @@ pub mod facts;
 pub mod geo;
 pub mod handlers;
 pub mod i18n;
+pub mod payments;
 pub mod places;
 pub mod prompts;
 pub mod simulate;

@@ -40,6 +40,7 @@ use crate::{
         health, polling,
         webhook::{self, WebhookState},
     },
+    payments::PaymentKey,
     stats::ErrorLog,
     telegram::{Outbox, setup},
     users::UserStore,
@@ -97,6 +98,7 @@ impl Application {
             gate: services.gate.clone(),
             errors,
             started_at: Instant::now(),
+            payment_key: payment_key(&settings),
         });
         let seen = SeenUpdates::new(services.redis.clone());
         let dispatcher = Arc::new(Dispatcher::new(ctx, settings.update_backlog_max, seen));
@@ -181,6 +183,15 @@ async fn who_we_are(bot: &Bot, api_url: &Url) -> anyhow::Result<Me> {
         )),
         other => anyhow::Error::new(other).context(format!("getMe failed at {api_url}")),
     })
+}
+
+/// The key invoice payloads are signed with: `PAYMENT_SECRET`, else one derived from the bot
+/// token.
+fn payment_key(settings: &Settings) -> PaymentKey {
+    match &settings.payment_secret {
+        Some(secret) => PaymentKey::from_secret(secret.expose_secret().as_bytes()),
+        None => PaymentKey::from_bot_token(settings.telegram_token.expose_secret().as_bytes()),
+    }
 }
 
 /// The story pipeline's steps over the running services.

@@ -10,6 +10,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_users;
 mod m20261122_000002_fact_deliveries;
 mod m20261122_000003_live_sessions;
+mod m20261201_000010_donations;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_users::Migration),
             Box::new(m20261122_000002_fact_deliveries::Migration),
             Box::new(m20261122_000003_live_sessions::Migration),
+            Box::new(m20261201_000010_donations::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 //! through `ActorFuture::map`.
 
 mod buffer;
+mod donations;
 mod queries_at_once;
 
 use std::time::{Duration, Instant};
@@ -25,6 +26,10 @@ use crate::{
     stats::ErrorLog,
 };
 use buffer::{Batch, WriteBuffer};
+
+pub use donations::{
+    CreditDonation, DonationFigures, DonorStars, FindDonation, MarkRefunded, MarkThanked,
+};
 
 /// How often buffered rows are written.
 pub const FLUSH_EVERY: Duration = Duration::from_secs(1);

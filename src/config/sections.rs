@@ -218,3 +218,20 @@ pub(super) fn log_filter(env: &Env) -> Result<String, ConfigError> {
         )),
     }
 }
+
+/// Shortest `PAYMENT_SECRET` accepted: an HMAC key should not be guessable.
+const MIN_PAYMENT_SECRET: usize = 16;
+
+pub(super) fn payment_secret(env: &Env) -> Result<Option<SecretString>, ConfigError> {
+    let Some(secret) = env.get("PAYMENT_SECRET") else {
+        return Ok(None);
+    };
+    if secret.chars().count() < MIN_PAYMENT_SECRET {
+        return Err(ConfigError {
+            variable: "PAYMENT_SECRET",
+            problem: "is too short".to_owned(),
+            expected: "a random string of at least 16 characters",
+        });
+    }
+    Ok(Some(SecretString::from(secret)))
+}

@@ -1,6 +1,7 @@
 //! The database: connecting (SQLite by default, PostgreSQL in production), migrating, and the
 //! queries the `DbActor` runs. Times are Unix milliseconds.
 
+pub mod donations;
 pub mod entity;
 pub mod queries;
 pub mod sessions;

@@ -7,7 +7,11 @@
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use teloxide::{prelude::Requester, types::ChatId};
+use teloxide::{
+    payloads::SendMessageSetters,
+    prelude::Requester,
+    types::{ChatId, InlineKeyboardMarkup},
+};
 
 use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
@@ -117,6 +121,24 @@ impl Teller {
     /// Sends a short note (plain text) as `class`.
     pub async fn note(&self, chat: ChatId, text: String, class: SendClass) {
         let message = self.outbox.bot().send_message(chat, text);
+        if let Err(error) = self.outbox.send(chat, class, message).await {
+            tracing::warn!(%error, "note not delivered");
+        }
+    }
+
+    /// Sends a short note (plain text) with `buttons` under it, as `class`.
+    pub async fn note_with_buttons(
+        &self,
+        chat: ChatId,
+        text: String,
+        buttons: InlineKeyboardMarkup,
+        class: SendClass,
+    ) {
+        let message = self
+            .outbox
+            .bot()
+            .send_message(chat, text)
+            .reply_markup(buttons);
         if let Err(error) = self.outbox.send(chat, class, message).await {
             tracing::warn!(%error, "note not delivered");
         }

@@ -14,7 +14,7 @@ use std::{panic::AssertUnwindSafe, time::Instant};
 
 use actix::prelude::*;
 use futures::FutureExt;
-use teloxide::types::ChatId;
+use teloxide::types::{ChatId, InlineKeyboardMarkup};
 
 use super::{
     Depth, StoryRequest, StorySteps,
@@ -24,18 +24,22 @@ use super::{
 };
 use crate::{
     actors::{
-        db_actor::{DbActor, RecordTour},
+        db_actor::{DbActor, DonorStars, RecordTour},
         live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest},
         openai_gate::Priority,
     },
-    db::queries::FinishedTour,
+    db::{now_ms, queries::FinishedTour},
     i18n::Lang,
+    payments::support_button,
     places::Place,
     story::StorySource,
     telegram::{SendClass, TelegramError},
     tour::EndReason,
     users::UserStore,
 };
+
+/// Donors of this many days get their tour stories at `Interactive` priority.
+pub const DONOR_PERK_DAYS: u32 = 30;
 
 /// Where to look for a place, relative to the direction the walker is heading.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,8 +110,13 @@ impl Handler<TellTourStory> for TourGuide {
         TellTourStory(request): TellTourStory,
         _: &mut Self::Context,
     ) -> Self::Result {
-        let (steps, users) = (self.steps.clone(), self.users.clone());
+        let (steps, users, db) = (self.steps.clone(), self.users.clone(), self.db.clone());
         Box::pin(async move {
+            let mut request = request;
+            if request.priority == Priority::Live && is_donor(&db, request.user_id).await {
+                // A donor's perk: their tour stories wait in the queue of people waiting.
+                request.priority = Priority::Interactive;
+            }
             let preferences = users.preferences(request.user_id).await;
             let story = story_request(&request, preferences.radius_m, preferences.photos);
             // A panic here would take the guide's thread down with every tour's story.
@@ -137,10 +146,36 @@ impl Handler<TourEnded> for TourGuide {
                 return;
             }
             let text = ended.summary.text(ended.lang);
+            // After the tour, never in the way of a story: a way to support the bot.
+            let support = InlineKeyboardMarkup::new([[support_button(ended.lang)]]);
+            let chat = ChatId(ended.chat_id);
             teller
-                .note(ChatId(ended.chat_id), text, SendClass::Other)
+                .note_with_buttons(chat, text, support, SendClass::Other)
                 .await;
         })
+    }
+}
+
+/// Whether `user_id` donated in the last [`DONOR_PERK_DAYS`] days (a failed read: no).
+async fn is_donor(db: &Addr<DbActor>, user_id: u64) -> bool {
+    let since_ms = now_ms() - i64::from(DONOR_PERK_DAYS) * 24 * 3600 * 1000;
+    let asked = db.send(DonorStars {
+        user_id: user_id as i64,
+        since_ms,
+    });
+    match asked.await {
+        Ok(Ok(stars)) => stars > 0,
+        Ok(Err(error)) => {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "donations unreadable"
+            );
+            false
+        }
+        Err(error) => {
+            tracing::error!(%error, "the database actor is unreachable");
+            false
+        }
     }
 }
 
@@ -254,9 +289,10 @@ async fn send(
         }
         None => text.to_owned(),
     };
-    let class = match tour.priority {
-        Priority::Interactive => SendClass::FirstAnswer,
-        _ => SendClass::Story,
+    let class = if tour.number == 1 {
+        SendClass::FirstAnswer
+    } else {
+        SendClass::Story
     };
     let told = Told {
         place,

@@ -14,7 +14,7 @@ use teloxide::{
 
 use super::{
     context::Context,
-    settings, stats,
+    donations, settings, stats,
     tours::{self, INTERVAL_BUTTON},
     work::spawn_work,
 };
@@ -33,7 +33,7 @@ const LANGUAGE_BUTTON: &str = "lang";
 
 /// Handles a message starting with `/`.
 pub async fn on_command(ctx: &Context, message: &Message, user: &User, lang: Lang, text: &str) {
-    let Some((name, _args)) = parse_command(text, ctx.bot_username.as_str()) else {
+    let Some((name, args)) = parse_command(text, ctx.bot_username.as_str()) else {
         // Addressed to another bot (`/start@otherbot`), in a reply to us: not ours to answer.
         return;
     };
@@ -45,7 +45,20 @@ pub async fn on_command(ctx: &Context, message: &Message, user: &User, lang: Lan
             let html = format!("{}\n\n{}", texts.welcome, texts.live_guide);
             send_with_keyboard(ctx, message, lang, html);
         }
-        "help" => send_with_keyboard(ctx, message, lang, texts.live_guide.to_owned()),
+        "help" => {
+            let support = InlineKeyboardMarkup::new([[crate::payments::support_button(lang)]]);
+            let request = ctx
+                .bot()
+                .send_message(chat, texts.live_guide)
+                .parse_mode(ParseMode::Html)
+                .reply_markup(support);
+            ctx.send(chat, request, "help");
+        }
+        "donate" => donations::offer(ctx, chat, lang),
+        "paysupport" => donations::pay_support(ctx, chat, lang),
+        "refund" if !ctx.settings.is_admin(user.id.0) => ctx.reply(chat, texts.admin_only),
+        "refund" if !message.chat.is_private() => ctx.reply(chat, texts.stats_in_private),
+        "refund" => donations::refund(ctx, chat, lang, &args.join(" ")).await,
         "settings" => settings::show(ctx, message.chat.id, user).await,
         "reset" => settings::confirm_reset(ctx, message.chat.id, lang),
         "stats" if !message.chat.is_private() => {
@@ -96,6 +109,12 @@ pub async fn on_button(ctx: &Context, query: CallbackQuery) {
         Some((settings::SETTINGS_BUTTON, choice)) => {
             let answer = settings::on_choice(ctx, &query, choice).await;
             ctx.answer_button(&query, answer);
+        }
+        Some((crate::payments::DONATE_BUTTON, amount)) => {
+            donations::on_button(ctx, &query, lang, Some(amount));
+        }
+        None if data == crate::payments::DONATE_BUTTON => {
+            donations::on_button(ctx, &query, lang, None);
         }
         Some((settings::RESET_BUTTON, answer)) => {
             settings::on_reset(ctx, &query, lang, answer == "yes").await;

@@ -23,6 +23,7 @@ use crate::{
     facts::{StoryRequest, Storyteller},
     geo::Coordinates,
     i18n::Lang,
+    payments::PaymentKey,
     stats::ErrorLog,
     telegram::{Outbox, SendClass},
     users::{Preferences, UserStore},
@@ -52,6 +53,8 @@ pub struct Context {
     pub errors: ErrorLog,
     /// When the process started, for `/stats`.
     pub started_at: Instant,
+    /// What invoice payloads are signed with.
+    pub payment_key: PaymentKey,
 }
 
 impl Context {

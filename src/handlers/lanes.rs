@@ -8,7 +8,8 @@
 //! hold the lane. A lane exists only while it has updates to handle: a user with nothing
 //! queued costs nothing. A lane holds at most [`LANE_CAP`] updates; an edit of a live
 //! location replaces an edit of the same message still waiting (only the newest position
-//! matters), and past the cap an update is dropped with a warning naming the user.
+//! matters), and past the cap an update is dropped with a warning naming the user. A
+//! pre-checkout query skips the lanes: Telegram waits at most 10 s for its answer.
 //!
 //! Every update keeps its backlog permit while it is decided and while the work it started
 //! runs, so `UPDATE_BACKLOG_MAX` and the drain at shutdown cover both.
@@ -77,8 +78,12 @@ impl Lanes {
 
     /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
     pub fn submit(self: &Arc<Self>, update: Box<Update>, permit: OwnedSemaphorePermit) {
-        let Some(key) = LaneKey::of(&update) else {
-            // No user and no chat (a poll's state, say): nothing to keep in order with.
+        // Telegram waits at most 10 s for a pre-checkout answer: it never queues.
+        let urgent = matches!(update.kind, UpdateKind::PreCheckoutQuery(_));
+        let key = LaneKey::of(&update).filter(|_| !urgent);
+        let Some(key) = key else {
+            // A pre-checkout, or no user and no chat (a poll's state, say): nothing to keep
+            // in order with.
             let lanes = Arc::clone(self);
             tokio::spawn(async move { lanes.decide(Queued { update, permit }).await });
             return;

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod context;
 pub mod dispatch;
+pub mod donations;
 pub mod health;
 pub mod lanes;
 pub mod polling;

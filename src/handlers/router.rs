@@ -2,16 +2,10 @@
 //! changes, payments. Each update runs in a span carrying its `update_id` and chat id.
 
 use futures::future::BoxFuture;
-use teloxide::{
-    payloads::AnswerPreCheckoutQuerySetters,
-    prelude::Requester,
-    types::{
-        ChatId, ChatMemberUpdated, Location, Message, PreCheckoutQuery, Update, UpdateKind, User,
-    },
-};
+use teloxide::types::{ChatMemberUpdated, Location, Message, Update, UpdateKind, User};
 use tracing::Instrument;
 
-use super::{commands, context::Context, tours, work::spawn_work};
+use super::{commands, context::Context, donations, tours, work::spawn_work};
 use crate::{facts::StoryRequest, geo::Coordinates, users::Preferences};
 
 /// Handles one update to the end; never panics on odd input.
@@ -35,7 +29,9 @@ fn dispatch(ctx: &Context, kind: UpdateKind) -> Option<BoxFuture<'_, ()>> {
             on_membership(ctx, &change);
             None
         }
-        UpdateKind::PreCheckoutQuery(query) => Some(Box::pin(on_pre_checkout(ctx, query))),
+        UpdateKind::PreCheckoutQuery(query) => {
+            Some(Box::pin(donations::on_pre_checkout(ctx, query)))
+        }
         UpdateKind::EditedMessage(message) => {
             tours::on_edited_message(ctx, &message);
             None
@@ -52,6 +48,10 @@ async fn on_message(ctx: &Context, message: Message) {
         tracing::debug!("message without a sender ignored");
         return;
     };
+    if let Some(payment) = message.successful_payment() {
+        // Money was taken: credit it wherever the message comes from.
+        return donations::on_payment(ctx, &message, &user, payment).await;
+    }
     if !message.chat.is_private() && !ctx.is_meant_for_us(&message) {
         // Group chatter, and commands for other bots, are not ours to answer.
         tracing::debug!("group message not meant for this bot ignored");
@@ -111,19 +111,4 @@ fn on_membership(ctx: &Context, change: &ChatMemberUpdated) {
         tracing::info!("the user blocked the bot");
         ctx.users.mark_blocked(change.chat.id);
     }
-}
-
-async fn on_pre_checkout(ctx: &Context, query: PreCheckoutQuery) {
-    let lang = ctx.language(&query.from).await;
-    let answer = ctx
-        .bot()
-        .answer_pre_checkout_query(query.id, false)
-        .error_message(lang.texts().payments_unavailable);
-    let chat = ChatId(query.from.id.0 as i64);
-    let outbox = ctx.outbox.clone();
-    spawn_work(async move {
-        if let Err(error) = outbox.send_uncounted(chat, answer).await {
-            tracing::warn!(%error, "pre-checkout query not answered");
-        }
-    });
 }

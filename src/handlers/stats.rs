@@ -8,12 +8,12 @@ use teloxide::types::{ChatId, User};
 use super::context::Context;
 use crate::{
     actors::{
-        db_actor::{AdminStats, OwnStats},
+        db_actor::{AdminStats, DonationFigures, DonorStars, OwnStats},
         fact_cache::Stats as CacheStats,
         live_sessions::SessionsStats,
         openai_gate::GateStats,
     },
-    db::{DbError, queries::DbStats},
+    db::{DbError, now_ms, queries::DbStats},
     i18n::Lang,
 };
 
@@ -35,8 +35,19 @@ async fn own_text(ctx: &Context, user_id: u64, lang: Lang) -> Option<String> {
         user_id: user_id as i64,
     });
     let stats = answered(ctx, asked.await)?;
+    let given = ctx.db.send(DonorStars {
+        user_id: user_id as i64,
+        since_ms: 0,
+    });
+    let stars = answered(ctx, given.await)?;
     let units = lang.texts().units;
-    Some(fill(
+    let donations = if stars > 0 {
+        let given = lang.texts().own_donations;
+        given.replace("{stars}", &stars.to_string())
+    } else {
+        String::new()
+    };
+    let own = fill(
         lang.texts().own_stats,
         &[
             ("facts", stats.facts.to_string()),
@@ -46,11 +57,14 @@ async fn own_text(ctx: &Context, user_id: u64, lang: Lang) -> Option<String> {
                 format!("{:.1} {}", stats.distance_walked_m / 1000.0, units.1),
             ),
         ],
-    ))
+    );
+    Some(own + &donations)
 }
 
 async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
     let db: DbStats = answered(ctx, ctx.db.send(AdminStats).await)?;
+    let day_ago_ms = now_ms() - 24 * 3600 * 1000;
+    let gifts = answered(ctx, ctx.db.send(DonationFigures { day_ago_ms }).await)?;
     let cache = ctx.cache.send(CacheStats).await.unwrap_or_else(|error| {
         tracing::error!(%error, "the fact cache is unreachable; its figures are left out");
         Default::default()
@@ -106,6 +120,10 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
             ("permits", permits.to_string()),
             ("live", live.to_string()),
             ("live_cap", live_cap.to_string()),
+            ("donations", gifts.count.to_string()),
+            ("refunds", gifts.refunds.to_string()),
+            ("stars_24h", gifts.stars_24h.to_string()),
+            ("stars_total", gifts.stars_total.to_string()),
             ("errors", ctx.errors.last_24h().to_string()),
             (
                 "uptime",

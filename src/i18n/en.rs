@@ -15,7 +15,6 @@ pub(super) static EN: Texts = Texts {
     unusable_message: "I can't use that. Send me a location (📎 → 📍) and I'll tell you about a place nearby.",
     unknown_command: "I don't know that command. /help shows what I can do.",
     admin_only: "This command is for the bot's administrators.",
-    payments_unavailable: "Payments are not available right now.",
     stale_button: "This button has expired.",
     tell_more_button: "🔎 Tell me more",
     on_the_map_button: "📍 On the map",
@@ -51,6 +50,22 @@ pub(super) static EN: Texts = Texts {
     reset_cancelled: "Nothing changed.",
     own_stats: "<b>Your stats</b>\nStories received: {facts}\nPlaces: {places}\nDistance walked on tours: {distance}",
     stats_unavailable: "Figures are unavailable right now. Please try again in a minute.",
+    donate_prompt: "⭐ Like the stories? Support the bot with Telegram Stars: choose an amount.",
+    support_button: "⭐ Support",
+    invoice_title: "Support excursobot",
+    invoice_description: "{stars} Telegram Stars to keep the stories coming.",
+    invoice_label: "Support",
+    donation_thanks: "Thank you for {stars} ⭐! For the next 30 days your tour stories come first.",
+    payment_not_yours: "This invoice was made for someone else. Send /donate for your own.",
+    payment_invalid: "This invoice is not valid any more. Send /donate for a new one.",
+    payment_amount: "This amount is not offered. Send /donate to choose one.",
+    pay_support: "Questions about a payment? Write them here in reply, with the date and the amount: an administrator reads every message and answers within a day, and refunds a payment made by mistake. Telegram's own support cannot help with payments to bots.",
+    refund_usage: "Usage: /refund &lt;telegram_payment_charge_id&gt;",
+    refund_done: "Refunded {stars} ⭐ to user {user}.",
+    refund_already: "This payment was refunded before.",
+    refund_unknown: "I know no payment with this id.",
+    refund_failed: "Telegram did not refund it: {reason}",
+    own_donations: "\nStars given: {stars} ⭐ — thank you!",
     stats_in_private: "I show statistics only in a private chat: send /stats to me there.",
     admin_stats: "<b>Bot statistics</b>\n\
         Users: {users_total} total; {users_active} active, {users_new} new in 24 h\n\
@@ -61,6 +76,7 @@ pub(super) static EN: Texts = Texts {
         Story latency, last hour: p50 {p50}, p95 {p95}\n\
         LLM queue: interactive {queue_interactive}, live {queue_live}; permits in use {in_flight} of {permits}\n\
         Live tours: {live} of {live_cap}\n\
+        Donations: {donations} ({refunds} refunded); {stars_24h} ⭐ in 24 h, {stars_total} ⭐ in total\n\
         Errors in 24 h: {errors}\n\
         Uptime {uptime}, version {version}",
     internal_error: "Something went wrong on my side. Please try again in a minute.",
@@ -86,5 +102,7 @@ pub(super) static EN: Texts = Texts {
         settings: "Language, tour interval, radius, photos",
         stats: "Your statistics",
         reset: "Forget my settings and history",
+        donate: "Support the bot with Telegram Stars",
+        paysupport: "Help with a payment",
     },
 };

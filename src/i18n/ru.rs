@@ -16,7 +16,6 @@ pub(super) static RU: Texts = Texts {
     unusable_message: "Это я не понимаю. Пришлите геопозицию (📎 → 📍), и я расскажу о месте рядом.",
     unknown_command: "Такой команды я не знаю. /help покажет, что я умею.",
     admin_only: "Эта команда только для администраторов бота.",
-    payments_unavailable: "Платежи сейчас недоступны.",
     stale_button: "Эта кнопка устарела.",
     tell_more_button: "🔎 Подробнее",
     on_the_map_button: "📍 На карте",
@@ -52,6 +51,22 @@ pub(super) static RU: Texts = Texts {
     reset_cancelled: "Ничего не изменилось.",
     own_stats: "<b>Ваша статистика</b>\nИсторий получено: {facts}\nМест: {places}\nПройдено на прогулках: {distance}",
     stats_unavailable: "Статистика сейчас недоступна. Попробуйте через минуту.",
+    donate_prompt: "⭐ Нравятся истории? Поддержите бота звёздами Telegram: выберите сумму.",
+    support_button: "⭐ Поддержать",
+    invoice_title: "Поддержать excursobot",
+    invoice_description: "{stars} звёзд Telegram, чтобы истории продолжались.",
+    invoice_label: "Поддержка",
+    donation_thanks: "Спасибо за {stars} ⭐! Следующие 30 дней истории ваших прогулок идут вне очереди.",
+    payment_not_yours: "Этот счёт выставлен не вам. Отправьте /donate, чтобы получить свой.",
+    payment_invalid: "Этот счёт больше не действует. Отправьте /donate за новым.",
+    payment_amount: "Такой суммы нет. Отправьте /donate, чтобы выбрать.",
+    pay_support: "Вопросы об оплате? Напишите их здесь ответом, с датой и суммой: администратор читает каждое сообщение, отвечает в течение дня и вернёт ошибочный платёж. Поддержка Telegram с платежами ботам не помогает.",
+    refund_usage: "Использование: /refund &lt;telegram_payment_charge_id&gt;",
+    refund_done: "Возвращено {stars} ⭐ пользователю {user}.",
+    refund_already: "Этот платёж уже возвращён.",
+    refund_unknown: "Платежа с таким идентификатором я не знаю.",
+    refund_failed: "Telegram не вернул платёж: {reason}",
+    own_donations: "\nПодарено звёзд: {stars} ⭐ — спасибо!",
     stats_in_private: "Статистику я показываю только в личном чате: пришлите мне /stats там.",
     admin_stats: "<b>Статистика бота</b>\n\
         Пользователи: всего {users_total}; за 24 ч активных {users_active}, новых {users_new}\n\
@@ -62,6 +77,7 @@ pub(super) static RU: Texts = Texts {
         Задержка историй за час: p50 {p50}, p95 {p95}\n\
         Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}; занято {in_flight} из {permits}\n\
         Прогулки: {live} из {live_cap}\n\
+        Пожертвования: {donations} (возвращено {refunds}); {stars_24h} ⭐ за 24 ч, {stars_total} ⭐ всего\n\
         Ошибок за 24 ч: {errors}\n\
         Работает {uptime}, версия {version}",
     internal_error: "У меня что-то сломалось. Попробуйте ещё раз через минуту.",
@@ -88,5 +104,7 @@ pub(super) static RU: Texts = Texts {
         settings: "Язык, интервал, радиус, фото",
         stats: "Ваша статистика",
         reset: "Забыть мои настройки и историю",
+        donate: "Поддержать бота звёздами Telegram",
+        paysupport: "Помощь с оплатой",
     },
 };

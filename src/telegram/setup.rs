@@ -53,6 +53,8 @@ pub async fn publish_commands(bot: &Bot) -> Result<(), RequestError> {
             BotCommand::new("stats", texts.stats),
             BotCommand::new("reset", texts.reset),
             BotCommand::new("stop", texts.stop),
+            BotCommand::new("donate", texts.donate),
+            BotCommand::new("paysupport", texts.paysupport),
         ];
         let request = bot.set_my_commands(commands);
         match lang {

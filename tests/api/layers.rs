@@ -30,6 +30,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "config",
             "geo",
             "i18n",
+            "payments",
             "places",
             "prompts",
             "stats",

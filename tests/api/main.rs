@@ -5,6 +5,7 @@
 mod helpers;
 
 mod configuration;
+mod donations;
 mod facts;
 mod gate;
 mod groups;

@@ -1,5 +1,6 @@
 //! sea-orm entities, one per table created in `migrations/`.
 
+pub mod donation;
 pub mod fact_delivery;
 pub mod live_session;
 pub mod tour;
