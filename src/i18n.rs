@@ -60,6 +60,8 @@ pub struct Texts {
     pub welcome: &'static str,
     /// How to share a live location (HTML).
     pub live_guide: &'static str,
+    /// The one-time hint after a user's first one-off story: a live location makes a tour (HTML).
+    pub live_hint: &'static str,
     /// The reply-keyboard button that sends the user's location.
     pub send_location_button: &'static str,
     /// `/language`: the prompt above the language buttons.

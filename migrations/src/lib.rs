@@ -11,6 +11,7 @@ mod m20261122_000001_users;
 mod m20261122_000002_fact_deliveries;
 mod m20261122_000003_live_sessions;
 mod m20261201_000010_donations;
+mod m20261201_000011_user_hints;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_fact_deliveries::Migration),
             Box::new(m20261122_000003_live_sessions::Migration),
             Box::new(m20261201_000010_donations::Migration),
+            Box::new(m20261201_000011_user_hints::Migration),
         ]
     }
 }

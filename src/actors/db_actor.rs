@@ -90,6 +90,16 @@ pub struct LoadToldPlaces {
     pub since_ms: i64,
 }
 
+/// Records that a user is shown a one-time hint; answers whether it is the first time.
+#[derive(Message)]
+#[rtype(result = "Result<bool, DbError>")]
+pub struct FirstHint {
+    /// Telegram user id.
+    pub user_id: i64,
+    /// Which hint.
+    pub hint: &'static str,
+}
+
 /// Forgets a user's preferences and history (including rows still buffered).
 #[derive(Message)]
 #[rtype(result = "Result<(), DbError>")]

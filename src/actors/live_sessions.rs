@@ -129,6 +129,14 @@ pub struct SetInterval {
     pub interval: Duration,
 }
 
+/// Whether the user has a tour running.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "bool")]
+pub struct HasTour {
+    /// Telegram user id.
+    pub user_id: u64,
+}
+
 /// Asks for the actor's counters.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "SessionsSnapshot")]
@@ -301,6 +309,14 @@ impl Handler<SetInterval> for LiveLocationSessions {
         self.arm_tick(msg.user_id, ctx);
         self.arm_end_check(msg.user_id, ctx);
         true
+    }
+}
+
+impl Handler<HasTour> for LiveLocationSessions {
+    type Result = bool;
+
+    fn handle(&mut self, msg: HasTour, _ctx: &mut Self::Context) -> bool {
+        self.tours.contains_key(&msg.user_id)
     }
 }
 

@@ -6,7 +6,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::OnConflict,
 };
 
-use super::entity::{fact_delivery, tour, user, user_preferences};
+use super::entity::{fact_delivery, tour, user, user_hint, user_preferences};
 
 /// A user as last seen in an update (written behind, coalesced per user).
 #[derive(Debug, Clone, PartialEq)]
@@ -250,11 +250,39 @@ pub async fn reset_user(db: &DatabaseConnection, user_id: i64) -> Result<(), DbE
         .filter(fact_delivery::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
+    user_hint::Entity::delete_many()
+        .filter(user_hint::Column::UserId.eq(user_id))
+        .exec(&txn)
+        .await?;
     tour::Entity::delete_many()
         .filter(tour::Column::UserId.eq(user_id))
         .exec(&txn)
         .await?;
     txn.commit().await
+}
+
+/// Records that `user_id` is shown `hint` now; `true` only the first time (the row's insert
+/// decides, so two stories at once still show it once).
+pub async fn first_hint(
+    db: &DatabaseConnection,
+    user_id: i64,
+    hint: &str,
+    at: i64,
+) -> Result<bool, DbErr> {
+    let row = user_hint::ActiveModel {
+        user_id: Set(user_id),
+        hint: Set(hint.to_owned()),
+        shown_at: Set(at),
+    };
+    let inserted = user_hint::Entity::insert(row)
+        .on_conflict(
+            OnConflict::columns([user_hint::Column::UserId, user_hint::Column::Hint])
+                .do_nothing()
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(inserted > 0)
 }
 
 /// The admin's figures at `now_ms`.

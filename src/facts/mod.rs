@@ -90,6 +90,9 @@ pub struct StoryRequest {
     pub venue: Option<String>,
     /// When the request arrived, for the delivery's latency.
     pub started: Instant,
+    /// Whether a delivered story is followed by the one-time live-location hint (a one-off
+    /// story from a user with no tour running).
+    pub offer_live_hint: bool,
 }
 
 impl StoryRequest {
@@ -273,6 +276,10 @@ impl Storyteller {
                     .await
                 {
                     reserved.keep();
+                    if request.offer_live_hint {
+                        let (user_id, chat, lang) = (request.user_id, request.chat, request.lang);
+                        steps.teller.live_hint_once(user_id, chat, lang).await;
+                    }
                 }
             }
             Ok(None) => {

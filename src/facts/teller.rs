@@ -10,7 +10,7 @@ use actix::Addr;
 use teloxide::{
     payloads::SendMessageSetters,
     prelude::Requester,
-    types::{ChatId, InlineKeyboardMarkup},
+    types::{ChatId, InlineKeyboardMarkup, ParseMode},
 };
 
 use super::{
@@ -18,7 +18,7 @@ use super::{
     reply::{StoryReply, send_pin, send_story},
 };
 use crate::{
-    actors::db_actor::{DbActor, Delivered},
+    actors::db_actor::{DbActor, Delivered, FirstHint},
     db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
@@ -26,6 +26,9 @@ use crate::{
     story::StorySource,
     telegram::{Outbox, SendClass, TelegramError},
 };
+
+/// The hint's name in the database: a live location makes a tour.
+const LIVE_HINT: &str = "live_location";
 
 /// "typing…" shows only when an answer takes longer than this: an answer from the cache
 /// arrives first, and the call is saved.
@@ -123,6 +126,38 @@ impl Teller {
         let message = self.outbox.bot().send_message(chat, text);
         if let Err(error) = self.outbox.send(chat, class, message).await {
             tracing::warn!(%error, "note not delivered");
+        }
+    }
+
+    /// After a user's first one-off story: the hint that a live location makes a tour, once per
+    /// user (remembered in the database; nothing is sent when the database cannot say).
+    pub async fn live_hint_once(&self, user_id: u64, chat: ChatId, lang: Lang) {
+        let first = self
+            .db
+            .send(FirstHint {
+                user_id: user_id as i64,
+                hint: LIVE_HINT,
+            })
+            .await;
+        match first {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "live hint skipped: the database cannot say if it was shown");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "live hint skipped: the database actor is unreachable");
+                return;
+            }
+        }
+        let message = self
+            .outbox
+            .bot()
+            .send_message(chat, lang.texts().live_hint)
+            .parse_mode(ParseMode::Html);
+        if let Err(error) = self.outbox.send(chat, SendClass::Other, message).await {
+            tracing::warn!(%error, "live hint not delivered");
         }
     }
 

@@ -190,6 +190,7 @@ fn story_request(tour: &TourStoryRequest, radius_m: u32, photos: bool) -> StoryR
         photos,
         venue: None,
         started: Instant::now(),
+        offer_live_hint: false,
     }
 }
 

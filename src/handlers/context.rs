@@ -97,6 +97,7 @@ impl Context {
             photos: preferences.photos,
             venue: None,
             started: Instant::now(),
+            offer_live_hint: false,
         }
     }
 

@@ -6,7 +6,9 @@ use teloxide::types::{ChatMemberUpdated, Location, Message, Update, UpdateKind, 
 use tracing::Instrument;
 
 use super::{commands, context::Context, donations, tours, work::spawn_work};
-use crate::{facts::StoryRequest, geo::Coordinates, users::Preferences};
+use crate::{
+    actors::live_sessions::HasTour, facts::StoryRequest, geo::Coordinates, users::Preferences,
+};
 
 /// Handles one update to the end; never panics on odd input.
 pub async fn route(ctx: &Context, update: Box<Update>) {
@@ -67,19 +69,20 @@ async fn on_message(ctx: &Context, message: Message) {
             return tours::on_live_location(ctx, &message, &user, &preferences, location).await;
         }
         // A plain location (also during a tour): a one-off story; the tour goes on.
-        tell_once(ctx, &message, &user, &preferences, location, None);
+        tell_once(ctx, &message, &user, &preferences, location, None).await;
     } else if let Some(venue) = message.venue() {
         // A place picked from the attachment menu: a location, with a name to look for.
         let title = Some(venue.title.clone());
-        tell_once(ctx, &message, &user, &preferences, &venue.location, title);
+        tell_once(ctx, &message, &user, &preferences, &venue.location, title).await;
     } else {
         ctx.reply(message.chat.id, lang.texts().unusable_message);
     }
 }
 
 /// A one-off story at `location`, about the place called `venue` when it is found there; the
-/// story is written and sent outside the lane.
-fn tell_once(
+/// story is written and sent outside the lane. A private chat's first one-off story is followed
+/// by the hint that a live location makes a tour, unless a tour is already running.
+async fn tell_once(
     ctx: &Context,
     message: &Message,
     user: &User,
@@ -93,11 +96,18 @@ fn tell_once(
         ctx.reply(message.chat.id, lang.texts().unusable_message);
         return;
     };
+    let offer_live_hint = message.chat.is_private() && !on_tour(ctx, user.id.0).await;
     let request = StoryRequest {
         venue,
+        offer_live_hint,
         ..ctx.story_request(user, message.chat.id, point, preferences)
     };
     spawn_work(ctx.stories.tell_nearby(request));
+}
+
+/// Whether `user_id` has a tour running (when the tours cannot say: yes, so no hint is sent).
+async fn on_tour(ctx: &Context, user_id: u64) -> bool {
+    ctx.tours.send(HasTour { user_id }).await.unwrap_or(true)
 }
 
 fn on_membership(ctx: &Context, change: &ChatMemberUpdated) {

@@ -8,6 +8,9 @@ pub(super) static EN: Texts = Texts {
     live_guide: "<b>Walking?</b> Share a live location and I will tell you about a new place \
                  every few minutes:\n📎 Attach → 📍 Location → <b>Share My Live Location</b>.\n\
                  Stop sharing or send /stop to end the tour.",
+    live_hint: "💡 <b>Tip:</b> share a <b>live</b> location and I become your guide, telling you \
+                about a new place every few minutes as you walk:\n📎 Attach → 📍 Location → \
+                <b>Share My Live Location</b>.",
     send_location_button: "📍 Send my location",
     choose_language: "Choose a language:",
     language_set: "Done: I will speak English.",

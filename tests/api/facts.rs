@@ -390,6 +390,8 @@ async fn a_stranger_pressing_another_users_story_buttons_learns_nothing() {
     app.post_update(&location_update(1, 914, "en", LAT, LON))
         .await;
     wait_for_stories(&app, 914, 1).await;
+    // The owner's first story is followed by the live-location hint; nothing else comes.
+    assert!(app.telegram.wait_for_text_to(914, "💡").await.is_some());
     let photo = app.telegram.calls("sendPhoto").await[0].clone();
     let buttons = &photo["reply_markup"]["inline_keyboard"][0];
     let (more, next) = (

@@ -218,8 +218,11 @@ async fn stats_for_an_admin_and_for_anyone_else(url: String) {
     app.post_update(&text_update(3, 3202, "en", "/stats")).await;
     app.post_update(&text_update(4, 3201, "en", "/stats")).await;
 
-    let own = app.telegram.wait_for_messages_to(3202, 1).await;
-    let own = own[0]["text"].as_str().unwrap();
+    let own = app.telegram.wait_for_text_to(3202, "<b>Your stats").await;
+    let own = own
+        .as_ref()
+        .and_then(|m| m["text"].as_str())
+        .expect("own stats");
     assert!(
         own.contains("Stories received: 1") && own.contains("Places: 1"),
         "{own}"

@@ -2,7 +2,12 @@
 
 use serde_json::Value;
 
-use crate::helpers::{button_update, sample, spawn_app, text_update};
+use crate::helpers::{
+    button_update, location_update, on_both_databases, sample, spawn_app, spawn_app_with,
+    text_update,
+};
+
+on_both_databases!(the_first_one_off_story_is_followed_by_the_live_hint_once_per_user);
 
 fn keyboard_button(message: &Value) -> &Value {
     &message["reply_markup"]["keyboard"][0][0]
@@ -131,4 +136,62 @@ async fn the_command_menu_is_published_in_english_and_russian() {
         "Начать: что умеет бот"
     );
     assert_eq!(default["commands"][2]["description"], "Switch language");
+}
+
+/// The messages to `chat` that are the live-location hint.
+async fn live_hints(app: &crate::helpers::TestApp, chat: i64) -> Vec<Value> {
+    let messages = app.telegram.messages_to(chat).await;
+    messages
+        .into_iter()
+        .filter(|m| m["text"].as_str().is_some_and(|t| t.starts_with("💡")))
+        .collect()
+}
+
+async fn the_first_one_off_story_is_followed_by_the_live_hint_once_per_user(url: String) {
+    let app = spawn_app_with(&[("DATABASE_URL", &url)]).await;
+    let (user, other) = (521, 522);
+    app.post_update(&location_update(1, user, "en", 55.7539, 37.6208))
+        .await;
+    app.telegram.wait_for_stories(user, 1).await;
+    let hints = crate::helpers::eventually(
+        || live_hints(&app, user),
+        |hints: &Vec<Value>| !hints.is_empty(),
+    )
+    .await;
+    assert_eq!(hints.len(), 1, "{hints:?}");
+    let text = hints[0]["text"].as_str().unwrap();
+    assert!(text.contains("<b>live</b>"), "{text}");
+    assert!(
+        text.contains("Share My Live Location"),
+        "the same steps as /start: {text}"
+    );
+    assert_eq!(hints[0]["parse_mode"], "HTML");
+
+    // A second story, and one after a restart (same database): no second hint.
+    app.post_update(&location_update(2, user, "en", 55.7539, 37.6208))
+        .await;
+    app.telegram.wait_for_stories(user, 2).await;
+    let app = app.restart().await;
+    app.post_update(&location_update(3, user, "en", 55.7539, 37.6208))
+        .await;
+    app.telegram.wait_for_stories(user, 3).await;
+    // Another user's first story, sent last: once its hint is out, any second one would be too.
+    app.post_update(&location_update(4, other, "ru", 55.7539, 37.6208))
+        .await;
+    let theirs = crate::helpers::eventually(
+        || live_hints(&app, other),
+        |hints: &Vec<Value>| !hints.is_empty(),
+    )
+    .await;
+    assert!(
+        theirs[0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Транслировать геопозицию")
+    );
+    assert_eq!(
+        live_hints(&app, user).await.len(),
+        1,
+        "the hint is shown once per user"
+    );
 }

@@ -236,6 +236,12 @@ async fn a_plain_location_during_a_tour_gets_a_one_off_story_and_the_tour_goes_o
     let summary = text_to(&app, 731, "🏁").await.unwrap();
     let text = summary["text"].as_str().unwrap();
     assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
+    let messages = app.telegram.messages_to(731).await;
+    let hints: Vec<_> = messages.iter().filter(|m| starts_with(m, "💡")).collect();
+    assert!(
+        hints.is_empty(),
+        "no live-location hint during a tour: {hints:?}"
+    );
 }
 
 on_both_databases!(a_tour_survives_a_restart_of_the_app);

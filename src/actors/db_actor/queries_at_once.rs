@@ -5,8 +5,8 @@
 use actix::prelude::*;
 
 use super::{
-    AdminStats, DbActor, LoadPreferences, LoadToldPlaces, MarkBlocked, OwnStats, RecordTour,
-    ResetUser, SavePreferences,
+    AdminStats, DbActor, FirstHint, LoadPreferences, LoadToldPlaces, MarkBlocked, OwnStats,
+    RecordTour, ResetUser, SavePreferences,
 };
 use crate::db::{
     DbError,
@@ -82,6 +82,19 @@ impl Handler<LoadToldPlaces> for DbActor {
             places.extend(buffered);
             Ok(places)
         })
+    }
+}
+
+impl Handler<FirstHint> for DbActor {
+    type Result = ResponseFuture<Result<bool, DbError>>;
+
+    fn handle(
+        &mut self,
+        FirstHint { user_id, hint }: FirstHint,
+        _: &mut Self::Context,
+    ) -> Self::Result {
+        let db = self.db.clone();
+        Box::pin(async move { Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?) })
     }
 }
 

@@ -5,4 +5,5 @@ pub mod fact_delivery;
 pub mod live_session;
 pub mod tour;
 pub mod user;
+pub mod user_hint;
 pub mod user_preferences;

@@ -167,6 +167,22 @@ impl MockTelegram {
             .collect()
     }
 
+    /// Waits (up to 10 s) for a message to `chat_id` whose text starts with `prefix`.
+    pub async fn wait_for_text_to(&self, chat_id: i64, prefix: &str) -> Option<Value> {
+        let starts = |message: &Value| {
+            message["text"]
+                .as_str()
+                .is_some_and(|text| text.starts_with(prefix))
+        };
+        let messages = eventually(1, || async {
+            let mut messages = self.messages_to(chat_id).await;
+            messages.retain(starts);
+            messages
+        })
+        .await;
+        messages.into_iter().next()
+    }
+
     /// Waits (up to 10 s) for `count` messages to `chat_id`.
     pub async fn wait_for_messages_to(&self, chat_id: i64, count: usize) -> Vec<Value> {
         eventually(count, || self.messages_to(chat_id)).await
