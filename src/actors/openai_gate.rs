@@ -16,10 +16,14 @@
 //!    `GateError::QueueWait` at once, so its caller can send a fallback. A new Interactive job
 //!    that the queue cannot start within that wait (judged from the calls in flight, the jobs
 //!    ahead and the average call so far) gets `QueueWait` on arrival instead of at the end.
-//! 5. Up to `permits` calls run at once, each spawned on the arbiter; a call is one
-//!    chat-completions request with a per-attempt timeout, retried (only here) on 429, 5xx,
-//!    network errors and timeouts, honouring a capped `Retry-After`. Panics are caught. The call
-//!    reports back with `CallFinished`, which frees the permit and starts the next job.
+//! 5. Up to `permits` calls run at once, each spawned on the arbiter; a call is one streamed
+//!    chat-completions request (`stream: true`) with a per-attempt timeout, retried (only
+//!    here) on 429, 5xx, network errors and timeouts before any text came, honouring a capped
+//!    `Retry-After`; a stream that breaks once text came is a failed call, never half a story.
+//!    While it streams, the text so far reaches every waiter that asked for it
+//!    ([`Generate::with_progress`]) through `CallProgress`, a few times a second. Panics are
+//!    caught. The call reports back with `CallFinished`, which frees the permit and starts the
+//!    next job.
 //! 6. Circuit breaker: after `breaker_failures` consecutive failed calls the breaker opens,
 //!    queued and new requests fail fast with `GateError::CircuitOpen` for `breaker_cooldown`;
 //!    then one probe call is let through and its success closes the breaker.
@@ -36,11 +40,12 @@ mod retry_after;
 mod scheduler;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, ActorContext, Context, Handler, Message, MessageResult};
 use actix::{ResponseFuture, Supervised};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::prompts::ChatPrompt;
 
@@ -96,6 +101,9 @@ impl Priority {
     }
 }
 
+/// Where a caller hears a story's text while it is written (the whole text so far each time).
+pub type StoryProgress = watch::Sender<Arc<str>>;
+
 /// Ask the gate for a story; answers the story text or why there is none.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<String, GateError>")]
@@ -108,6 +116,8 @@ pub struct Generate {
     pub priority: Priority,
     /// The sender's span, so the call's span can `follows_from` it.
     span: tracing::Span,
+    /// Hears the text so far while the call streams.
+    progress: Option<StoryProgress>,
 }
 
 impl Generate {
@@ -118,7 +128,16 @@ impl Generate {
             prompt,
             priority,
             span: tracing::Span::current(),
+            progress: None,
         }
+    }
+
+    /// Lets `progress` hear the text written so far while the call streams (also when this
+    /// request joins a call already running: it hears the text so far at once). What it hears
+    /// is unchecked work in progress; only the answer is a story.
+    pub fn with_progress(mut self, progress: StoryProgress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 }
 
@@ -154,11 +173,20 @@ struct CallFinished {
     result: Result<String, GateError>,
 }
 
-/// A call in flight: when it started, and everybody waiting for it.
+/// A streaming call's text so far.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+struct CallProgress {
+    key: String,
+    text: Arc<str>,
+}
+
+/// A call in flight: when it started, everybody waiting for it, and its text so far.
 #[derive(Debug)]
 struct Running {
     started: tokio::time::Instant,
     waiters: Vec<Waiter>,
+    partial: Option<Arc<str>>,
 }
 
 /// Counters behind [`GateSnapshot`].
@@ -227,7 +255,8 @@ impl Handler<Generate> for OpenAiGate {
     fn handle(&mut self, msg: Generate, ctx: &mut Self::Context) -> Self::Result {
         let (reply, answer) = oneshot::channel();
         self.next_waiter_id += 1;
-        let waiter = Waiter::new(self.next_waiter_id, msg.priority, msg.span, reply);
+        let id = self.next_waiter_id;
+        let waiter = Waiter::new(id, msg.priority, msg.span, msg.progress, reply);
         self.admit(msg.key, msg.prompt, waiter, ctx);
         self.dispatch(ctx);
         Box::pin(async move { answer.await.unwrap_or(Err(GateError::Stopped)) })
@@ -239,6 +268,17 @@ impl Handler<GateStats> for OpenAiGate {
 
     fn handle(&mut self, _msg: GateStats, _ctx: &mut Self::Context) -> Self::Result {
         MessageResult(self.snapshot())
+    }
+}
+
+impl Handler<CallProgress> for OpenAiGate {
+    type Result = ();
+
+    fn handle(&mut self, msg: CallProgress, _ctx: &mut Self::Context) {
+        if let Some(running) = self.in_flight.get_mut(&msg.key) {
+            running.waiters.iter().for_each(|w| w.progress(&msg.text));
+            running.partial = Some(msg.text);
+        }
     }
 }
 

@@ -151,6 +151,7 @@ impl SimOpenAi {
 }
 
 async fn complete(body: web::Json<Value>, state: web::Data<State>) -> HttpResponse {
+    let streamed = body["stream"] == Value::Bool(true);
     let prompt = user_prompt(&body);
     let (title, key) = call_key(prompt);
     let call = state.ledger.begin(key);
@@ -165,7 +166,28 @@ async fn complete(body: web::Json<Value>, state: web::Data<State>) -> HttpRespon
         "{STORY_MARK} A story the simulated LLM wrote about {title} in {} ms. {body}",
         state.latency.as_millis()
     );
+    if streamed {
+        return HttpResponse::Ok()
+            .content_type("text/event-stream")
+            .body(event_stream(&text));
+    }
     HttpResponse::Ok().json(completion(&text))
+}
+
+/// `text` as a whole server-sent event stream: one `chat.completion.chunk` with the text,
+/// one with the finish reason, then `[DONE]`.
+fn event_stream(text: &str) -> String {
+    let chunk = |delta: Value, finish: Value| {
+        let chunk = json!({
+            "id": "chatcmpl-simulated", "object": "chat.completion.chunk",
+            "created": 1_727_346_142, "model": "simulated",
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
+        });
+        format!("data: {chunk}\n\n")
+    };
+    let content = json!({ "role": "assistant", "content": text });
+    let finished = chunk(json!({}), json!("stop"));
+    format!("{}{finished}data: [DONE]\n\n", chunk(content, Value::Null))
 }
 
 /// The user message of a chat-completions request.

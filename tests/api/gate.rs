@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::helpers::mock_openai::{MockOpenAi, Reply, story, story_about};
+use crate::helpers::paced_openai::PacedOpenAi;
 use actix::{Actor, Addr};
 use excursobot::{
     actors::openai_gate::{
@@ -492,4 +493,61 @@ async fn a_panicking_call_is_answered_and_frees_its_permit() {
     assert_eq!(first, Err(GateError::Upstream("panic".into())));
     assert_eq!(second, Err(GateError::Upstream("panic".into())));
     assert_eq!(stats(&gate).await.in_flight, 0);
+}
+
+#[actix_rt::test]
+async fn a_stream_that_breaks_midway_is_a_failed_call_never_retried_nor_half_told() {
+    let mock = MockOpenAi::start().await;
+    mock.then([Reply::BrokenStream]);
+    let gate = start_gate(&mock, test_config());
+
+    let answer = generate(&gate, "place", Interactive).await;
+
+    match answer {
+        Err(GateError::Upstream(why)) => assert!(why.contains("unfinished"), "{why}"),
+        other => panic!("a broken stream is no story: {other:?}"),
+    }
+    assert_eq!(mock.request_count(), 1, "text had come: not tried again");
+}
+
+#[actix_rt::test]
+async fn the_text_so_far_reaches_every_waiter_that_asked_including_one_that_joined_late() {
+    let llm = PacedOpenAi::start(Duration::from_millis(100), Duration::from_millis(20));
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let gate = OpenAiGate::new(test_config(), llm.config())
+        .unwrap()
+        .start();
+    let progress = || tokio::sync::watch::channel(std::sync::Arc::<str>::from(""));
+    let ((first_tx, mut first_rx), (late_tx, mut late_rx)) = (progress(), progress());
+    let first = Generate::new("place", prompt("place"), Interactive).with_progress(first_tx);
+    let first = actix::spawn(gate.send(first));
+
+    first_rx
+        .changed()
+        .await
+        .expect("the first waiter hears the text start");
+    let heard = first_rx.borrow_and_update().clone();
+    assert!(story_about("place").starts_with(&*heard), "{heard}");
+    assert!(
+        heard.len() < story_about("place").len(),
+        "heard while written: {heard}"
+    );
+    let late = Generate::new("place", prompt("place"), Interactive).with_progress(late_tx);
+    let late = actix::spawn(gate.send(late));
+    late_rx
+        .changed()
+        .await
+        .expect("the late waiter hears the text so far at once");
+    let so_far = late_rx.borrow_and_update().clone();
+    assert!(story_about("place").starts_with(&*so_far), "{so_far}");
+
+    assert_eq!(late.await.unwrap().unwrap(), Ok(story_about("place")));
+    assert_eq!(first.await.unwrap().unwrap(), Ok(story_about("place")));
+    assert_eq!(
+        llm.request_count(),
+        1,
+        "the late waiter joined the call in flight"
+    );
+    let last = first_rx.borrow().clone();
+    assert!(last.len() > heard.len(), "the text kept coming: {last}");
 }

@@ -1,6 +1,11 @@
-//! One LLM call: a chat-completions request through async-openai, with a per-attempt timeout
-//! and the gate's own bounded retry loop (async-openai's retries are switched off).
+//! One LLM call: a streamed chat-completions request through async-openai, with a
+//! per-attempt timeout and the gate's own bounded retry loop (async-openai's retries are
+//! switched off). An attempt that fails before any text came is retried like any other; one
+//! that breaks after text came is not (its listeners saw the text start, and another attempt
+//! would start over while the user waits): it is a failed call, and the caller tells the
+//! summary.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_openai::Client;
@@ -11,7 +16,9 @@ use async_openai::types::chat::{
     ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
+use futures::StreamExt;
 use secrecy::ExposeSecret;
+use tokio::time::Instant;
 
 use super::answer;
 use super::response::{self, AttemptFailure};
@@ -20,6 +27,8 @@ use super::{ChatPrompt, GateBuildError, GateConfig, GateError, OpenAiConfig};
 
 /// Bounds the TCP/TLS connect phase separately from the whole attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The text so far is passed on at most this often while a call streams.
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
 
 /// How failed attempts are retried.
 #[derive(Debug, Clone, Copy)]
@@ -73,15 +82,21 @@ impl LlmClient {
     }
 
     /// Makes the call, retrying retryable failures at most `max_retries` times; an answer that
-    /// is no story of the prompt's shape is not retried.
-    pub(super) async fn generate(&self, prompt: &ChatPrompt) -> Result<String, GateError> {
+    /// is no story of the prompt's shape is not retried. `progress` hears the text so far
+    /// while it streams, at most every [`PROGRESS_EVERY`].
+    pub(super) async fn generate(
+        &self,
+        prompt: &ChatPrompt,
+        progress: impl Fn(Arc<str>),
+    ) -> Result<String, GateError> {
         let request = self
             .request(prompt)
             .map_err(|error| response::classify(error).error)?;
         let mut retry = 0;
         loop {
             let slot = RetryAfterSlot::new();
-            let failure = match self.attempt(request.clone(), slot.clone()).await {
+            let attempt = self.attempt(request.clone(), slot.clone(), &progress);
+            let failure = match attempt.await {
                 Ok(answer) => return answer.and_then(|text| answer::judge(text, &prompt.shape)),
                 Err(failure) => failure,
             };
@@ -95,19 +110,35 @@ impl LlmClient {
         }
     }
 
-    /// One HTTP attempt; `Ok` holds the mapped answer of a 2xx response.
+    /// One HTTP attempt, streamed; `Ok` holds the mapped answer of a 2xx response that
+    /// streamed to its end, or why there is no story.
     async fn attempt(
         &self,
         request: CreateChatCompletionRequest,
         slot: RetryAfterSlot,
+        progress: &impl Fn(Arc<str>),
     ) -> Result<Result<String, GateError>, AttemptFailure> {
         let service = RecordRetryAfter::new(ReqwestService::new(self.http.clone()), slot);
         let client = self.client.clone().with_http_service(service);
-        let chat = client.chat();
-        match tokio::time::timeout(self.policy.call_timeout, chat.create(request)).await {
+        let mut answer = response::StreamedAnswer::default();
+        let streamed = async {
+            let mut stream = client.chat().create_stream(request).await?;
+            let mut told_at: Option<Instant> = None;
+            while let Some(chunk) = stream.next().await {
+                if answer.add(chunk?) && told_at.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+                    progress(answer.text().into());
+                    told_at = Some(Instant::now());
+                }
+            }
+            Ok(())
+        };
+        let outcome = tokio::time::timeout(self.policy.call_timeout, streamed).await;
+        match outcome {
+            Ok(Ok(())) => Ok(answer.finish()),
+            Err(_elapsed) if answer.started() => Ok(Err(GateError::Timeout)),
             Err(_elapsed) => Err(AttemptFailure::timeout()),
+            Ok(Err(error)) if answer.started() => Ok(Err(response::broken(&error))),
             Ok(Err(error)) => Err(response::classify(error)),
-            Ok(Ok(completion)) => Ok(response::story(completion)),
         }
     }
 

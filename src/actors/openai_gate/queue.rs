@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
-use super::{ChatPrompt, GateError, Priority, ShedReason};
+use super::{ChatPrompt, GateError, Priority, ShedReason, StoryProgress};
 
 /// One caller waiting for a job's answer.
 #[derive(Debug)]
@@ -17,6 +17,8 @@ pub(super) struct Waiter {
     pub(super) priority: Priority,
     /// The caller's span; the call's span `follows_from` it.
     pub(super) span: tracing::Span,
+    /// Hears the text so far while the call streams, if the caller asked to.
+    progress: Option<StoryProgress>,
     reply: oneshot::Sender<Result<String, GateError>>,
 }
 
@@ -25,13 +27,22 @@ impl Waiter {
         id: u64,
         priority: Priority,
         span: tracing::Span,
+        progress: Option<StoryProgress>,
         reply: oneshot::Sender<Result<String, GateError>>,
     ) -> Self {
         Self {
             id,
             priority,
             span,
+            progress,
             reply,
+        }
+    }
+
+    /// Tells the caller the text written so far (when it asked to hear it).
+    pub(super) fn progress(&self, text: &std::sync::Arc<str>) {
+        if let Some(progress) = &self.progress {
+            progress.send_replace(std::sync::Arc::clone(text));
         }
     }
 

@@ -2,7 +2,7 @@
 //! `GateError`, and says whether a failed attempt is worth retrying.
 
 use async_openai::error::{ApiErrorResponse, OpenAIError};
-use async_openai::types::chat::{CreateChatCompletionResponse, FinishReason};
+use async_openai::types::chat::{CreateChatCompletionStreamResponse, FinishReason};
 
 use super::{GateError, Unusable};
 
@@ -39,28 +39,86 @@ impl AttemptFailure {
     }
 }
 
-/// The story in the first choice, or why there is none.
-pub(super) fn story(response: CreateChatCompletionResponse) -> Result<String, GateError> {
-    let Some(choice) = response.choices.into_iter().next() else {
-        return Err(GateError::Upstream("the answer has no choices".into()));
-    };
-    if choice.message.refusal.is_some() {
-        return Err(GateError::Refused);
-    }
-    match choice.finish_reason {
-        Some(FinishReason::ContentFilter) => return Err(GateError::ContentFilter),
-        Some(FinishReason::Length) => return Err(GateError::Truncated),
-        Some(FinishReason::Stop) | None => {}
-        Some(other) => {
-            return Err(GateError::Upstream(format!(
-                "unexpected finish_reason {other:?}"
-            )));
+/// A streamed answer as it comes: the first choice's text, whether it refused, and why it
+/// finished.
+#[derive(Debug, Default)]
+pub(super) struct StreamedAnswer {
+    text: String,
+    chunks: usize,
+    refused: bool,
+    finish: Option<FinishReason>,
+}
+
+impl StreamedAnswer {
+    /// Takes one chunk; whether it added text.
+    pub(super) fn add(&mut self, chunk: CreateChatCompletionStreamResponse) -> bool {
+        self.chunks += 1;
+        let Some(choice) = chunk.choices.into_iter().find(|choice| choice.index == 0) else {
+            return false;
+        };
+        self.refused |= choice.delta.refusal.is_some_and(|r| !r.is_empty());
+        if let Some(reason) = choice.finish_reason {
+            self.finish = Some(reason);
+        }
+        match choice.delta.content {
+            Some(content) if !content.is_empty() => {
+                self.text.push_str(&content);
+                true
+            }
+            _ => false,
         }
     }
-    match choice.message.content.as_deref().map(str::trim) {
-        Some(text) if !text.is_empty() => Ok(text.to_owned()),
-        _ => Err(GateError::Unusable(Unusable::Empty)),
+
+    /// The text so far.
+    pub(super) fn text(&self) -> &str {
+        &self.text
     }
+
+    /// Whether any chunk came (after which the attempt is not retried).
+    pub(super) fn started(&self) -> bool {
+        self.chunks > 0
+    }
+
+    /// The story, or why there is none, once the stream ended.
+    pub(super) fn finish(self) -> Result<String, GateError> {
+        if self.refused {
+            return Err(GateError::Refused);
+        }
+        match self.finish {
+            Some(FinishReason::Stop) => {}
+            Some(FinishReason::ContentFilter) => return Err(GateError::ContentFilter),
+            Some(FinishReason::Length) => return Err(GateError::Truncated),
+            Some(other) => {
+                return Err(GateError::Upstream(format!(
+                    "unexpected finish_reason {other:?}"
+                )));
+            }
+            None if self.chunks == 0 => {
+                let why = "no streamed answer (does the endpoint stream with `stream: true`?)";
+                return Err(GateError::Upstream(why.into()));
+            }
+            None => {
+                return Err(GateError::Upstream(format!(
+                    "the stream ended after {} characters, unfinished",
+                    self.text.chars().count()
+                )));
+            }
+        }
+        match self.text.trim() {
+            "" => Err(GateError::Unusable(Unusable::Empty)),
+            text => Ok(text.to_owned()),
+        }
+    }
+}
+
+/// A stream that broke after text came: a failed call, not retried.
+pub(super) fn broken(error: &OpenAIError) -> GateError {
+    let why = match error {
+        OpenAIError::JSONDeserialize(..) => "a malformed chunk".to_owned(),
+        OpenAIError::Reqwest(error) => format!("network: {error}"),
+        other => other.to_string(),
+    };
+    GateError::Upstream(format!("the stream broke midway: {why}"))
 }
 
 /// Classifies an async-openai error.

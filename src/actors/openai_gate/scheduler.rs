@@ -3,6 +3,7 @@
 //! time) and failing fast when the breaker opens.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 
 use actix::{AsyncContext, Context};
 use futures::FutureExt;
@@ -12,7 +13,8 @@ use tracing::Instrument;
 use super::estimate::predicted_start;
 use super::queue::{Admission, Job, Waiter};
 use super::{
-    CallFinished, ChatPrompt, GateError, GateSnapshot, OpenAiGate, Priority, Running, ShedReason,
+    CallFinished, CallProgress, ChatPrompt, GateError, GateSnapshot, OpenAiGate, Priority, Running,
+    ShedReason,
 };
 
 impl OpenAiGate {
@@ -25,6 +27,9 @@ impl OpenAiGate {
         ctx: &mut Context<Self>,
     ) {
         if let Some(running) = self.in_flight.get_mut(&key) {
+            if let Some(partial) = &running.partial {
+                waiter.progress(partial);
+            }
             running.waiters.push(waiter);
             return;
         }
@@ -118,8 +123,15 @@ impl OpenAiGate {
         });
         let (client, gate, key) = (self.client.clone(), ctx.address(), job.key.clone());
         let prompt = job.prompt;
+        let progress = {
+            let (gate, key) = (gate.clone(), key.clone());
+            move |text: Arc<str>| {
+                let key = key.clone();
+                gate.do_send(CallProgress { key, text });
+            }
+        };
         let call = async move {
-            let result = AssertUnwindSafe(client.generate(&prompt))
+            let result = AssertUnwindSafe(client.generate(&prompt, progress))
                 .catch_unwind()
                 .await;
             let result = result.unwrap_or_else(|_panic| {
@@ -132,6 +144,7 @@ impl OpenAiGate {
         let running = Running {
             started: Instant::now(),
             waiters: job.waiters,
+            partial: None,
         };
         self.in_flight.insert(job.key, running);
         self.counters.calls_started += 1;

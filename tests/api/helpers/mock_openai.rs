@@ -1,5 +1,6 @@
 //! A wiremock stand-in for OpenAI's `POST /chat/completions`, answering with the real samples
-//! in `tests/fixtures/openai/`. Knobs: latency, a script of replies consumed first, then a
+//! in `tests/fixtures/openai/` (as a server-sent event stream of `chat.completion.chunk`s,
+//! built from the recorded answer, when the request asks for `stream: true`). Knobs: latency, a script of replies consumed first, then a
 //! fallback reply (by default a story of the asked length about the place in the prompt). It
 //! records every request (user text and timing) so tests can check order and count concurrent
 //! requests.
@@ -72,6 +73,9 @@ pub enum Reply {
     ServerError,
     /// Never answers within a test.
     Hang,
+    /// 200, a stream that stops midway: the first words of a story, no `finish_reason`, no
+    /// `[DONE]` (the connection closes).
+    BrokenStream,
 }
 
 /// A request the mock received.
@@ -184,7 +188,9 @@ impl Respond for Responder {
             state.latency
         };
         let at = Instant::now();
-        let user = user_text(request);
+        let body: Value = request.body_json().unwrap();
+        let streamed = body["stream"] == Value::Bool(true);
+        let user = user_text(&body);
         let reply = match reply {
             Reply::AboutThePlace if user.contains("deeper story") => {
                 Reply::Story(format!("{} {STORY_TAIL}", story_about(place_title(&user))))
@@ -197,7 +203,12 @@ impl Respond for Responder {
             at,
             until: at + delay,
         });
-        template(&reply).set_delay(delay)
+        let template = match &reply {
+            Reply::BrokenStream => sse(&broken_stream()),
+            reply if streamed => streamed_template(reply),
+            reply => template(reply),
+        };
+        template.set_delay(delay)
     }
 }
 
@@ -208,8 +219,7 @@ fn place_title(user: &str) -> &str {
         .unwrap_or(user)
 }
 
-fn user_text(request: &Request) -> String {
-    let body: Value = request.body_json().unwrap();
+fn user_text(body: &Value) -> String {
     let messages = body["messages"].as_array().unwrap();
     let user = messages.iter().find(|m| m["role"] == "user").unwrap();
     user["content"].as_str().unwrap().to_owned()
@@ -232,8 +242,76 @@ fn template(reply: &Reply) -> ResponseTemplate {
         }
         Reply::InsufficientQuota => json(429, QUOTA_429),
         Reply::ServerError => json(500, SERVER_500),
-        Reply::Hang => json(200, STOP),
+        Reply::Hang | Reply::BrokenStream => json(200, STOP),
     }
+}
+
+/// `reply` as a stream when it is a 200 answer (its chunks, then `[DONE]`); errors are the
+/// same JSON either way, as OpenAI answers them before any event.
+fn streamed_template(reply: &Reply) -> ResponseTemplate {
+    let body = match reply {
+        Reply::Story(text) => completion(text),
+        Reply::AboutThePlace => completion(&story_about("?")),
+        Reply::Refusal => REFUSAL.to_owned(),
+        Reply::Length => LENGTH.to_owned(),
+        Reply::ContentFilter => FILTERED.to_owned(),
+        Reply::Hang => STOP.to_owned(),
+        errors => return template(errors),
+    };
+    let mut events = chunks(&serde_json::from_str(&body).unwrap());
+    events.push("[DONE]".to_owned());
+    sse(&events)
+}
+
+/// The `chat.completion.chunk`s OpenAI streams for `completion`: the role, the content word
+/// by word (or the refusal), then the finish reason.
+fn chunks(completion: &Value) -> Vec<String> {
+    let choice = &completion["choices"][0];
+    let chunk = |delta: Value, finish: Value| {
+        serde_json::json!({
+            "id": completion["id"], "object": "chat.completion.chunk",
+            "created": completion["created"], "model": completion["model"],
+            "system_fingerprint": completion["system_fingerprint"],
+            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
+        })
+        .to_string()
+    };
+    let mut events = vec![chunk(
+        serde_json::json!({ "role": "assistant", "content": "", "refusal": null }),
+        Value::Null,
+    )];
+    if let Some(refusal) = choice["message"]["refusal"].as_str() {
+        events.push(chunk(
+            serde_json::json!({ "refusal": refusal }),
+            Value::Null,
+        ));
+    }
+    let content = choice["message"]["content"].as_str().unwrap_or_default();
+    for word in content.split_inclusive(' ') {
+        events.push(chunk(serde_json::json!({ "content": word }), Value::Null));
+    }
+    events.push(chunk(
+        serde_json::json!({}),
+        choice["finish_reason"].clone(),
+    ));
+    events
+}
+
+/// A stream cut after its first words.
+fn broken_stream() -> Vec<String> {
+    let completion: Value = serde_json::from_str(&completion(&story_about("?"))).unwrap();
+    let mut events = chunks(&completion);
+    events.truncate(6);
+    events
+}
+
+/// A server-sent event body of `events`' data.
+fn sse(events: &[String]) -> ResponseTemplate {
+    let body: String = events
+        .iter()
+        .map(|data| format!("data: {data}\n\n"))
+        .collect();
+    ResponseTemplate::new(200).set_body_raw(body, "text/event-stream")
 }
 
 /// The recorded `stop` answer with its content replaced.

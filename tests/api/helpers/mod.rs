@@ -5,6 +5,7 @@ pub mod logs;
 pub mod mock_openai;
 pub mod mock_telegram;
 pub mod mock_wikipedia;
+pub mod paced_openai;
 pub mod tcp_proxy;
 
 use std::{collections::HashMap, time::Duration};
