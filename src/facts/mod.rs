@@ -321,7 +321,12 @@ impl Storyteller {
             lang: request.lang,
             depth,
         };
-        let (text, source) = steps.writer.story(subject, priority).await;
+        let drafts = steps.teller.drafts(&request.listener(), place);
+        let progress = drafts.as_ref().map(|(progress, _)| progress);
+        let (text, source) = steps.writer.story(subject, priority, progress).await;
+        if let Some((_, drafts)) = drafts {
+            drafts.finish().await;
+        }
         let told = Told {
             place,
             shown: place,

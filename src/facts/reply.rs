@@ -58,9 +58,8 @@ impl StoryReply<'_> {
         };
         let whereabouts = whereabouts(self.lang, self.from, self.place.coordinates);
         let html_body = format!(
-            "<b>{title}</b>\n📍 {whereabouts}\n\n{marker}{text}\n\n<a href=\"{url}\">{label}</a>",
-            title = html::escape(&self.place.title),
-            whereabouts = html::escape(&whereabouts),
+            "{header}{marker}{text}\n\n<a href=\"{url}\">{label}</a>",
+            header = header(self.place, self.lang, self.from),
             marker = html::escape(&marker),
             text = html::escape(self.text),
             url = html::escape(&self.place.source_url),
@@ -86,6 +85,17 @@ impl StoryReply<'_> {
             vec![button(texts.on_the_map_button, MAP_BUTTON)],
         ])
     }
+}
+
+/// The HTML a story starts with, and its draft while it is written: the title in bold and
+/// where the place is, seen from `from`.
+pub fn header(place: &Place, lang: Lang, from: Coordinates) -> String {
+    let whereabouts = whereabouts(lang, from, place.coordinates);
+    format!(
+        "<b>{}</b>\n📍 {}\n\n",
+        html::escape(&place.title),
+        html::escape(&whereabouts)
+    )
 }
 
 /// "350 m north of you" in `lang`: where `place` is, seen from `from`.

@@ -4,27 +4,36 @@
 //! recorded. The short notes ("nothing new here", "busy"), "typing…" and the map pin go
 //! out here too.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::Addr;
 use teloxide::{
     payloads::SendMessageSetters,
     prelude::Requester,
     types::{ChatId, InlineKeyboardMarkup, ParseMode},
+    utils::html,
 };
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
-    reply::{StoryReply, send_pin, send_story},
+    reply::{StoryReply, header, send_pin, send_story},
 };
 use crate::{
-    actors::db_actor::{DbActor, Delivered, FirstHint},
+    actors::{
+        db_actor::{DbActor, Delivered, FirstHint},
+        openai_gate::StoryProgress,
+    },
     db::{now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
     places::Place,
     story::StorySource,
-    telegram::{Outbox, SendClass, TelegramError},
+    telegram::{Outbox, SendClass, TelegramError, outbox::DraftOutcome},
 };
 
 /// The hint's name in the database: a live location makes a tour.
@@ -33,6 +42,12 @@ const LIVE_HINT: &str = "live_location";
 /// "typing…" shows only when an answer takes longer than this: an answer from the cache
 /// arrives first, and the call is saved.
 const TYPING_AFTER: Duration = Duration::from_millis(400);
+
+/// Drafts of a story being written replace each other at most this often (Telegram animates
+/// the change; more often is not easier to read and costs budget).
+const DRAFT_EVERY: Duration = Duration::from_secs(1);
+/// The most characters of a story's text shown in one draft (Telegram takes 4096 in all).
+const DRAFT_MAX_CHARS: usize = 3500;
 
 /// Who a story goes to, and with which preferences.
 #[derive(Debug, Clone, Copy)]
@@ -198,6 +213,28 @@ impl Teller {
         }
     }
 
+    /// Shows the story about `place` as drafts while it is written, in a private chat where
+    /// Telegram has drafts: `None` otherwise. After [`TYPING_AFTER`] (a story from the cache
+    /// needs none) the title and where the place is, then the text so far at most every
+    /// [`DRAFT_EVERY`], each only if the send budget has room at that instant. The writer
+    /// reports to the returned [`StoryProgress`]; [`DraftStream::finish`] ends the drafts
+    /// before the story itself goes out.
+    pub fn drafts(&self, to: &Listener, place: &Place) -> Option<(StoryProgress, DraftStream)> {
+        if !self.outbox.drafts_available(to.chat) {
+            return None;
+        }
+        let (progress, written) = watch::channel(Arc::<str>::from(""));
+        let stop = CancellationToken::new();
+        let shown = Drafts {
+            outbox: self.outbox.clone(),
+            chat: to.chat,
+            header: header(place, to.lang, to.from),
+            stop: stop.clone(),
+        };
+        let task = tokio::spawn(shown.run(written));
+        Some((progress, DraftStream { stop, task }))
+    }
+
     /// Shows "typing…" if the answer is not out within [`TYPING_AFTER`] (and the send budget
     /// has room then); dropping the guard cancels it.
     pub fn typing_soon(&self, chat: ChatId) -> TypingSoon {
@@ -206,6 +243,84 @@ impl Teller {
             tokio::time::sleep(TYPING_AFTER).await;
             outbox.typing(chat);
         }))
+    }
+}
+
+/// A story shown as drafts while it is written: see [`Teller::drafts`].
+pub struct DraftStream {
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DraftStream {
+    /// Stops the drafts and waits for one on its way, so none arrives after the story.
+    pub async fn finish(mut self) {
+        self.stop.cancel();
+        if let Err(error) = (&mut self.task).await {
+            tracing::warn!(%error, "the drafts' task failed");
+        }
+    }
+}
+
+impl Drop for DraftStream {
+    fn drop(&mut self) {
+        // Cancelled before `finish` (a newer location): no more drafts.
+        self.stop.cancel();
+    }
+}
+
+/// The task behind a [`DraftStream`].
+struct Drafts {
+    outbox: Outbox,
+    chat: ChatId,
+    /// The story's title and whereabouts, in HTML.
+    header: String,
+    stop: CancellationToken,
+}
+
+impl Drafts {
+    async fn run(self, mut written: watch::Receiver<Arc<str>>) {
+        let stop = self.stop.clone();
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(TYPING_AFTER) => {}
+        }
+        // Non-zero, and different for every story, so two stories never animate into each
+        // other.
+        let draft_id = rand::random_range(1..i64::MAX);
+        let mut shown_at = tokio::time::Instant::now();
+        let opening = format!("{}…", self.header);
+        if self.outbox.draft(self.chat, draft_id, opening).await == DraftOutcome::Unsupported {
+            self.outbox.typing(self.chat);
+            return;
+        }
+        loop {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                changed = written.changed() => if changed.is_err() { return },
+            }
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep_until(shown_at + DRAFT_EVERY) => {}
+            }
+            let text = Arc::clone(&written.borrow_and_update());
+            shown_at = tokio::time::Instant::now();
+            let draft = self.body(&text);
+            if self.outbox.draft(self.chat, draft_id, draft).await == DraftOutcome::Unsupported {
+                return;
+            }
+        }
+    }
+
+    /// The draft's HTML: the header, then the text so far.
+    fn body(&self, text: &str) -> String {
+        let mut shown: String = text.chars().take(DRAFT_MAX_CHARS).collect();
+        if shown.len() < text.len() {
+            shown.push('…');
+        }
+        format!("{}{}", self.header, html::escape(&shown))
     }
 }
 

@@ -265,9 +265,12 @@ async fn text(
         depth: Depth::First,
     };
     if live {
-        steps.writer.story_or_busy(subject, priority, None).await
+        steps
+            .writer
+            .story_or_busy(subject, priority, None, None)
+            .await
     } else {
-        Ok(steps.writer.story(subject, priority).await)
+        Ok(steps.writer.story(subject, priority, None).await)
     }
 }
 

@@ -11,13 +11,16 @@ use super::Depth;
 use crate::{
     actors::{
         fact_cache::{FactCache, Get, Put},
-        openai_gate::{DEFAULT_INTERACTIVE_QUEUE_WAIT, GateError, Generate, OpenAiGate, Priority},
+        openai_gate::{
+            DEFAULT_INTERACTIVE_QUEUE_WAIT, GateError, Generate, OpenAiGate, Priority,
+            StoryProgress,
+        },
     },
     cache::{fact_key, more_fact_key},
     geo::Coordinates,
     i18n::Lang,
     places::Place,
-    prompts::{self, ChatPrompt},
+    prompts,
     stats::ErrorLog,
     story::StorySource,
 };
@@ -90,22 +93,28 @@ impl StoryWriter {
     }
 
     /// The story: the cache, else the LLM (waiting at most `LLM_QUEUE_WAIT_SECS`), else the
-    /// summary.
-    pub async fn story(&self, subject: Subject<'_>, priority: Priority) -> (String, StorySource) {
+    /// summary. A written story's text so far goes to `progress` while it is written.
+    pub async fn story(
+        &self,
+        subject: Subject<'_>,
+        priority: Priority,
+        progress: Option<&StoryProgress>,
+    ) -> (String, StorySource) {
         let wait = Some(self.llm_wait);
-        self.story_or_busy(subject, priority, wait)
+        self.story_or_busy(subject, priority, wait, progress)
             .await
             .unwrap_or_else(|GateBusy| summary(subject))
     }
 
     /// The story: the cache, else the LLM (waiting at most `wait`, `None`: until the gate
     /// answers), else the summary; `Err(GateBusy)` when the gate shed the request or it
-    /// waited too long in the queue.
+    /// waited too long in the queue. The text so far goes to `progress` while it is written.
     pub async fn story_or_busy(
         &self,
         subject: Subject<'_>,
         priority: Priority,
         wait: Option<Duration>,
+        progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource), GateBusy> {
         let Subject {
             place, from, lang, ..
@@ -124,7 +133,11 @@ impl StoryWriter {
             Depth::First => prompts::story(place, from, lang),
             Depth::More => prompts::deeper_story(place, from, lang),
         };
-        match self.written(gate, key, prompt, priority, wait).await {
+        let mut request = Generate::new(key, prompt, priority);
+        if let Some(progress) = progress {
+            request = request.with_progress(progress.clone());
+        }
+        match self.written(gate, request, wait).await {
             Ok(text) => Ok((text, StorySource::Llm)),
             Err(NoStory::Busy) => Err(GateBusy),
             Err(NoStory::Failed) => Ok(summary(subject)),
@@ -138,12 +151,10 @@ impl StoryWriter {
     async fn written(
         &self,
         gate: &Addr<OpenAiGate>,
-        key: String,
-        prompt: ChatPrompt,
-        priority: Priority,
+        request: Generate,
         wait: Option<Duration>,
     ) -> Result<String, NoStory> {
-        let request = Generate::new(key.clone(), prompt, priority);
+        let key = request.key.clone();
         let (gate, cache) = (gate.clone(), self.cache.clone());
         let call = tokio::spawn(
             async move {

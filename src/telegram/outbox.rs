@@ -14,8 +14,10 @@
 //! A 429 anywhere pauses every send for its `retry_after`; a message that could not go
 //! within its class's patience is not sent late: its sender hears [`TelegramError::TooLate`]
 //! and says something shorter instead. "typing…" is sent only when nothing waits and is
-//! dropped otherwise ([`Outbox::typing`]).
+//! dropped otherwise ([`Outbox::typing`]); a story's drafts likewise take a bot-wide token
+//! only when one is free at once ([`Outbox::draft`], in [`draft`]).
 
+mod draft;
 pub mod queue;
 mod warnings;
 
@@ -23,7 +25,7 @@ use std::{
     future::Future,
     sync::{
         Arc,
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -40,6 +42,7 @@ use tokio::time::Instant;
 
 use super::TelegramError;
 use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
+pub use draft::{DraftOutcome, SendMessageDraft};
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that failed on the network is tried again.
@@ -125,6 +128,10 @@ pub struct OutboxSnapshot {
     pub paused_ms: u64,
     /// "typing…" calls dropped because the budget had no room.
     pub typing_dropped: u64,
+    /// Story drafts shown.
+    pub drafts_sent: u64,
+    /// Story drafts skipped because the budget had no room at that instant.
+    pub drafts_skipped: u64,
 }
 
 #[derive(Default)]
@@ -132,6 +139,10 @@ struct Counters {
     rate_limited: AtomicU64,
     paused_ms: AtomicU64,
     typing_dropped: AtomicU64,
+    drafts_sent: AtomicU64,
+    drafts_skipped: AtomicU64,
+    /// The Bot API server answered that it has no `sendMessageDraft`.
+    drafts_unsupported: AtomicBool,
 }
 
 /// The bot's outgoing side, shared by every handler. Cheap to clone.
@@ -226,20 +237,25 @@ impl Outbox {
             match self.attempt(chat, &request).await {
                 Err(RequestError::RetryAfter(after)) => {
                     let pause = after.duration();
-                    self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
-                    let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
-                    self.counters.paused_ms.fetch_add(ms, Ordering::Relaxed);
-                    tracing::warn!(
-                        chat_id = chat.0,
-                        ?pause,
-                        "Telegram asked to pause: all sending paused"
-                    );
+                    self.paused_by_429(chat, pause);
                     pending = turn.retry_after(pause);
                 }
                 Err(error) => return Err(self.classify(chat, error)),
                 Ok(output) => return Ok(output),
             }
         }
+    }
+
+    /// Counts a 429 and the pause it asked for.
+    fn paused_by_429(&self, chat: ChatId, pause: Duration) {
+        self.counters.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let ms = u64::try_from(pause.as_millis()).unwrap_or(u64::MAX);
+        self.counters.paused_ms.fetch_add(ms, Ordering::Relaxed);
+        tracing::warn!(
+            chat_id = chat.0,
+            ?pause,
+            "Telegram asked to pause: all sending paused"
+        );
     }
 
     /// Sends a call Telegram does not count against the send budget (a callback answer, a
@@ -280,6 +296,8 @@ impl Outbox {
             rate_limited: self.counters.rate_limited.load(Ordering::Relaxed),
             paused_ms: self.counters.paused_ms.load(Ordering::Relaxed),
             typing_dropped: self.counters.typing_dropped.load(Ordering::Relaxed),
+            drafts_sent: self.counters.drafts_sent.load(Ordering::Relaxed),
+            drafts_skipped: self.counters.drafts_skipped.load(Ordering::Relaxed),
         }
     }
 

@@ -20,6 +20,7 @@ mod redis_cache;
 mod sending;
 mod shutdown;
 mod simulate;
+mod streaming;
 mod tours;
 mod venues;
 mod webhook;

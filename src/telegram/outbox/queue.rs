@@ -203,6 +203,13 @@ impl State {
         self.remove(chat, class, seq, Refusal::Dropped);
     }
 
+    /// Pauses every grant until `until` (a longer pause already on stays) and refuses the
+    /// turns that cannot wait that long.
+    fn pause_until(&mut self, until: Instant) {
+        self.paused_until = Some(self.paused_until.map_or(until, |at| at.max(until)));
+        self.expire_before(until);
+    }
+
     /// Refuses every waiting turn whose deadline comes before `until`.
     fn expire_before(&mut self, until: Instant) {
         let mut late = Vec::new();
@@ -387,8 +394,7 @@ impl SendQueue {
         let until = Instant::now() + pause;
         let index = turn.class.index();
         let mut state = self.state();
-        state.paused_until = Some(state.paused_until.map_or(until, |at| at.max(until)));
-        state.expire_before(until);
+        state.pause_until(until);
         if turn.deadline < until {
             let _ = grant.send(Err(Refusal::Expired));
         } else {
@@ -417,6 +423,12 @@ impl SendQueue {
         pending
     }
 
+    /// Pauses every grant for `pause`: a 429 answered to a call that held no turn (a draft).
+    pub fn pause(&self, pause: Duration) {
+        self.state().pause_until(Instant::now() + pause);
+        self.wake.notify_one();
+    }
+
     /// Whether a message for `chat` would go out at once: no pause, nothing waiting, no turn
     /// of this chat out. Cosmetic calls ("typing…") are sent only then.
     pub fn has_room(&self, chat: ChatId) -> bool {
@@ -425,6 +437,14 @@ impl SendQueue {
             .paused_until
             .is_some_and(|until| until > Instant::now());
         !paused && state.waiting() == 0 && !state.chats.contains_key(&chat)
+    }
+
+    /// Takes a bot-wide token at the lower classes' pace if one is free this instant, for a
+    /// cosmetic call that is worth sending only now (a story's draft): `false`, and nothing
+    /// taken, when anything waits, a pause is on, `chat` has a turn out or the pace says wait.
+    /// The chat's own bucket is left to its messages: a draft is not a message in the chat.
+    pub fn try_now(&self, chat: ChatId) -> bool {
+        self.has_room(chat) && self.lower.check().is_ok() && self.global.check().is_ok()
     }
 
     /// Refuses everything waiting and stops the scheduler.

@@ -298,3 +298,30 @@ async fn while_stories_stream_out_at_the_limit_a_reply_still_goes_at_once() {
         "the stories were still streaming"
     );
 }
+
+#[tokio::test]
+async fn a_draft_goes_only_when_nothing_waits_and_the_pace_has_a_token_free() {
+    // Two turns a second, one at a time: the first draft takes the token, the next must not
+    // wait for the one after (it is skipped), and none goes while a message waits or is out.
+    let queue = queue(2, ROOMY);
+    assert!(queue.try_now(ChatId(1)), "an idle budget lets a draft go");
+    assert!(
+        !queue.try_now(ChatId(2)),
+        "a draft never waits for the next token"
+    );
+    // The bot-wide token comes back in 500 ms: until then this message waits its turn.
+    let waiting = queue.enqueue(ChatId(3), SendClass::Story, soon());
+    assert!(
+        !queue.try_now(ChatId(2)),
+        "no draft while any message waits for its turn"
+    );
+    let turn = waiting.granted().await.expect("granted");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        !queue.try_now(ChatId(3)),
+        "no draft while the chat's own message is out"
+    );
+    drop(turn);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(queue.try_now(ChatId(2)), "the budget has room again");
+}

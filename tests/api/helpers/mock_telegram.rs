@@ -130,6 +130,21 @@ impl MockTelegram {
         eventually(count, || self.calls_to(name, chat_id)).await
     }
 
+    /// Every call addressed to `chat_id` so far, in the order received: (method, body), the
+    /// method in lower case.
+    pub async fn calls_in_order_to(&self, chat_id: i64) -> Vec<(String, Value)> {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        requests
+            .iter()
+            .filter_map(|request| {
+                let path = request.url.path().to_ascii_lowercase();
+                let method = path.rsplit('/').next()?.to_owned();
+                let body = body_as_json(request);
+                (body["chat_id"] == json!(chat_id)).then_some((method, body))
+            })
+            .collect()
+    }
+
     /// The stories sent to `chat_id` so far, in order: photos and texts carrying a story's
     /// buttons. Each gets a `title` field: its bold title, as the user reads it.
     pub async fn stories_to(&self, chat_id: i64) -> Vec<Value> {
