@@ -112,6 +112,38 @@ pub struct TourSummary {
     pub duration: Duration,
 }
 
+/// How long a tick's story may wait for its written text before the summary is told: a tenth
+/// of the interval, from 5 to 30 s.
+pub fn tick_patience(interval: Duration) -> Duration {
+    (interval / 10).clamp(Duration::from_secs(5), Duration::from_secs(30))
+}
+
+/// How far apart tours' ticks are kept: about the time the LLM's permits take to start
+/// another story (3 permits, ~5 s a story).
+pub const TICK_GAP: Duration = Duration::from_secs(2);
+
+/// The furthest a tour's tick is moved to keep [`TICK_GAP`] from the others': a tenth of the
+/// interval, at most a minute.
+pub fn tick_spread(interval: Duration) -> Duration {
+    (interval / 10).min(Duration::from_secs(60))
+}
+
+/// The first free slot at or after `wanted` (unix ms) at least [`TICK_GAP`] away from every
+/// tick in `others`, moved at most [`tick_spread`] of `interval`; `wanted` itself when none
+/// is free so near (the ticks then share the LLM's queue).
+pub fn free_tick_slot(wanted: i64, interval: Duration, others: &[i64]) -> i64 {
+    let gap = millis(TICK_GAP);
+    let latest = wanted.saturating_add(millis(tick_spread(interval)));
+    let mut slot = wanted;
+    while slot <= latest {
+        match others.iter().find(|&&other| (other - slot).abs() < gap) {
+            None => return slot,
+            Some(&other) => slot = other.saturating_add(gap),
+        }
+    }
+    wanted
+}
+
 impl LiveSession {
     /// A tour starting `now` at `fix`.
     pub fn new(user_id: u64, chat_id: i64, lang: Lang, fix: PositionFix, now: i64) -> Self {
@@ -382,5 +414,25 @@ mod tests {
         };
         assert!(brief.text(Lang::En).ends_with("time: < 1 min."));
         assert!(brief.text(Lang::Ru).ends_with("время: < 1 мин."));
+    }
+
+    #[test]
+    fn a_tick_slot_keeps_clear_of_the_others_within_a_tenth_of_the_interval() {
+        let five_min = Duration::from_secs(300);
+        assert_eq!(free_tick_slot(1_000, five_min, &[]), 1_000);
+        assert_eq!(free_tick_slot(1_000, five_min, &[1_000]), 3_000);
+        assert_eq!(
+            free_tick_slot(1_000, five_min, &[1_000, 3_000, 4_500]),
+            6_500
+        );
+        assert_eq!(free_tick_slot(1_000, five_min, &[-2_000, 8_000]), 1_000);
+        // Every slot of the 30 s window is taken: the chosen time, sharing the queue.
+        let full: Vec<i64> = (0..=16).map(|n| 1_000 + n * 2_000).collect();
+        assert_eq!(free_tick_slot(1_000, five_min, &full), 1_000);
+        assert_eq!(tick_patience(five_min), Duration::from_secs(30));
+        assert_eq!(
+            tick_patience(Duration::from_secs(10)),
+            Duration::from_secs(5)
+        );
     }
 }

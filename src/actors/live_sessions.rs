@@ -304,6 +304,11 @@ impl Handler<SetInterval> for LiveLocationSessions {
             return false;
         };
         tour.session.set_interval(msg.interval, now);
+        let (wanted, interval) = (tour.session.next_tick_at, tour.session.interval());
+        let slot = self.free_tick_slot(msg.user_id, wanted, interval);
+        if let Some(tour) = self.tours.get_mut(&msg.user_id) {
+            tour.session.next_tick_at = slot;
+        }
         tracing::info!(user_id = msg.user_id, interval = ?msg.interval, "tour interval set");
         self.persist(msg.user_id);
         self.arm_tick(msg.user_id, ctx);

@@ -44,7 +44,7 @@ use crate::{
 };
 use buttons::{ButtonToken, Refused};
 use places::PlaceFinder;
-use teller::{Listener, Teller, Told};
+use teller::{FirstDraft, Listener, Teller, Told};
 use told::{HistoryUnavailable, Reserved, ToldPlaces};
 use writer::{StoryWriter, Subject};
 
@@ -321,7 +321,9 @@ impl Storyteller {
             lang: request.lang,
             depth,
         };
-        let drafts = steps.teller.drafts(&request.listener(), place);
+        let drafts = steps
+            .teller
+            .drafts(&request.listener(), place, FirstDraft::Title);
         let progress = drafts.as_ref().map(|(progress, _)| progress);
         let (text, source) = steps.writer.story(subject, priority, progress).await;
         if let Some((_, drafts)) = drafts {

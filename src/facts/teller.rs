@@ -215,11 +215,17 @@ impl Teller {
 
     /// Shows the story about `place` as drafts while it is written, in a private chat where
     /// Telegram has drafts: `None` otherwise. After [`TYPING_AFTER`] (a story from the cache
-    /// needs none) the title and where the place is, then the text so far at most every
+    /// needs none) the title and where the place is (or, with [`FirstDraft::FirstWords`],
+    /// nothing until the first words are written), then the text so far at most every
     /// [`DRAFT_EVERY`], each only if the send budget has room at that instant. The writer
     /// reports to the returned [`StoryProgress`]; [`DraftStream::finish`] ends the drafts
     /// before the story itself goes out.
-    pub fn drafts(&self, to: &Listener, place: &Place) -> Option<(StoryProgress, DraftStream)> {
+    pub fn drafts(
+        &self,
+        to: &Listener,
+        place: &Place,
+        first: FirstDraft,
+    ) -> Option<(StoryProgress, DraftStream)> {
         if !self.outbox.drafts_available(to.chat) {
             return None;
         }
@@ -229,6 +235,7 @@ impl Teller {
             outbox: self.outbox.clone(),
             chat: to.chat,
             header: header(place, to.lang, to.from),
+            first,
             stop: stop.clone(),
         };
         let task = tokio::spawn(shown.run(written));
@@ -244,6 +251,16 @@ impl Teller {
             outbox.typing(chat);
         }))
     }
+}
+
+/// What a story's drafts start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstDraft {
+    /// The title and whereabouts after [`TYPING_AFTER`]: the person just asked.
+    Title,
+    /// Nothing until the first words are written (a tour tick: a story that only waits for a
+    /// permit shows nothing, "typing…" included).
+    FirstWords,
 }
 
 /// A story shown as drafts while it is written: see [`Teller::drafts`].
@@ -275,6 +292,7 @@ struct Drafts {
     chat: ChatId,
     /// The story's title and whereabouts, in HTML.
     header: String,
+    first: FirstDraft,
     stop: CancellationToken,
 }
 
@@ -289,10 +307,12 @@ impl Drafts {
         // other.
         let draft_id = rand::random_range(1..i64::MAX);
         let mut shown_at = tokio::time::Instant::now();
-        let opening = format!("{}…", self.header);
-        if self.outbox.draft(self.chat, draft_id, opening).await == DraftOutcome::Unsupported {
-            self.outbox.typing(self.chat);
-            return;
+        if self.first == FirstDraft::Title {
+            let opening = format!("{}…", self.header);
+            if self.outbox.draft(self.chat, draft_id, opening).await == DraftOutcome::Unsupported {
+                self.outbox.typing(self.chat);
+                return;
+            }
         }
         loop {
             tokio::select! {
@@ -309,6 +329,8 @@ impl Drafts {
             shown_at = tokio::time::Instant::now();
             let draft = self.body(&text);
             if self.outbox.draft(self.chat, draft_id, draft).await == DraftOutcome::Unsupported {
+                // Written, but no drafts here: "typing…" says so.
+                self.outbox.typing(self.chat);
                 return;
             }
         }

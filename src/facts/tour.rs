@@ -5,9 +5,9 @@
 //! [`TourOutcome`], so it numbers only the stories that were really sent. Unlike a location
 //! the user just sent, a tour tick never says "nothing nearby": it either tells the nearest
 //! untold place ("#N", a heading cue, the usual photo, caption and buttons) or quietly
-//! reports why not. A `Live` tick that finds every LLM permit taken does not queue behind
-//! them: it answers [`TourOutcome::GateBusy`] and the tour tries again at its next tick.
-//! Nothing is sent once the request's cancel token fires (the tour ended meanwhile). The
+//! reports why not. A `Live` tick's story waits for the LLM at most its request's
+//! `patience` (a fraction of the interval), then the place's summary is told: a tick that
+//! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). The
 //! guide also sends each tour's summary and records the finished tour.
 
 use std::{panic::AssertUnwindSafe, time::Instant};
@@ -18,9 +18,9 @@ use teloxide::types::{ChatId, InlineKeyboardMarkup};
 
 use super::{
     Depth, StoryRequest, StorySteps,
-    teller::Told,
+    teller::{FirstDraft, Told},
     told::Reserved,
-    writer::{GateBusy, Subject},
+    writer::{GateBusy, Subject, summary},
 };
 use crate::{
     actors::{
@@ -237,41 +237,56 @@ async fn prepare(
             TourOutcome::Unavailable
         })?
         .ok_or(TourOutcome::NothingNew)?;
-    let _typing = steps.teller.typing_soon(story.chat);
-    match text(steps, &reserved.place, story, tour.priority).await {
-        Ok((text, source)) => Ok((reserved, text, source)),
-        Err(GateBusy) => Err(TourOutcome::GateBusy),
-    }
+    let (text, source) = text(steps, &reserved.place, story, tour).await;
+    Ok((reserved, text, source))
 }
 
-/// The story text: cache, else the gate, else the place's own summary. A `Live` tick never
-/// queues behind a full gate (`GateBusy`: retried at the next tick) and waits for its story
-/// as long as the gate takes; the first story (`Interactive`) waits at most
-/// `LLM_QUEUE_WAIT_SECS`, then the summary goes out and the story is cached when it comes.
+/// The story text: cache, else the gate, else the place's own summary. A tick's story waits
+/// for the LLM (queued behind people, then written) at most its `patience`, then the summary
+/// is told; the call goes on and caches its story for later. The first story (`Interactive`)
+/// waits at most `LLM_QUEUE_WAIT_SECS`. Once the text starts coming, the walker sees it as a
+/// draft: nothing ("typing…" included) shows while the story only waits for a permit.
 async fn text(
     steps: &StorySteps,
     place: &Place,
     story: &StoryRequest,
-    priority: Priority,
-) -> Result<(String, StorySource), GateBusy> {
-    let live = priority != Priority::Interactive;
-    if live && steps.writer.gate_is_full().await {
-        return Err(GateBusy);
-    }
+    tour: &TourStoryRequest,
+) -> (String, StorySource) {
     let subject = Subject {
         place,
         from: story.point,
         lang: story.lang,
         depth: Depth::First,
     };
-    if live {
-        steps
-            .writer
-            .story_or_busy(subject, priority, None, None)
-            .await
+    let shown = numbered(place, tour.number);
+    let drafts = steps
+        .teller
+        .drafts(&story.listener(), &shown, FirstDraft::FirstWords);
+    let progress = drafts.as_ref().map(|(progress, _)| progress);
+    let priority = tour.priority;
+    let written = if priority == Priority::Interactive {
+        steps.writer.story(subject, priority, progress).await
     } else {
-        Ok(steps.writer.story(subject, priority, None).await)
+        let patience = Some(tour.patience);
+        let written = steps
+            .writer
+            .story_or_busy(subject, priority, patience, progress);
+        written.await.unwrap_or_else(|GateBusy| {
+            tracing::info!("tour tick: the LLM is busy; telling the summary");
+            summary(subject)
+        })
+    };
+    if let Some((_, drafts)) = drafts {
+        drafts.finish().await;
     }
+    written
+}
+
+/// The place as a tour shows it: "#N · title".
+fn numbered(place: &Place, number: u32) -> Place {
+    let mut shown = place.clone();
+    shown.title = format!("#{number} · {}", place.title);
+    shown
 }
 
 /// Sends the numbered story with its heading cue.
@@ -283,8 +298,7 @@ async fn send(
     text: &str,
     source: StorySource,
 ) -> TourOutcome {
-    let mut shown = place.clone();
-    shown.title = format!("#{} · {}", tour.number, place.title);
+    let shown = numbered(place, tour.number);
     let body = match tour.heading {
         Some(heading) => {
             let bearing = story.point.bearing_deg(&place.coordinates);

@@ -83,15 +83,6 @@ impl StoryWriter {
         self
     }
 
-    /// Whether every LLM permit is taken right now (a tour tick then waits for its next).
-    pub async fn gate_is_full(&self) -> bool {
-        let Some(gate) = &self.gate else {
-            return false;
-        };
-        let stats = gate.send(crate::actors::openai_gate::GateStats).await;
-        matches!(stats, Ok(s) if s.in_flight >= s.permits)
-    }
-
     /// The story: the cache, else the LLM (waiting at most `LLM_QUEUE_WAIT_SECS`), else the
     /// summary. A written story's text so far goes to `progress` while it is written.
     pub async fn story(

@@ -33,6 +33,9 @@ pub struct TourStoryRequest {
     pub number: u32,
     /// `Interactive` for the first story of a tour, `Live` for ticks.
     pub priority: Priority,
+    /// How long a tick's story may wait for its written text (in the LLM queue and being
+    /// written) before the place's summary is told instead; a fraction of the interval.
+    pub patience: std::time::Duration,
     /// Tell a place only if it is nearer than this many metres: the walker has not moved, so
     /// only a nearer untold place is news.
     pub nearer_than_m: Option<f64>,
@@ -54,7 +57,8 @@ pub enum TourOutcome {
     },
     /// No untold place (nearer than asked) around: nothing was sent.
     NothingNew,
-    /// Every LLM permit was taken (or the gate shed the request): nothing was sent, retry later.
+    /// No story could be had now: nothing was sent, retry later. (The production guide
+    /// tells the place's summary instead when the LLM cannot write in time.)
     GateBusy,
     /// The place sources could not be reached: nothing was sent, retry later.
     Unavailable,

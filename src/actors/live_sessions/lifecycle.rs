@@ -3,6 +3,8 @@
 //!
 //! Every function here runs on the actor's thread and returns at once.
 
+use std::time::Duration;
+
 use actix::prelude::*;
 
 use super::{
@@ -11,7 +13,7 @@ use super::{
 };
 use crate::{
     actors::openai_gate::Priority,
-    tour::{EndReason, LiveSession},
+    tour::{self, EndReason, LiveSession},
 };
 
 impl LiveLocationSessions {
@@ -45,6 +47,7 @@ impl LiveLocationSessions {
         session.expires_at = expires_at;
         session.set_interval(msg.interval, now);
         let interval = session.interval();
+        session.next_tick_at = self.free_tick_slot(msg.user_id, session.next_tick_at, interval);
         tracing::info!(user_id = msg.user_id, ?interval, "tour started");
         self.adopt(session, ctx);
         self.ask_story(msg.user_id, Priority::Interactive, None, ctx);
@@ -152,6 +155,19 @@ impl LiveLocationSessions {
     }
 
     /// Hands the tour's current state to the writer.
+    /// The slot for `user_id`'s next tick nearest after `wanted` that keeps clear of other
+    /// tours' ticks ([`tour::free_tick_slot`]): tours started together would otherwise tick
+    /// together at every interval, competing for the same LLM permits each time.
+    pub(super) fn free_tick_slot(&self, user_id: u64, wanted: i64, interval: Duration) -> i64 {
+        let others: Vec<i64> = self
+            .tours
+            .iter()
+            .filter(|(user, _)| **user != user_id)
+            .map(|(_, tour)| tour.session.next_tick_at)
+            .collect();
+        tour::free_tick_slot(wanted, interval, &others)
+    }
+
     pub(super) fn persist(&mut self, user_id: u64) {
         let now = self.clock.now_ms();
         let (Some(tour), Some(writer)) = (self.tours.get_mut(&user_id), &self.writer) else {

@@ -10,7 +10,10 @@ use super::{
     LiveLocationSessions, STORY_DEADLINE, StoryInFlight, TellTourStory, TourOutcome,
     TourStoryRequest,
 };
-use crate::{actors::openai_gate::Priority, tour::EndReason};
+use crate::{
+    actors::openai_gate::Priority,
+    tour::{EndReason, tick_patience},
+};
 
 /// Why a story's answer never came.
 enum StoryLost {
@@ -45,6 +48,7 @@ impl LiveLocationSessions {
             lang: session.lang,
             number: session.stories_told.saturating_add(1),
             priority,
+            patience: tick_patience(session.interval()),
             nearer_than_m,
             cancel: cancel.clone(),
         };

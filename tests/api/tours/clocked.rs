@@ -292,7 +292,9 @@ async fn the_actor_answers_at_once_while_every_llm_permit_hangs() {
     }
     let quick = tokio::time::timeout(Duration::from_millis(50), start(&rig, 6, 10)).await;
     assert!(matches!(quick, Ok(StartOutcome::Started { .. })));
-    pass(5 * MIN + SEC).await; // the tick at 50 minutes: three calls hang again
+    // The ticks at 50 minutes (kept 2 s apart, tours having started together): three calls
+    // hang again.
+    pass(5 * MIN + 10 * SEC).await;
     assert!(stats(&rig).await.stories_in_flight >= 3);
     for user in 1..=6 {
         let stop = rig.tours.send(Stop { user_id: user });
@@ -314,4 +316,34 @@ async fn the_actor_answers_at_once_while_every_llm_permit_hangs() {
             "no story was sent, no number used"
         );
     }
+}
+
+#[actix_rt::test]
+async fn ticks_of_tours_started_together_are_spread_out() {
+    let rig = Rig::start();
+    // A tenth of the 5-minute interval holds 16 slots 2 s apart; past that, ticks share the
+    // LLM's queue.
+    for user in 1..=16 {
+        start(&rig, user, 5).await;
+    }
+    pass(5 * MIN + MIN).await;
+
+    let mut ticks: Vec<Duration> = (1..=16)
+        .map(|user| {
+            let asked = rig.asked(user);
+            assert_eq!(asked.len(), 2, "user {user}: the first story and one tick");
+            asked[1].at
+        })
+        .collect();
+    ticks.sort();
+    let gaps: Vec<Duration> = ticks.windows(2).map(|pair| pair[1] - pair[0]).collect();
+    assert!(
+        gaps.iter().all(|gap| *gap >= 2 * SEC),
+        "ticks kept 2 s apart: {gaps:?}"
+    );
+    // Within a tenth of the interval (30 s) of the chosen one.
+    assert!(
+        ticks[0] >= 5 * MIN && ticks[15] < 5 * MIN + 31 * SEC,
+        "{ticks:?}"
+    );
 }
