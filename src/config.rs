@@ -85,6 +85,8 @@ pub struct LlmSettings {
     /// How long a user waits for a written story (queued or being written) before the
     /// fallback is sent; the story is still cached when it comes.
     pub queue_wait: Duration,
+    /// Write the next place's story ahead with idle LLM permits (`Background` priority).
+    pub write_ahead: bool,
 }
 
 /// Where facts come from and how long they are kept.

@@ -205,7 +205,8 @@ fn story_steps(
     let source = services::wikipedia(settings, bot_username)?;
     let (db, cache) = (services.db.clone(), services.cache.clone());
     let writer = StoryWriter::new(cache.clone(), services.gate.clone(), errors.clone())
-        .with_llm_wait(settings.llm.queue_wait);
+        .with_llm_wait(settings.llm.queue_wait)
+        .with_write_ahead(settings.llm.write_ahead);
     Ok(StorySteps {
         finder: PlaceFinder::new(source, cache),
         told: ToldPlaces::new(db.clone(), settings.database.repeat_days, errors.clone()),

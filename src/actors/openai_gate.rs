@@ -60,8 +60,8 @@ pub use error::{GateBuildError, GateError, ShedReason};
 
 /// How many LLM calls may run at once by default.
 pub const DEFAULT_PERMITS: usize = 3;
-/// Default queue caps, indexed by priority (Interactive, Live).
-pub const DEFAULT_QUEUE_CAPS: [usize; 2] = [100, 100];
+/// Default queue caps, indexed by priority (Interactive, Live, Background).
+pub const DEFAULT_QUEUE_CAPS: [usize; 3] = [100, 100, 20];
 /// Default cap on all queued jobs together; reaching it sheds the lowest priority first.
 pub const DEFAULT_TOTAL_QUEUE_CAP: usize = 200;
 /// How long one HTTP attempt to the LLM may take before it counts as a timeout.
@@ -86,17 +86,21 @@ pub enum Priority {
     Interactive,
     /// A live-location session tick.
     Live,
+    /// Writing ahead while permits are idle: a story someone is about to ask for. Never takes
+    /// the last free permit, never starts while anything of higher priority waits, shed first.
+    Background,
 }
 
 impl Priority {
     /// All priorities, highest first; `index()` is the position in this array.
-    pub const ALL: [Priority; 2] = [Priority::Interactive, Priority::Live];
+    pub const ALL: [Priority; 3] = [Priority::Interactive, Priority::Live, Priority::Background];
 
     /// Position of this priority in per-priority arrays (0 = Interactive, highest).
     pub fn index(self) -> usize {
         match self {
             Priority::Interactive => 0,
             Priority::Live => 1,
+            Priority::Background => 2,
         }
     }
 }
@@ -153,8 +157,8 @@ pub struct GateSnapshot {
     pub permits: usize,
     /// Calls running now.
     pub in_flight: usize,
-    /// Queued jobs by priority (Interactive, Live).
-    pub queued: [usize; 2],
+    /// Queued jobs by priority (Interactive, Live, Background).
+    pub queued: [usize; 3],
     /// Calls started since the gate started.
     pub calls_started: u64,
     /// Highest number of concurrent calls ever seen.

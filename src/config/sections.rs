@@ -117,6 +117,7 @@ pub(super) fn llm(env: &Env) -> Result<LlmSettings, ConfigError> {
             8,
             "a whole number of seconds",
         )?),
+        write_ahead: env.parsed("LLM_WRITE_AHEAD", false, "true or false")?,
     })
 }
 

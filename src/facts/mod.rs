@@ -276,6 +276,7 @@ impl Storyteller {
                     .await
                 {
                     reserved.keep();
+                    self.write_next_ahead(request).await;
                     if request.offer_live_hint {
                         let (user_id, chat, lang) = (request.user_id, request.chat, request.lang);
                         steps.teller.live_hint_once(user_id, chat, lang).await;
@@ -301,6 +302,25 @@ impl Storyteller {
                     .note(chat, texts.internal_error.to_owned(), class)
                     .await;
             }
+        }
+    }
+
+    /// After a story: the next place "Another place" would tell, written ahead while LLM
+    /// permits are idle (see [`StoryWriter::write_ahead`]).
+    async fn write_next_ahead(&self, request: &StoryRequest) {
+        let steps = &self.steps;
+        let (user, point, lang) = (request.user_id, request.point, request.lang);
+        let Ok(places) = steps.finder.near(point, lang, request.radius_m).await else {
+            return;
+        };
+        if let Ok(Some(place)) = steps.told.nearest_untold(user, &places, point).await {
+            let subject = Subject {
+                place: &place,
+                from: point,
+                lang,
+                depth: Depth::First,
+            };
+            steps.writer.write_ahead(subject).await;
         }
     }
 

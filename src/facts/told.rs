@@ -147,6 +147,19 @@ impl ToldPlaces {
         }))
     }
 
+    /// The nearest of `places` (from `point`) that `user_id` was not told about, without
+    /// reserving it: what "Another place" would tell next.
+    pub async fn nearest_untold(
+        &self,
+        user_id: u64,
+        places: &[Place],
+        point: Coordinates,
+    ) -> Result<Option<Place>, HistoryUnavailable> {
+        let set = self.set_of(user_id).await?;
+        let told = set.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(choose_place(places, point, |id| !told.contains(id)))
+    }
+
     /// Records that `user_id` was told about `place` (a deeper story of a place told before).
     pub async fn mark_told(&self, user_id: u64, place: &PlaceId) {
         if let Ok(set) = self.set_of(user_id).await {

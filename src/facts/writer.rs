@@ -20,7 +20,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     places::Place,
-    prompts,
+    prompts::{self, ChatPrompt},
     stats::ErrorLog,
     story::StorySource,
 };
@@ -61,6 +61,8 @@ pub struct StoryWriter {
     gate: Option<Addr<OpenAiGate>>,
     /// Longest a user waits for a written story before the summary is sent instead.
     llm_wait: Duration,
+    /// Whether idle permits write the next place's story ahead.
+    write_ahead: bool,
     /// Where failed calls are counted.
     errors: ErrorLog,
 }
@@ -72,6 +74,7 @@ impl StoryWriter {
             cache,
             gate,
             llm_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
+            write_ahead: false,
             errors,
         }
     }
@@ -80,6 +83,12 @@ impl StoryWriter {
     /// place's summary is sent; the story is still cached when it comes.
     pub fn with_llm_wait(mut self, llm_wait: Duration) -> Self {
         self.llm_wait = llm_wait;
+        self
+    }
+
+    /// Sets whether idle permits write ahead (`LLM_WRITE_AHEAD`).
+    pub fn with_write_ahead(mut self, write_ahead: bool) -> Self {
+        self.write_ahead = write_ahead;
         self
     }
 
@@ -107,23 +116,14 @@ impl StoryWriter {
         wait: Option<Duration>,
         progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource), GateBusy> {
-        let Subject {
-            place, from, lang, ..
-        } = subject;
-        let key = match subject.depth {
-            Depth::First => fact_key(lang.code(), &place.id),
-            Depth::More => more_fact_key(lang.code(), &place.id),
-        };
+        let key = story_key(subject);
         if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
             return Ok((text.to_string(), StorySource::Cache));
         }
         let Some(gate) = &self.gate else {
             return Ok(summary(subject));
         };
-        let prompt = match subject.depth {
-            Depth::First => prompts::story(place, from, lang),
-            Depth::More => prompts::deeper_story(place, from, lang),
-        };
+        let prompt = story_prompt(subject);
         let mut request = Generate::new(key, prompt, priority);
         if let Some(progress) = progress {
             request = request.with_progress(progress.clone());
@@ -133,6 +133,37 @@ impl StoryWriter {
             Err(NoStory::Busy) => Err(GateBusy),
             Err(NoStory::Failed) => Ok(summary(subject)),
         }
+    }
+
+    /// Writes the story about `subject` ahead, at `Background` priority, while LLM permits
+    /// are idle, for the cache: someone is about to ask for it. Returns at once; nothing is
+    /// asked when the story is cached already, there is no LLM or `LLM_WRITE_AHEAD` is off. The gate never gives such a
+    /// call the last free permit and sheds it first; a person asking for the same story
+    /// meanwhile joins the call.
+    pub async fn write_ahead(&self, subject: Subject<'_>) {
+        let Some(gate) = self.gate.as_ref().filter(|_| self.write_ahead) else {
+            return;
+        };
+        let key = story_key(subject);
+        if let Ok(Some(_)) = self.cache.send(Get(key.clone())).await {
+            return;
+        }
+        let prompt = story_prompt(subject);
+        let request = Generate::new(key.clone(), prompt, Priority::Background);
+        let (gate, cache) = (gate.clone(), self.cache.clone());
+        tokio::spawn(
+            async move {
+                match gate.send(request).await {
+                    Ok(Ok(text)) if !text.trim().is_empty() => {
+                        let value: Arc<str> = text.as_str().into();
+                        cache.do_send(Put { key, value });
+                    }
+                    Ok(Err(error)) => tracing::debug!(%error, "no story written ahead"),
+                    _ => {}
+                }
+            }
+            .in_current_span(),
+        );
     }
 
     /// Asks the gate for a story and waits at most `wait` for it. The call runs in a task of
@@ -193,6 +224,26 @@ impl StoryWriter {
                 Err(NoStory::Failed)
             }
         }
+    }
+}
+
+/// The fact cache's (and the gate's single-flight) key of a story.
+fn story_key(subject: Subject<'_>) -> String {
+    let (lang, place) = (subject.lang.code(), &subject.place.id);
+    match subject.depth {
+        Depth::First => fact_key(lang, place),
+        Depth::More => more_fact_key(lang, place),
+    }
+}
+
+/// What the LLM is asked for a story.
+fn story_prompt(subject: Subject<'_>) -> ChatPrompt {
+    let Subject {
+        place, from, lang, ..
+    } = subject;
+    match subject.depth {
+        Depth::First => prompts::story(place, from, lang),
+        Depth::More => prompts::deeper_story(place, from, lang),
     }
 }
 

@@ -87,7 +87,7 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
         format!("{:.0}%", 100.0 * hits as f64 / lookups as f64)
     };
     let ms = |value: Option<i64>| value.map_or("—".to_owned(), |ms| format!("{ms} ms"));
-    let (queued, in_flight, permits, calls) = gate.map_or(([0; 2], 0, 0, 0), |g| {
+    let (queued, in_flight, permits, calls) = gate.map_or(([0; 3], 0, 0, 0), |g| {
         (g.queued, g.in_flight, g.permits, g.calls_started)
     });
     let uptime = ctx.started_at.elapsed().as_secs();
@@ -116,6 +116,7 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
             ("p95", ms(db.latency_p95_ms)),
             ("queue_interactive", queued[0].to_string()),
             ("queue_live", queued[1].to_string()),
+            ("queue_background", queued[2].to_string()),
             ("in_flight", in_flight.to_string()),
             ("permits", permits.to_string()),
             ("live", live.to_string()),

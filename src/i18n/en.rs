@@ -77,7 +77,7 @@ pub(super) static EN: Texts = Texts {
         Cache hit ratio: {hit_ratio}\n\
         LLM calls: {llm_calls}\n\
         Story latency, last hour: p50 {p50}, p95 {p95}\n\
-        LLM queue: interactive {queue_interactive}, live {queue_live}; permits in use {in_flight} of {permits}\n\
+        LLM queue: interactive {queue_interactive}, live {queue_live}, ahead {queue_background}; permits in use {in_flight} of {permits}\n\
         Live tours: {live} of {live_cap}\n\
         Donations: {donations} ({refunds} refunded); {stars_24h} ⭐ in 24 h, {stars_total} ⭐ in total\n\
         Errors in 24 h: {errors}\n\

@@ -78,7 +78,7 @@ pub(super) static RU: Texts = Texts {
         Попадания в кэш: {hit_ratio}\n\
         Вызовы LLM: {llm_calls}\n\
         Задержка историй за час: p50 {p50}, p95 {p95}\n\
-        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}; занято {in_flight} из {permits}\n\
+        Очередь LLM: интерактив {queue_interactive}, прогулки {queue_live}, впрок {queue_background}; занято {in_flight} из {permits}\n\
         Прогулки: {live} из {live_cap}\n\
         Пожертвования: {donations} (возвращено {refunds}); {stars_24h} ⭐ за 24 ч, {stars_total} ⭐ всего\n\
         Ошибок за 24 ч: {errors}\n\

@@ -123,9 +123,9 @@ async fn interactive_overtakes_live() {
         spawn_generate(&gate, "live-1", Live),
         spawn_generate(&gate, "live-2", Live),
     ];
-    wait_for(&gate, |s| s.queued == [0, 2]).await;
+    wait_for(&gate, |s| s.queued == [0, 2, 0]).await;
     let interactive = spawn_generate(&gate, "interactive-1", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 2]).await;
+    wait_for(&gate, |s| s.queued == [1, 2, 0]).await;
 
     assert!(hold.await.unwrap().is_ok() && interactive.await.unwrap().is_ok());
     for request in live {
@@ -150,7 +150,7 @@ async fn overflow_sheds_the_newest_live_request_first() {
     let live: Vec<_> = (1..=3)
         .map(|i| spawn_generate(&gate, &format!("live-{i}"), Live))
         .collect();
-    wait_for(&gate, |s| s.queued == [0, 3]).await;
+    wait_for(&gate, |s| s.queued == [0, 3, 0]).await;
 
     let interactive = spawn_generate(&gate, "interactive", Interactive);
     let late_live = generate(&gate, "live-4", Live).await;
@@ -200,9 +200,9 @@ async fn a_higher_priority_waiter_promotes_a_queued_job() {
     wait_for(&gate, |s| s.in_flight == 1).await;
 
     let live = spawn_generate(&gate, "shared", Live);
-    wait_for(&gate, |s| s.queued == [0, 1]).await;
+    wait_for(&gate, |s| s.queued == [0, 1, 0]).await;
     let interactive = spawn_generate(&gate, "shared", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 0]).await;
+    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
 
     assert!(hold.await.unwrap().is_ok());
     assert_eq!(live.await.unwrap(), interactive.await.unwrap());
@@ -410,7 +410,7 @@ async fn an_interactive_request_gets_queue_wait_while_permits_are_held() {
         waited >= expected && waited < expected + Duration::from_millis(100),
         "{waited:?}"
     );
-    assert_eq!(stats(&gate).await.queued, [0, 0]);
+    assert_eq!(stats(&gate).await.queued, [0, 0, 0]);
 }
 
 #[actix_rt::test]
@@ -431,16 +431,16 @@ async fn an_interactive_request_the_queue_cannot_reach_in_time_is_answered_at_on
     // The permit frees at ~0.4 s: the first queued job starts then, the second at ~0.8 s,
     // both within the 1 s wait; a third would start at ~1.2 s.
     let first = spawn_generate(&gate, "first", Interactive);
-    wait_for(&gate, |s| s.queued == [1, 0]).await;
+    wait_for(&gate, |s| s.queued == [1, 0, 0]).await;
     let second = spawn_generate(&gate, "second", Interactive);
-    wait_for(&gate, |s| s.queued == [2, 0]).await;
+    wait_for(&gate, |s| s.queued == [2, 0, 0]).await;
     let started = Instant::now();
     let third = generate(&gate, "third", Interactive).await;
     let waited = started.elapsed();
 
     assert_eq!(third, Err(GateError::QueueWait));
     assert!(waited < Duration::from_millis(200), "{waited:?}");
-    assert_eq!(stats(&gate).await.queued, [2, 0]);
+    assert_eq!(stats(&gate).await.queued, [2, 0, 0]);
     for (request, key) in [(hold, "hold"), (first, "first"), (second, "second")] {
         assert_eq!(request.await.unwrap(), Ok(story_about(key)));
     }
@@ -460,7 +460,7 @@ async fn the_gate_answers_stats_while_every_permit_hangs() {
     let _calls: Vec<_> = (0..13)
         .map(|i| spawn_generate(&gate, &format!("p-{i}"), Live))
         .collect();
-    wait_for(&gate, |s| s.in_flight == 3 && s.queued == [0, 10]).await;
+    wait_for(&gate, |s| s.in_flight == 3 && s.queued == [0, 10, 0]).await;
 
     for _ in 0..10 {
         let started = Instant::now();
@@ -550,4 +550,98 @@ async fn the_text_so_far_reaches_every_waiter_that_asked_including_one_that_join
     );
     let last = first_rx.borrow().clone();
     assert!(last.len() > heard.len(), "the text kept coming: {last}");
+}
+
+#[actix_rt::test]
+async fn writing_ahead_never_takes_the_last_free_permit_and_yields_to_people() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(300));
+    let gate = start_gate(&mock, test_config());
+
+    // One permit taken: writing ahead may use one more, never the third.
+    let person = spawn_generate(&gate, "person-1", Interactive);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    let ahead: Vec<_> = (1..=3)
+        .map(|i| spawn_generate(&gate, &format!("ahead-{i}"), Priority::Background))
+        .collect();
+    wait_for(&gate, |s| s.in_flight == 2 && s.queued == [0, 0, 2]).await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        stats(&gate).await.in_flight,
+        2,
+        "the last permit stays free"
+    );
+
+    // A person finds the free permit at once, and a walker goes before what is written ahead.
+    let asked = Instant::now();
+    let second = generate(&gate, "person-2", Interactive);
+    let walker = spawn_generate(&gate, "walker", Live);
+    assert!(second.await.is_ok());
+    assert!(
+        asked.elapsed() < Duration::from_millis(550),
+        "a person never waits for writing ahead: {:?}",
+        asked.elapsed()
+    );
+    assert!(person.await.unwrap().is_ok() && walker.await.unwrap().is_ok());
+    for request in ahead {
+        assert!(request.await.unwrap().is_ok());
+    }
+    let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
+    let position = |name: &str| order.iter().position(|user| user == name).unwrap();
+    assert!(position("walker") < position("ahead-2"), "{order:?}");
+    assert_eq!(stats(&gate).await.max_in_flight_seen, 3);
+}
+
+#[actix_rt::test]
+async fn a_person_asking_for_a_story_being_written_ahead_joins_it() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(200));
+    let config = GateConfig {
+        permits: 2,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let hold = spawn_generate(&gate, "hold", Interactive);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    // Queued, not started: it would take the last permit.
+    let ahead = spawn_generate(&gate, "next-place", Priority::Background);
+    wait_for(&gate, |s| s.queued == [0, 0, 1]).await;
+
+    let asked = generate(&gate, "next-place", Interactive).await;
+
+    assert_eq!(asked, Ok(story_about("next-place")));
+    assert_eq!(ahead.await.unwrap(), asked);
+    assert!(hold.await.unwrap().is_ok());
+    assert_eq!(
+        mock.request_count(),
+        2,
+        "one call for the story asked twice"
+    );
+}
+
+#[actix_rt::test]
+async fn writing_ahead_is_shed_first_when_the_queue_is_full() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(150));
+    let config = GateConfig {
+        permits: 1,
+        total_queue_cap: 2,
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let hold = spawn_generate(&gate, "hold", Live);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+    let ahead = spawn_generate(&gate, "ahead", Priority::Background);
+    let live = spawn_generate(&gate, "live", Live);
+    wait_for(&gate, |s| s.queued == [0, 1, 1]).await;
+
+    let person = spawn_generate(&gate, "person", Interactive);
+
+    assert_eq!(
+        ahead.await.unwrap(),
+        Err(GateError::Shed(ShedReason::Displaced))
+    );
+    for request in [hold, live, person] {
+        assert!(request.await.unwrap().is_ok());
+    }
 }

@@ -24,3 +24,4 @@ mod streaming;
 mod tours;
 mod venues;
 mod webhook;
+mod write_ahead;

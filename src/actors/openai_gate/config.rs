@@ -15,8 +15,8 @@ use super::{
 pub struct GateConfig {
     /// How many LLM calls may run at once.
     pub permits: usize,
-    /// Queue cap per priority (Interactive, Live).
-    pub queue_caps: [usize; 2],
+    /// Queue cap per priority (Interactive, Live, Background).
+    pub queue_caps: [usize; 3],
     /// Cap on all queued jobs together; reaching it sheds the lowest priority first.
     pub total_queue_cap: usize,
     /// Timeout of one HTTP attempt.

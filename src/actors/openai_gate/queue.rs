@@ -109,13 +109,13 @@ pub(super) enum Admission {
 /// Bounded queues, one per priority.
 #[derive(Debug)]
 pub(super) struct JobQueues {
-    queues: [VecDeque<Job>; 2],
-    caps: [usize; 2],
+    queues: [VecDeque<Job>; 3],
+    caps: [usize; 3],
     total_cap: usize,
 }
 
 impl JobQueues {
-    pub(super) fn new(caps: [usize; 2], total_cap: usize) -> Self {
+    pub(super) fn new(caps: [usize; 3], total_cap: usize) -> Self {
         Self {
             queues: Default::default(),
             caps,
@@ -124,8 +124,8 @@ impl JobQueues {
     }
 
     /// Jobs queued per priority.
-    pub(super) fn lens(&self) -> [usize; 2] {
-        [0, 1].map(|i| self.queues[i].len())
+    pub(super) fn lens(&self) -> [usize; 3] {
+        [0, 1, 2].map(|i| self.queues[i].len())
     }
 
     fn total(&self) -> usize {

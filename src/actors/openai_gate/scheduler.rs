@@ -106,6 +106,13 @@ impl OpenAiGate {
             let Some(job) = self.queues.pop_next() else {
                 return;
             };
+            // Writing ahead never takes the last free permit: a person may need it next.
+            if job.priority == Priority::Background
+                && self.in_flight.len() + 1 >= self.config.permits
+            {
+                self.queues.push_front(job);
+                return;
+            }
             if !self.breaker.try_start_call(Instant::now()) {
                 self.queues.push_front(job);
                 return;

@@ -1,0 +1,61 @@
+//! Writing ahead (`LLM_WRITE_AHEAD=true`): after a story, idle LLM permits write the next
+//! place's story for the cache, so "Another place" is answered at once without a call of its
+//! own. Off, nothing is written that nobody asked for.
+
+use crate::helpers::{
+    button_update, eventually, location_update, mock_telegram::story_button, spawn_app_with,
+};
+
+const LAT: f64 = 55.7539;
+const LON: f64 = 37.6208;
+
+#[actix_web::test]
+async fn another_place_is_told_from_the_story_written_ahead() {
+    let app = spawn_app_with(&[("LLM_WRITE_AHEAD", "true")]).await;
+    let user = 7501;
+
+    app.post_update(&location_update(1, user, "en", LAT, LON))
+        .await;
+    let stories = app.telegram.wait_for_stories(user, 1).await;
+    // The next place's story is being written ahead, with the permits idle.
+    let calls = eventually(|| async { app.openai.request_count() }, |n| *n >= 2).await;
+    assert_eq!(calls, 2);
+    let ahead = format!("{:?}", app.openai.requests()[1]);
+    assert!(ahead.contains("Quiet Garden"), "{ahead}");
+    // Once written (and cached), "Another place" tells it without a call of its own.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let next = story_button(&stories[0], "next");
+    app.post_update(&button_update(2, user, &next)).await;
+    let stories = app.telegram.wait_for_stories(user, 2).await;
+
+    assert_eq!(stories[1]["title"], "Quiet Garden");
+    let story = &stories[1];
+    let caption = story["caption"]
+        .as_str()
+        .or(story["text"].as_str())
+        .unwrap();
+    assert!(caption.contains("A story about"), "{caption}");
+    let asked: Vec<String> = app
+        .openai
+        .requests()
+        .iter()
+        .map(|r| format!("{r:?}"))
+        .collect();
+    let for_garden = asked.iter().filter(|r| r.contains("Quiet Garden")).count();
+    assert_eq!(for_garden, 1, "told from the cache: {asked:?}");
+    // ... and the place after it is being written ahead in turn.
+    assert!(asked.len() <= 3, "{asked:?}");
+}
+
+#[actix_web::test]
+async fn off_by_default_nothing_is_written_that_nobody_asked_for() {
+    let app = spawn_app_with(&[]).await;
+    let user = 7502;
+
+    app.post_update(&location_update(1, user, "en", LAT, LON))
+        .await;
+    app.telegram.wait_for_stories(user, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    assert_eq!(app.openai.request_count(), 1);
+}
