@@ -62,9 +62,13 @@ pub struct SimulateArgs {
     /// Live-location edits per walking user (a stop edit follows them).
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub edits: u32,
-    /// How long the simulated LLM takes to answer, in milliseconds.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(0..=120_000))]
-    pub llm_latency_ms: u64,
+    /// How long the simulated LLM takes to its first token, in milliseconds.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=120_000))]
+    pub llm_first_token_ms: u64,
+    /// How fast the simulated LLM writes after its first token (a word is 4/3 of a token):
+    /// the default and 600 ms make ~4.5 s for a first story, ~8 s for "Tell me more".
+    #[arg(long, default_value_t = 25.0)]
+    pub llm_tokens_per_sec: f64,
     /// Length of the run in seconds [default: 60, or 10 with --flood].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub duration_secs: Option<u64>,
@@ -111,6 +115,16 @@ pub struct SimulateArgs {
     pub bot_binary: Option<PathBuf>,
 }
 
+impl SimulateArgs {
+    /// How fast the simulated LLM writes.
+    pub fn llm_pace(&self) -> openai::LlmPace {
+        openai::LlmPace {
+            first_token: Duration::from_millis(self.llm_first_token_ms),
+            tokens_per_sec: self.llm_tokens_per_sec,
+        }
+    }
+}
+
 /// What a run prints: the transcript when asked for, then the report.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -142,8 +156,7 @@ impl Simulators {
             telegram: Arc::new(
                 SimTelegram::start(1, args.lift_send_limits).context("simulated Telegram")?,
             ),
-            openai: SimOpenAi::start(Duration::from_millis(args.llm_latency_ms))
-                .context("simulated OpenAI")?,
+            openai: SimOpenAi::start(args.llm_pace()).context("simulated OpenAI")?,
             wikipedia: SimWikipedia::start().context("simulated Wikipedia")?,
         })
     }
@@ -307,10 +320,11 @@ fn run_line(args: &SimulateArgs) -> String {
         None => {
             let tours = (f64::from(args.users) * args.tour_share.clamp(0.0, 1.0)).ceil();
             format!(
-                "excursobot simulate: {} user(s) ({tours} on live tours, {} edits each), LLM latency {} ms, {LLM_PERMITS} LLM permits, {} s, seed {}, HTTP workers {workers}, {bot}",
+                "excursobot simulate: {} user(s) ({tours} on live tours, {} edits each), LLM first token {} ms then {} tokens/s, {LLM_PERMITS} LLM permits, {} s, seed {}, HTTP workers {workers}, {bot}",
                 args.users,
                 args.edits,
-                args.llm_latency_ms,
+                args.llm_first_token_ms,
+                args.llm_tokens_per_sec,
                 args.duration_secs.unwrap_or(DEFAULT_SCENARIO_SECS),
                 args.seed,
             )

@@ -93,10 +93,34 @@ impl Drop for CallGuard {
     }
 }
 
+/// How fast the simulated LLM writes: its first token after `first_token`, then
+/// `tokens_per_sec`, so a story's time grows with its length (a word is 4/3 of a token, as
+/// in English on average).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LlmPace {
+    /// Until the first token.
+    pub first_token: Duration,
+    /// Tokens a second after it.
+    pub tokens_per_sec: f64,
+}
+
+impl LlmPace {
+    /// How long one word takes after the first.
+    fn per_word(self) -> Duration {
+        Duration::from_secs_f64(4.0 / 3.0 / self.tokens_per_sec.max(0.001))
+    }
+
+    /// How long a whole answer of `words` words takes.
+    pub fn answer_time(self, words: usize) -> Duration {
+        let rest = u32::try_from(words.saturating_sub(1)).unwrap_or(u32::MAX);
+        self.first_token + self.per_word() * rest
+    }
+}
+
 /// The server's shared state.
 struct State {
     ledger: Arc<LlmLedger>,
-    latency: Duration,
+    pace: LlmPace,
 }
 
 /// A running simulated LLM endpoint.
@@ -107,13 +131,13 @@ pub struct SimOpenAi {
 }
 
 impl SimOpenAi {
-    /// Starts the server on 127.0.0.1; every answer takes `latency`.
-    pub fn start(latency: Duration) -> anyhow::Result<Self> {
+    /// Starts the server on 127.0.0.1, writing at `pace`.
+    pub fn start(pace: LlmPace) -> anyhow::Result<Self> {
         let (listener, port) = local_listener()?;
         let ledger = Arc::new(LlmLedger::default());
         let state = web::Data::new(State {
             ledger: Arc::clone(&ledger),
-            latency,
+            pace,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -155,39 +179,60 @@ async fn complete(body: web::Json<Value>, state: web::Data<State>) -> HttpRespon
     let prompt = user_prompt(&body);
     let (title, key) = call_key(prompt);
     let call = state.ledger.begin(key);
-    tokio::time::sleep(state.latency).await;
-    drop(call);
     let body = if prompt.contains("deeper story") {
         format!("{STORY_BODY} {STORY_BODY}")
     } else {
         STORY_BODY.to_owned()
     };
-    let text = format!(
-        "{STORY_MARK} A story the simulated LLM wrote about {title} in {} ms. {body}",
-        state.latency.as_millis()
-    );
-    if streamed {
-        return HttpResponse::Ok()
-            .content_type("text/event-stream")
-            .body(event_stream(&text));
+    let text = format!("{STORY_MARK} A story the simulated LLM wrote about {title}. {body}");
+    let words: Vec<String> = text.split_inclusive(' ').map(str::to_owned).collect();
+    let pace = state.pace;
+    if !streamed {
+        tokio::time::sleep(pace.answer_time(words.len())).await;
+        drop(call);
+        return HttpResponse::Ok().json(completion(&text));
     }
-    HttpResponse::Ok().json(completion(&text))
+    // One event a word, paced; the call counts as in flight until the stream ends.
+    let events = words.into_iter().enumerate().map(move |(i, word)| {
+        let wait = if i == 0 {
+            pace.first_token
+        } else {
+            pace.per_word()
+        };
+        let delta = if i == 0 {
+            json!({ "role": "assistant", "content": word })
+        } else {
+            json!({ "content": word })
+        };
+        (wait, chunk(delta, Value::Null))
+    });
+    let closing = [
+        (Duration::ZERO, chunk(json!({}), json!("stop"))),
+        (Duration::ZERO, "data: [DONE]\n\n".to_owned()),
+    ];
+    let events = events.chain(closing);
+    let stream = futures::stream::unfold((events, Some(call)), |(mut events, mut call)| async {
+        let Some((wait, data)) = events.next() else {
+            call.take();
+            return None;
+        };
+        tokio::time::sleep(wait).await;
+        let bytes = web::Bytes::from(data);
+        Some((Ok::<_, std::convert::Infallible>(bytes), (events, call)))
+    });
+    HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .streaming(stream)
 }
 
-/// `text` as a whole server-sent event stream: one `chat.completion.chunk` with the text,
-/// one with the finish reason, then `[DONE]`.
-fn event_stream(text: &str) -> String {
-    let chunk = |delta: Value, finish: Value| {
-        let chunk = json!({
-            "id": "chatcmpl-simulated", "object": "chat.completion.chunk",
-            "created": 1_727_346_142, "model": "simulated",
-            "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
-        });
-        format!("data: {chunk}\n\n")
-    };
-    let content = json!({ "role": "assistant", "content": text });
-    let finished = chunk(json!({}), json!("stop"));
-    format!("{}{finished}data: [DONE]\n\n", chunk(content, Value::Null))
+/// One `chat.completion.chunk` server-sent event.
+fn chunk(delta: Value, finish: Value) -> String {
+    let chunk = json!({
+        "id": "chatcmpl-simulated", "object": "chat.completion.chunk",
+        "created": 1_727_346_142, "model": "simulated",
+        "choices": [{ "index": 0, "delta": delta, "logprobs": null, "finish_reason": finish }]
+    });
+    format!("data: {chunk}\n\n")
 }
 
 /// The user message of a chat-completions request.

@@ -93,6 +93,12 @@ pub struct Answers {
     pub note: Samples,
     /// Locations that got no answer before the user gave up.
     pub unanswered: usize,
+    /// From the location to the first words of its story: a draft with the text being
+    /// written, or the story or summary itself when no draft came first.
+    pub first_words: Samples,
+    /// From the location to the first sight of the place: the draft naming it (title and
+    /// whereabouts, before any words are written), or the answer.
+    pub first_sight: Samples,
 }
 
 impl Answers {
@@ -125,6 +131,8 @@ impl Answers {
         self.fallback.extend(&other.fallback);
         self.note.extend(&other.note);
         self.unanswered += other.unanswered;
+        self.first_words.extend(&other.first_words);
+        self.first_sight.extend(&other.first_sight);
     }
 }
 

@@ -86,6 +86,16 @@ pub fn scenario(
     writeln!(f, "any answer   {}  end to end", all.summary(50.0, 95.0))?;
     writeln!(
         f,
+        "first words  {}  of the story or summary (a draft being written, or the answer)",
+        s.locations.first_words.summary(50.0, 95.0)
+    )?;
+    writeln!(
+        f,
+        "first sight  {}  of the place (a draft naming it, or the answer)",
+        s.locations.first_sight.summary(50.0, 95.0)
+    )?;
+    writeln!(
+        f,
         "tours        {} live-location edits sent; {} answers while walking ({} stories, {} summaries, {} notes)",
         s.tour_edits,
         s.tour_answers.asked() - s.tour_answers.unanswered,

@@ -53,6 +53,8 @@ pub enum Method {
     EditText,
     /// `answerCallbackQuery`.
     CallbackAnswer,
+    /// `sendMessageDraft`: a story being written.
+    Draft,
     /// Anything else addressed to a chat.
     Other,
 }
@@ -363,6 +365,7 @@ fn deliver(inboxes: &Inboxes, at: Instant, method: &str, fields: &Value) {
         "sendchataction" => Method::ChatAction,
         "editmessagetext" => Method::EditText,
         "answercallbackquery" => Method::CallbackAnswer,
+        "sendmessagedraft" => Method::Draft,
         _ => Method::Other,
     };
     if matches!(method, Method::Message | Method::Photo | Method::Venue) {

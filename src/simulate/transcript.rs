@@ -34,6 +34,7 @@ pub fn describe(delivery: &Delivery) -> String {
         Method::ChatAction => format!("({text}…)"),
         Method::EditText => format!("[edited] {text}"),
         Method::CallbackAnswer => "[button answered]".to_owned(),
+        Method::Draft => format!("[draft, being written] {text}"),
         Method::Other => format!("[other call] {text}"),
     };
     if !delivery.buttons.is_empty() {

@@ -146,9 +146,42 @@ impl Chat<'_> {
             })
             .await;
         let lang = self.lang();
-        let answer = self
-            .next(sent + ANSWER_PATIENCE, |d| answer_kind(d, lang).is_some())
+        let until = sent + ANSWER_PATIENCE;
+        let writing = |d: &Delivery| d.method == Method::Draft && d.text.contains(STORY_MARK);
+        let mut first = self
+            .next(until, |d| {
+                d.method == Method::Draft || answer_kind(d, lang).is_some()
+            })
             .await;
+        if let Some(sight) = &first {
+            let seen = sight.at.saturating_duration_since(sent);
+            self.log.location.first_sight.push(seen);
+            if sight.method == Method::Draft && !writing(sight) {
+                first = self
+                    .next(until, |d| writing(d) || answer_kind(d, lang).is_some())
+                    .await;
+            }
+        }
+        let answer = match first {
+            Some(draft) if writing(&draft) => {
+                let words = draft.at.saturating_duration_since(sent);
+                self.log.location.first_words.push(words);
+                self.next(until, |d| answer_kind(d, lang).is_some()).await
+            }
+            answer => {
+                let about_the_place = answer.as_ref().is_some_and(|d| {
+                    matches!(
+                        answer_kind(d, lang),
+                        Some(AnswerKind::Story | AnswerKind::Fallback)
+                    )
+                });
+                if let Some(d) = answer.as_ref().filter(|_| about_the_place) {
+                    let words = d.at.saturating_duration_since(sent);
+                    self.log.location.first_words.push(words);
+                }
+                answer
+            }
+        };
         let kind = answer.as_ref().and_then(|d| answer_kind(d, lang));
         let latency = answer.map_or(Duration::ZERO, |d| d.at.saturating_duration_since(sent));
         self.log.location.record(kind, latency);
