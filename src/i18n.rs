@@ -90,6 +90,8 @@ pub struct Texts {
     pub source_label: &'static str,
     /// Marks a story that is the place's own summary (the LLM was not available).
     pub from_wikipedia: &'static str,
+    /// Marks a story that replaced the summary sent while it was being written.
+    pub guide_story: &'static str,
     /// No untold place nearby; `{near}` is replaced by [`Texts::you_are_near`] or nothing.
     pub nothing_nearby: &'static str,
     /// Wikipedia could not be reached; `{near}` as above.

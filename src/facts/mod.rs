@@ -8,7 +8,8 @@
 //!    when it is among them), reserved for this story, atomically for the user.
 //! 3. [`writer`]: its story: the fact cache, else the LLM, else the place's own summary.
 //! 4. [`teller`]: the reply (see [`reply`]): one message with the photo, caption, source link
-//!    and buttons ([`buttons`]), then the delivery's row.
+//!    and buttons ([`buttons`]), then the delivery's row. A summary told because the story
+//!    was not written in time is turned into the story once it is (within [`UPGRADE_WITHIN`]).
 //!
 //! [`Storyteller`] runs them for a location or a button; [`tour`] runs them for a tour's
 //! stories. At most one location per user is in flight: a newer one cancels the older.
@@ -33,6 +34,7 @@ use std::{
 
 use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{
     actors::openai_gate::Priority,
@@ -47,6 +49,10 @@ use places::PlaceFinder;
 use teller::{FirstDraft, Listener, Teller, Told};
 use told::{HistoryUnavailable, Reserved, ToldPlaces};
 use writer::{StoryWriter, Subject};
+
+/// A summary told because its story was not written in time becomes the story when it is
+/// written within this long (later, the listener has moved on).
+pub const UPGRADE_WITHIN: std::time::Duration = std::time::Duration::from_secs(120);
 
 pub use told::choose_place;
 
@@ -345,7 +351,10 @@ impl Storyteller {
             .teller
             .drafts(&request.listener(), place, FirstDraft::Title);
         let progress = drafts.as_ref().map(|(progress, _)| progress);
-        let (text, source) = steps.writer.story(subject, priority, progress).await;
+        let (text, source, late) = steps
+            .writer
+            .story_or_late(subject, priority, progress)
+            .await;
         if let Some((_, drafts)) = drafts {
             drafts.finish().await;
         }
@@ -355,13 +364,21 @@ impl Storyteller {
             text: &text,
             source,
         };
-        match steps
-            .teller
-            .deliver(&request.listener(), &told, class)
-            .await
-        {
-            Ok(()) => {
+        let listener = request.listener();
+        match steps.teller.deliver(&listener, &told, class).await {
+            Ok(message) => {
                 tracing::info!(place = %place.id, ?source, "story told");
+                if let Some(late) = late {
+                    let (teller, place) = (steps.teller.clone(), place.clone());
+                    tokio::spawn(
+                        async move {
+                            if let Some(story) = late.arrive(UPGRADE_WITHIN).await {
+                                teller.upgrade(&listener, message, &place, &story).await;
+                            }
+                        }
+                        .in_current_span(),
+                    );
+                }
                 true
             }
             Err(error) if error.is_budget() => {

@@ -5,9 +5,12 @@
 //! send budget. The map pin costs nothing until asked for: "📍 On the map" sends it.
 
 use teloxide::{
-    payloads::{SendMessageSetters, SendPhotoSetters},
+    payloads::{EditMessageTextSetters, SendMessageSetters, SendPhotoSetters},
     prelude::Requester,
-    types::{ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, ParseMode},
+    types::{
+        ChatId, InlineKeyboardButton, InlineKeyboardMarkup, InputFile, MessageId, ParseMode,
+        ReplyParameters,
+    },
     utils::html,
 };
 use url::Url;
@@ -37,6 +40,8 @@ pub struct StoryReply<'a> {
     pub text: &'a str,
     /// The text is the place's own summary, not a written story.
     pub is_summary: bool,
+    /// The story replaces the summary sent while it was being written.
+    pub upgrade: bool,
     /// Where the user stands, for "350 m north of you".
     pub from: Coordinates,
     /// The user's language.
@@ -53,6 +58,8 @@ impl StoryReply<'_> {
         let texts = self.lang.texts();
         let marker = if self.is_summary {
             format!("{}\n", texts.from_wikipedia)
+        } else if self.upgrade {
+            format!("{}\n", texts.guide_story)
         } else {
             String::new()
         };
@@ -114,13 +121,22 @@ pub fn whereabouts(lang: Lang, from: Coordinates, place: Coordinates) -> String 
         .replace("{direction}", direction)
 }
 
+/// The message that carries a story's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SentStory {
+    /// Its id in the chat.
+    pub message_id: MessageId,
+    /// The text is a photo's caption (it cannot become a longer text by an edit).
+    pub caption: bool,
+}
+
 /// Sends the story as `class`: one message (photo with caption and buttons) where it fits.
 pub async fn send_story(
     outbox: &Outbox,
     chat: ChatId,
     class: SendClass,
     story: &StoryReply<'_>,
-) -> Result<(), TelegramError> {
+) -> Result<SentStory, TelegramError> {
     let (body, visible) = story.body();
     let image = story
         .place
@@ -136,8 +152,14 @@ pub async fn send_story(
             (format!("<b>{}</b>", html::escape(&story.place.title)), None)
         };
         match send_photo(outbox, chat, class, image, caption, buttons).await {
-            Ok(()) if fits => return Ok(()),
-            Ok(()) => {}
+            Ok(message_id) if fits => {
+                let caption = true;
+                return Ok(SentStory {
+                    message_id,
+                    caption,
+                });
+            }
+            Ok(_) => {}
             Err(error) if error.is_budget() || matches!(error, TelegramError::Blocked) => {
                 return Err(error);
             }
@@ -149,7 +171,37 @@ pub async fn send_story(
         .send_message(chat, body)
         .parse_mode(ParseMode::Html)
         .reply_markup(story.buttons());
-    outbox.send(chat, class, message).await.map(|_| ())
+    let sent = outbox.send(chat, class, message).await?;
+    Ok(SentStory {
+        message_id: sent.id,
+        caption: false,
+    })
+}
+
+/// Turns the summary sent as `sent` into the story now written (`story`, marked as the
+/// guide's): the text message is edited, buttons kept; a photo's caption is answered with the
+/// story as a reply (a caption cannot hold it).
+pub async fn upgrade_story(
+    outbox: &Outbox,
+    chat: ChatId,
+    sent: SentStory,
+    story: &StoryReply<'_>,
+) -> Result<(), TelegramError> {
+    let (body, _) = story.body();
+    if sent.caption {
+        let reply = outbox
+            .bot()
+            .send_message(chat, body)
+            .parse_mode(ParseMode::Html)
+            .reply_parameters(ReplyParameters::new(sent.message_id));
+        return outbox.send(chat, SendClass::Story, reply).await.map(|_| ());
+    }
+    let edit = outbox
+        .bot()
+        .edit_message_text(chat, sent.message_id, body)
+        .parse_mode(ParseMode::Html)
+        .reply_markup(story.buttons());
+    outbox.send(chat, SendClass::Story, edit).await.map(|_| ())
 }
 
 async fn send_photo(
@@ -159,7 +211,7 @@ async fn send_photo(
     image: Url,
     caption: String,
     buttons: Option<InlineKeyboardMarkup>,
-) -> Result<(), TelegramError> {
+) -> Result<MessageId, TelegramError> {
     let mut photo = outbox
         .bot()
         .send_photo(chat, InputFile::url(image))
@@ -168,7 +220,7 @@ async fn send_photo(
     if let Some(buttons) = buttons {
         photo = photo.reply_markup(buttons);
     }
-    outbox.send(chat, class, photo).await.map(|_| ())
+    outbox.send(chat, class, photo).await.map(|sent| sent.id)
 }
 
 /// Sends the venue pin of `place` ("📍 On the map"), with its distance and direction from

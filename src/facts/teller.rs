@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
-    reply::{StoryReply, header, send_pin, send_story},
+    reply::{SentStory, StoryReply, header, send_pin, send_story, upgrade_story},
 };
 use crate::{
     actors::{
@@ -66,6 +66,15 @@ pub struct Listener {
     pub asked_at: Instant,
 }
 
+/// Where a story went, and the token its buttons carry.
+#[derive(Debug, Clone, Copy)]
+pub struct StoryMessage {
+    /// The message with the story's text.
+    pub sent: SentStory,
+    /// The buttons' token.
+    pub token: ButtonToken,
+}
+
 /// A story ready to go out.
 pub struct Told<'a> {
     /// The place it is about (the buttons' context, the delivery row).
@@ -104,7 +113,7 @@ impl Teller {
         to: &Listener,
         told: &Told<'_>,
         class: SendClass,
-    ) -> Result<(), TelegramError> {
+    ) -> Result<StoryMessage, TelegramError> {
         let token = self.buttons.issue(StoryContext {
             place: told.place.clone(),
             from: to.from,
@@ -115,15 +124,36 @@ impl Teller {
             place: told.shown,
             text: told.text,
             is_summary: told.source == StorySource::Fallback,
+            upgrade: false,
             from: to.from,
             lang: to.lang,
             photos: to.photos,
             token,
         };
-        send_story(&self.outbox, to.chat, class, &reply).await?;
+        let sent = send_story(&self.outbox, to.chat, class, &reply).await?;
         self.db
             .do_send(Delivered(delivery(to, told.place, told.source)));
-        Ok(())
+        Ok(StoryMessage { sent, token })
+    }
+
+    /// The summary sent as `message` becomes `story`, written meanwhile (see
+    /// [`upgrade_story`]): once, marked as the guide's story.
+    pub async fn upgrade(&self, to: &Listener, message: StoryMessage, place: &Place, story: &str) {
+        let reply = StoryReply {
+            place,
+            text: story,
+            is_summary: false,
+            upgrade: true,
+            from: to.from,
+            lang: to.lang,
+            photos: to.photos,
+            token: message.token,
+        };
+        match upgrade_story(&self.outbox, to.chat, message.sent, &reply).await {
+            // The delivery was recorded with the summary; the place is not told twice.
+            Ok(()) => tracing::info!(place = %place.id, "the summary became the written story"),
+            Err(error) => tracing::info!(%error, "the written story was not offered"),
+        }
     }
 
     /// The context behind a story button pressed by `user_id` in `chat`.

@@ -319,7 +319,7 @@ async fn send(
         source,
     };
     match steps.teller.deliver(&story.listener(), &told, class).await {
-        Ok(()) => {
+        Ok(_) => {
             tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
             TourOutcome::Told {
                 place: place.id.clone(),

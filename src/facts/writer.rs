@@ -36,8 +36,26 @@ pub struct GateBusy;
 enum NoStory {
     /// Shed or waited too long in the queue: worth trying again later.
     Busy,
-    /// Failed, refused, timed out or empty: tell the summary.
+    /// Failed, refused or empty: tell the summary.
     Failed,
+    /// Not written within the wait; the call goes on and may still bring it.
+    Late(LateStory),
+}
+
+/// A story still being written when its listener was given the summary instead.
+pub struct LateStory(tokio::task::JoinHandle<GateAnswer>);
+
+/// What the gate's actor answered a call.
+type GateAnswer = Result<Result<String, GateError>, actix::MailboxError>;
+
+impl LateStory {
+    /// The story, if it is written within `within` (and is a story).
+    pub async fn arrive(self, within: Duration) -> Option<String> {
+        match tokio::time::timeout(within, self.0).await {
+            Ok(Ok(Ok(Ok(text)))) if !text.trim().is_empty() => Some(text),
+            _ => None,
+        }
+    }
 }
 
 /// What a story is about: the place, in a language, for someone standing somewhere.
@@ -131,7 +149,40 @@ impl StoryWriter {
         match self.written(gate, request, wait).await {
             Ok(text) => Ok((text, StorySource::Llm)),
             Err(NoStory::Busy) => Err(GateBusy),
-            Err(NoStory::Failed) => Ok(summary(subject)),
+            Err(NoStory::Failed | NoStory::Late(_)) => Ok(summary(subject)),
+        }
+    }
+
+    /// Like [`StoryWriter::story`], and when the summary is told because the story was not
+    /// written in time, the story still being written ([`LateStory`]).
+    pub async fn story_or_late(
+        &self,
+        subject: Subject<'_>,
+        priority: Priority,
+        progress: Option<&StoryProgress>,
+    ) -> (String, StorySource, Option<LateStory>) {
+        let key = story_key(subject);
+        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
+            return (text.to_string(), StorySource::Cache, None);
+        }
+        let Some(gate) = &self.gate else {
+            let (text, source) = summary(subject);
+            return (text, source, None);
+        };
+        let mut request = Generate::new(key, story_prompt(subject), priority);
+        if let Some(progress) = progress {
+            request = request.with_progress(progress.clone());
+        }
+        match self.written(gate, request, Some(self.llm_wait)).await {
+            Ok(text) => (text, StorySource::Llm, None),
+            Err(NoStory::Late(late)) => {
+                let (text, source) = summary(subject);
+                (text, source, Some(late))
+            }
+            Err(NoStory::Busy | NoStory::Failed) => {
+                let (text, source) = summary(subject);
+                (text, source, None)
+            }
         }
     }
 
@@ -191,9 +242,10 @@ impl StoryWriter {
             }
             .in_current_span(),
         );
+        let mut call = call;
         let waited = match wait {
-            Some(wait) => tokio::time::timeout(wait, call).await,
-            None => Ok(call.await),
+            Some(wait) => tokio::time::timeout(wait, &mut call).await,
+            None => Ok((&mut call).await),
         };
         let outcome = match waited {
             Ok(Ok(Ok(answer))) => answer,
@@ -209,7 +261,7 @@ impl StoryWriter {
             }
             Err(_) => {
                 tracing::info!("no LLM story in time; telling the summary, caching it later");
-                return Err(NoStory::Failed);
+                return Err(NoStory::Late(LateStory(call)));
             }
         };
         match outcome {

@@ -24,6 +24,7 @@ pub(super) static EN: Texts = Texts {
     another_place_button: "➡️ Another place",
     source_label: "Wikipedia",
     from_wikipedia: "📖 From Wikipedia:",
+    guide_story: "✨ Now written by the guide:",
     nothing_nearby: "I have no new place to tell you about right here.{near} Walk a little and send your location again.",
     sources_down: "My sources are out of reach right now.{near} Please try again in a minute.",
     you_are_near: " You are near {locality}.",

@@ -25,6 +25,7 @@ pub(super) static RU: Texts = Texts {
     another_place_button: "➡️ Другое место",
     source_label: "Википедия",
     from_wikipedia: "📖 Из Википедии:",
+    guide_story: "✨ А теперь рассказ гида:",
     nothing_nearby: "Здесь мне пока нечего рассказать вам нового.{near} Пройдите немного и пришлите геопозицию ещё раз.",
     sources_down: "Мои источники сейчас недоступны.{near} Попробуйте через минуту.",
     you_are_near: " Вы рядом с местом {locality}.",

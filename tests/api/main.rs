@@ -22,6 +22,7 @@ mod shutdown;
 mod simulate;
 mod streaming;
 mod tours;
+mod upgrade;
 mod venues;
 mod webhook;
 mod write_ahead;
