@@ -111,6 +111,9 @@ pub struct LiveSettings {
     pub batch_size: usize,
     /// Longest a live update waits in the buffer.
     pub batch_flush: Duration,
+    /// Simulation only (`TOUR_TIME_SCALE`): tours' time runs this many times faster than
+    /// the wall clock (60: a tour minute lasts a second). 1 in production.
+    pub time_scale: u32,
 }
 
 /// Where users' memory lives.

@@ -173,10 +173,20 @@ pub(super) fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
             "a positive number of ms",
         ));
     }
+    let expected = "a whole number from 1 to 3600 (simulation only; 1 in production)";
+    let time_scale: u32 = env.parsed("TOUR_TIME_SCALE", 1, expected)?;
+    if !(1..=3600).contains(&time_scale) {
+        return Err(malformed(
+            "TOUR_TIME_SCALE",
+            &time_scale.to_string(),
+            expected,
+        ));
+    }
     Ok(LiveSettings {
         max_sessions,
         batch_size,
         batch_flush: Duration::from_millis(flush_ms),
+        time_scale,
     })
 }
 

@@ -38,8 +38,15 @@ impl TourActors {
             Supervisor::start_in_arbiter(arbiter, move |_| TourGuide::new(steps, users, db));
         let guide = Guide::of(&guide);
         let live = settings.live;
+        if live.time_scale != 1 {
+            tracing::warn!(
+                scale = live.time_scale,
+                "TOUR_TIME_SCALE is set: tours run faster than the clock (simulation only)"
+            );
+        }
+        let clock = Clock::scaled(live.time_scale);
         let sessions = Supervisor::start_in_arbiter(arbiter, move |_| {
-            LiveLocationSessions::new(live, store, guide, Clock::new())
+            LiveLocationSessions::new(live, store, guide, clock)
         });
         Self { sessions }
     }

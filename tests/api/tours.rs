@@ -351,3 +351,47 @@ async fn reset_forgets_the_distance_walked_on_tours(url: String) {
     );
     assert_eq!(tour::Entity::find().count(&db).await, Ok(0));
 }
+
+/// Tours' time compressed 60 times (`TOUR_TIME_SCALE`): a 5-minute interval lasts 5 s, and a
+/// tick's story may wait for the LLM 30 s of tour time, half a second.
+#[actix_web::test]
+async fn a_tick_that_finds_every_llm_permit_taken_tells_the_summary_and_never_goes_quiet() {
+    let mocks = Mocks::start().await;
+    mocks.wikipedia.serve_distinct_places("en").await;
+    mocks.openai.set_latency(Duration::from_secs(4));
+    let app = mocks.spawn(&[("TOUR_TIME_SCALE", "60")]).await;
+    let walker = 811;
+    app.post_update(&live_location(1, walker, "en", 3600)).await;
+    app.telegram.wait_for_stories(walker, 1).await;
+
+    let interval_set = Instant::now();
+    app.post_update(&button_update(2, walker, "tour:5")).await;
+    app.post_update(&live_edit(3, walker, 120.0, Some(3600)))
+        .await;
+    // Three strangers far away take every permit until after the tick (~5 s from now).
+    for (update_id, user, north) in [(4, 812, 0.05), (5, 813, 0.1), (6, 814, 0.15)] {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let location = location_update(update_id, user, "en", LAT + north, LON);
+        app.post_update(&location).await;
+    }
+    let stories = app.telegram.wait_for_stories(walker, 2).await;
+
+    let told_after = interval_set.elapsed();
+    assert_eq!(stories.len(), 2, "the tick told a story");
+    let second = &stories[1];
+    assert!(
+        second["title"].as_str().unwrap().starts_with("#2 · "),
+        "{second}"
+    );
+    let text = second["caption"]
+        .as_str()
+        .or(second["text"].as_str())
+        .unwrap();
+    assert!(
+        text.contains("📖 From Wikipedia:"),
+        "the summary, not silence: {text}"
+    );
+    // The tick at ~5 s and its patience of half a second: before the permits free (~8.5 s)
+    // and long before the next tick (~10 s).
+    assert!(told_after < Duration::from_secs(7), "{told_after:?}");
+}

@@ -16,6 +16,8 @@ pub struct Clock {
     /// Unix ms at `origin`.
     origin_ms: i64,
     origin: Instant,
+    /// Tour time per real time: 1, except in a simulation that compresses tours.
+    scale: u32,
 }
 
 impl Default for Clock {
@@ -33,17 +35,33 @@ impl Clock {
         Self {
             origin_ms: millis(since_epoch),
             origin: Instant::now(),
+            scale: 1,
+        }
+    }
+
+    /// A clock on which `scale` ms pass for every real ms (`TOUR_TIME_SCALE`, simulation
+    /// only: 60 makes a tour minute last a second). `scale` 1 is [`Clock::new`].
+    pub fn scaled(scale: u32) -> Self {
+        Self {
+            scale: scale.max(1),
+            ..Self::new()
         }
     }
 
     /// The time now, in unix milliseconds.
     pub fn now_ms(&self) -> i64 {
-        self.origin_ms.saturating_add(millis(self.origin.elapsed()))
+        let elapsed = millis(self.origin.elapsed()).saturating_mul(i64::from(self.scale));
+        self.origin_ms.saturating_add(elapsed)
     }
 
-    /// How long until `at_ms` (zero when it has passed).
+    /// How long until `at_ms` (zero when it has passed), in real time.
     pub fn until(&self, at_ms: i64) -> Duration {
         let wait = at_ms.saturating_sub(self.now_ms()).max(0);
-        Duration::from_millis(u64::try_from(wait).unwrap_or(0))
+        self.real(Duration::from_millis(u64::try_from(wait).unwrap_or(0)))
+    }
+
+    /// How long `span` of this clock's time lasts in real time.
+    pub fn real(&self, span: Duration) -> Duration {
+        span / self.scale
     }
 }

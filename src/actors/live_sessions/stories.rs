@@ -48,7 +48,7 @@ impl LiveLocationSessions {
             lang: session.lang,
             number: session.stories_told.saturating_add(1),
             priority,
-            patience: tick_patience(session.interval()),
+            patience: self.clock.real(tick_patience(session.interval())),
             nearer_than_m,
             cancel: cancel.clone(),
         };

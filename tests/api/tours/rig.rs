@@ -115,6 +115,7 @@ pub fn settings(max_sessions: usize) -> LiveSettings {
         max_sessions,
         batch_size: 5,
         batch_flush: Duration::from_millis(1000),
+        time_scale: 1,
     }
 }
 
