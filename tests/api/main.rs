@@ -13,6 +13,7 @@ mod hostile;
 mod lanes;
 mod layers;
 mod llm_answers;
+mod log_hygiene;
 mod memory;
 mod onboarding;
 mod places;
