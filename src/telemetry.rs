@@ -1,5 +1,6 @@
 //! Log set-up: tracing-subscriber writing JSON lines (`LOG_FORMAT=json`) or readable lines,
-//! filtered by `RUST_LOG` (default `info`).
+//! filtered by `RUST_LOG` (default `info`), and a panic hook writing each panic as one such
+//! line ([`panics`]).
 //!
 //! Secrets never reach these logs: settings hold them as `SecretString`, and Telegram errors
 //! have the token stripped from their URLs by teloxide before we see them.
@@ -7,6 +8,8 @@
 //! Malformed HTTP from clients is not logged: actix-http answers it (400, 414, 431) and then
 //! writes an ERROR line for each such connection, which actix offers no setting for; a
 //! stranger could fill the log with them. [`ClientMistakes`] drops exactly those lines.
+
+pub mod panics;
 
 use std::io::IsTerminal;
 
@@ -30,8 +33,8 @@ const ACTIX_DISPATCHER: &str = "actix_http::h1::dispatcher";
 /// large").
 const PARSE_ERROR_LINE: &str = "stream error: request parse error";
 
-/// Installs the global subscriber, writing to stderr. Call once, from `main`; a second call
-/// is ignored.
+/// Installs the global subscriber, writing to stderr, and the panic hook sending panics
+/// through it ([`panics`]). Call once, from `main`; a second call is ignored.
 pub fn init(format: LogFormat, filter: &str) {
     // Colours only on a terminal: a log piped to a file or a collector stays plain text.
     let ansi = std::io::stderr().is_terminal();
@@ -40,7 +43,9 @@ pub fn init(format: LogFormat, filter: &str) {
         .is_err()
     {
         tracing::debug!("a tracing subscriber was already installed");
+        return;
     }
+    panics::install();
 }
 
 /// The bot's subscriber writing to `writer`: `filter` (`RUST_LOG` directives; `info` when

@@ -39,7 +39,14 @@ pub async fn on_command(ctx: &Context, message: &Message, user: &User, lang: Lan
     };
     let chat = message.chat.id;
     let texts = lang.texts();
-    tracing::info!(command = name, user_id = user.id.0, "command");
+    // What was typed is logged only when it can be a command name: "/…" may be 4096
+    // characters of anything, a message the log must not keep.
+    let logged = if is_command_name(name) {
+        name
+    } else {
+        "(not a command name)"
+    };
+    tracing::info!(command = logged, user_id = user.id.0, "command");
     match name.to_ascii_lowercase().as_str() {
         "start" => {
             let html = format!("{}\n\n{}", texts.welcome, texts.live_guide);
@@ -78,6 +85,14 @@ pub async fn on_command(ctx: &Context, message: &Message, user: &User, lang: Lan
             ctx.reply(chat, texts.unknown_command);
         }
     }
+}
+
+/// Whether `name` has the form of a Telegram command: 1-32 of `a-z 0-9 _`, any case.
+fn is_command_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
 /// Handles an inline button press.

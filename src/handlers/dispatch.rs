@@ -19,7 +19,7 @@ use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{context::Context, lanes::Lanes};
-use crate::cache::SeenUpdates;
+use crate::{cache::SeenUpdates, telemetry::panics};
 
 /// What happened to an offered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,35 +126,87 @@ impl Dispatcher {
     }
 
     async fn start(&self, update: Box<Update>, permit: OwnedSemaphorePermit) -> Admission {
-        if let UpdateKind::Error(_) = update.kind {
-            tracing::warn!(
-                update_id = update.id.0,
-                "update of an unknown or malformed kind"
-            );
-            return Admission::Unusable;
+        let admission = check(&update, &self.seen).await;
+        if admission == Admission::Accepted {
+            self.lanes.submit(update, permit);
         }
-        if !self.seen.first_time(update.id.0).await {
-            tracing::debug!(update_id = update.id.0, "duplicate update ignored");
-            return Admission::Duplicate;
-        }
-        self.lanes.submit(update, permit);
-        Admission::Accepted
+        admission
     }
 }
 
+/// What admission decides about a parsed update before it goes to a lane: `Unusable` for a
+/// kind teloxide could not read, `Duplicate` for an `update_id` seen before, else `Accepted`
+/// (from then on the id counts as seen).
+pub async fn check(update: &Update, seen: &SeenUpdates) -> Admission {
+    if let UpdateKind::Error(_) = update.kind {
+        tracing::warn!(
+            update_id = update.id.0,
+            "update of an unknown or malformed kind"
+        );
+        return Admission::Unusable;
+    }
+    if !seen.first_time(update.id.0).await {
+        tracing::debug!(update_id = update.id.0, "duplicate update ignored");
+        return Admission::Duplicate;
+    }
+    Admission::Accepted
+}
+
 /// Parses a webhook body, logging (with the `update_id` when readable) what cannot be used.
+///
+/// Never panics: teloxide's parser can (a `message_reaction` with neither `user` nor
+/// `actor_chat` unwraps a `None`), so a panic is contained and the body is unusable like any
+/// other. Nothing of the body reaches the log but its `update_id`, its length and where and
+/// why the parser stopped (serde's messages quote the offending value; that part is cut).
 pub fn parse_update(body: &[u8]) -> Option<Box<Update>> {
-    match serde_json::from_slice::<Box<Update>>(body) {
-        Ok(update) => Some(update),
-        Err(error) => {
-            let update_id = serde_json::from_slice::<serde_json::Value>(body)
-                .ok()
-                .and_then(|value| value.get("update_id")?.as_u64());
-            match update_id {
-                Some(id) => tracing::warn!(update_id = id, %error, "schema-invalid update"),
-                None => tracing::warn!(%error, bytes = body.len(), "unparsable webhook body"),
-            }
-            None
+    let error = match panics::contain(|| serde_json::from_slice::<Box<Update>>(body)) {
+        Ok(Ok(update)) => return Some(update),
+        Ok(Err(error)) => error,
+        Err(panic) => {
+            tracing::warn!(
+                update_id = update_id_of(body),
+                bytes = body.len(),
+                panic.message = %panic.message,
+                panic.location = panic.location.as_deref(),
+                "the update parser panicked; update given up"
+            );
+            return None;
         }
+    };
+    let reason = Unquoted(&error);
+    match update_id_of(body) {
+        Some(id) => tracing::warn!(update_id = id, error = %reason, "schema-invalid update"),
+        None => tracing::warn!(error = %reason, bytes = body.len(), "unparsable webhook body"),
+    }
+    None
+}
+
+/// The `update_id` of a body that may be no update at all.
+fn update_id_of(body: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct UpdateId {
+        update_id: u64,
+    }
+    serde_json::from_slice::<UpdateId>(body)
+        .ok()
+        .map(|only| only.update_id)
+}
+
+/// A serde error without what it quotes of the input (`invalid type: string "…", expected
+/// u32`): the category of the message, then the position.
+struct Unquoted<'e>(&'e serde_json::Error);
+
+impl std::fmt::Display for Unquoted<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let full = self.0.to_string();
+        let head = full.split(" at line ").next().unwrap_or_default();
+        let kept = head.split(['"', '`']).next().unwrap_or_default();
+        let cut = if kept.len() < head.len() { " …" } else { "" };
+        let (line, column) = (self.0.line(), self.0.column());
+        write!(f, "{}{cut} at line {line} column {column}", kept.trim_end())
     }
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

@@ -16,15 +16,14 @@
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
-    panic::AssertUnwindSafe,
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
-use futures::FutureExt;
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::{context::Context, router, work};
+use crate::telemetry::panics::{self, Contained};
 
 /// Updates one user may have waiting in their lane.
 pub const LANE_CAP: usize = 32;
@@ -37,13 +36,21 @@ struct Queued {
 
 /// Whose lane an update belongs to: the user, else the chat.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum LaneKey {
+pub enum LaneKey {
+    /// The user the update comes from.
     User(u64),
+    /// The chat, for an update without a user (a channel post, say).
     Chat(i64),
 }
 
 impl LaneKey {
-    fn of(update: &Update) -> Option<Self> {
+    /// The lane `update` waits in; `None` when it waits in none: a pre-checkout query
+    /// (Telegram waits at most 10 s for its answer) and an update with no user and no chat
+    /// (a poll's state, say: nothing to keep in order with).
+    pub fn of(update: &Update) -> Option<Self> {
+        if matches!(update.kind, UpdateKind::PreCheckoutQuery(_)) {
+            return None;
+        }
         if let Some(user) = update.from() {
             return Some(LaneKey::User(user.id.0));
         }
@@ -78,12 +85,7 @@ impl Lanes {
 
     /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
     pub fn submit(self: &Arc<Self>, update: Box<Update>, permit: OwnedSemaphorePermit) {
-        // Telegram waits at most 10 s for a pre-checkout answer: it never queues.
-        let urgent = matches!(update.kind, UpdateKind::PreCheckoutQuery(_));
-        let key = LaneKey::of(&update).filter(|_| !urgent);
-        let Some(key) = key else {
-            // A pre-checkout, or no user and no chat (a poll's state, say): nothing to keep
-            // in order with.
+        let Some(key) = LaneKey::of(&update) else {
             let lanes = Arc::clone(self);
             tokio::spawn(async move { lanes.decide(Queued { update, permit }).await });
             return;
@@ -114,13 +116,21 @@ impl Lanes {
         }
     }
 
-    /// Decides one update. A panic in a handler is contained here: it is logged, the
-    /// update is given up, and the lane goes on with the user's next update.
+    /// Decides one update. A panic in a handler is contained here: it is logged (one line,
+    /// with its message and place), the update is given up, and the lane goes on with the
+    /// user's next update. Work it started outside the lane knows its `update_id`, so a
+    /// panic there is logged with it by the panic hook.
     async fn decide(&self, Queued { update, permit }: Queued) {
         let update_id = update.id.0;
         let decided = work::with_permit(permit, router::route(&self.ctx, update));
-        if AssertUnwindSafe(decided).catch_unwind().await.is_err() {
-            tracing::error!(update_id, "handling an update panicked; update given up");
+        let decided = panics::for_update(update_id, decided);
+        if let Err(panic) = Contained::new(decided).await {
+            tracing::error!(
+                update_id,
+                panic.message = %panic.message,
+                panic.location = panic.location.as_deref(),
+                "handling an update panicked; update given up"
+            );
         }
     }
 }
@@ -148,8 +158,9 @@ fn enqueue(key: LaneKey, lane: &mut VecDeque<Queued>, queued: Queued) {
 }
 
 /// The chat and message of an edited live location that is still shared, if `update` is
-/// one (the edit that stops sharing is never replaced: it must arrive).
-fn live_edit(update: &Update) -> Option<(i64, i32)> {
+/// one (the edit that stops sharing is never replaced: it must arrive): a newer such edit
+/// replaces it in its lane.
+pub fn live_edit(update: &Update) -> Option<(i64, i32)> {
     match &update.kind {
         UpdateKind::EditedMessage(message)
             if message

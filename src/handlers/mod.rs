@@ -12,5 +12,6 @@ pub mod router;
 pub mod settings;
 pub mod stats;
 pub mod tours;
+pub mod triage;
 pub mod webhook;
 pub mod work;

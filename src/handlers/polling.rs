@@ -15,11 +15,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use teloxide::{Bot, RequestError, payloads::GetUpdatesSetters, prelude::Requester, types::Update};
+use teloxide::{
+    Bot, RequestError, payloads::GetUpdatesSetters, prelude::Requester, requests::Request,
+    types::Update,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::dispatch::{Admission, Dispatcher, parse_update};
-use crate::telegram::setup::ALLOWED_UPDATES;
+use crate::{telegram::setup::ALLOWED_UPDATES, telemetry::panics::Contained};
 
 /// How long Telegram holds a `getUpdates` call open when there is nothing new.
 const LONG_POLL_SECS: u32 = 25;
@@ -40,15 +43,10 @@ pub async fn run(bot: Bot, dispatcher: Arc<Dispatcher>, stop: CancellationToken)
     let mut pace = Pace::new();
     tracing::info!("long polling started");
     loop {
-        let request = bot
-            .get_updates()
-            .offset(offset)
-            .timeout(LONG_POLL_SECS)
-            .allowed_updates(ALLOWED_UPDATES);
         let asked = Instant::now();
         let batch = tokio::select! {
             () = stop.cancelled() => break,
-            batch = request => batch,
+            batch = fetch(&bot, offset) => batch,
         };
         let pause = take(&dispatcher, batch, &mut offset, &mut pace, asked.elapsed()).await;
         if let Some(pause) = pause {
@@ -61,31 +59,85 @@ pub async fn run(bot: Bot, dispatcher: Arc<Dispatcher>, stop: CancellationToken)
     confirm(&bot, offset).await;
 }
 
+/// What one `getUpdates` brought.
+enum Fetched {
+    /// The updates, as teloxide read them, or why there are none.
+    Parsed(Result<Vec<Update>, RequestError>),
+    /// The answer's text, which teloxide could not read (or panicked reading).
+    Raw(String),
+}
+
+/// Asks for the updates after `offset`. teloxide's parser can panic on an update (a
+/// `message_reaction` without an actor, which a local Bot API server or a proxy could send):
+/// that is contained, and the same batch is asked for again as text, to be taken apart by
+/// hand, so one such update never stops the polling loop.
+async fn fetch(bot: &Bot, offset: i32) -> Fetched {
+    let request = bot
+        .get_updates()
+        .offset(offset)
+        .timeout(LONG_POLL_SECS)
+        .allowed_updates(ALLOWED_UPDATES);
+    match Contained::new(request.send()).await {
+        Ok(Err(RequestError::InvalidJson { raw, .. })) => Fetched::Raw(raw.into()),
+        Ok(batch) => Fetched::Parsed(batch),
+        Err(panic) => {
+            tracing::warn!(
+                panic.message = %panic.message,
+                panic.location = panic.location.as_deref(),
+                "the getUpdates parser panicked; reading the batch by hand"
+            );
+            fetch_raw(bot, offset).await
+        }
+    }
+}
+
+/// `getUpdates` after `offset` through the bot's own HTTP client, not held open, its answer
+/// as text. The URL holds the token: a failure is reported without it.
+async fn fetch_raw(bot: &Bot, offset: i32) -> Fetched {
+    let mut url = bot.api_url();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.push(&format!("bot{}", bot.token())).push("getUpdates");
+    }
+    let body =
+        serde_json::json!({ "offset": offset, "timeout": 0, "allowed_updates": ALLOWED_UPDATES });
+    let answer = async {
+        bot.client()
+            .post(url)
+            .json(&body)
+            .send()
+            .await?
+            .text()
+            .await
+    };
+    match answer.await {
+        Ok(raw) => Fetched::Raw(raw),
+        Err(error) => Fetched::Parsed(Err(RequestError::Network(Arc::new(error.without_url())))),
+    }
+}
+
 /// Admits what one `getUpdates` brought (`took` to come) and moves `offset` past it; returns
 /// how long to wait before the next call.
 async fn take(
     dispatcher: &Dispatcher,
-    batch: Result<Vec<Update>, RequestError>,
+    batch: Fetched,
     offset: &mut i32,
     pace: &mut Pace,
     took: Duration,
 ) -> Option<Duration> {
     match batch {
-        Ok(updates) if updates.is_empty() => pace.after_empty(took),
-        Ok(updates) => {
+        Fetched::Parsed(Ok(updates)) if updates.is_empty() => pace.after_empty(took),
+        Fetched::Parsed(Ok(updates)) => {
             *offset = admit_all(dispatcher, updates, *offset).await;
             pace.after_updates()
         }
-        Err(RequestError::InvalidJson { raw, .. }) => {
-            match admit_raw_batch(dispatcher, &raw, *offset).await {
-                Some(next) => {
-                    *offset = next;
-                    pace.after_updates()
-                }
-                None => pace.after_error(),
+        Fetched::Raw(raw) => match admit_raw_batch(dispatcher, &raw, *offset).await {
+            Some(next) => {
+                *offset = next;
+                pace.after_updates()
             }
-        }
-        Err(error) => {
+            None => pace.after_error(),
+        },
+        Fetched::Parsed(Err(error)) => {
             let pause = pace.after_error();
             tracing::warn!(%error, ?pause, "getUpdates failed");
             pause

@@ -6,17 +6,24 @@ use std::{future::Future, sync::Arc};
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
+use crate::telemetry::panics;
+
 tokio::task_local! {
     /// The backlog permit of the update being decided; work it starts takes a share.
     static PERMIT: Arc<OwnedSemaphorePermit>;
 }
 
 /// Starts `work` outside the lane. It keeps the current update's backlog permit until it
-/// ends, so the shutdown drain waits for it.
+/// ends, so the shutdown drain waits for it, and its `update_id`, so a panic in it is
+/// logged with it.
 pub fn spawn_work(work: impl Future<Output = ()> + Send + 'static) {
     let permit = PERMIT.try_with(Arc::clone).ok();
+    let update_id = panics::current_update();
     let work = async move {
-        work.await;
+        match update_id {
+            Some(update_id) => panics::for_update(update_id, work).await,
+            None => work.await,
+        }
         drop(permit);
     };
     tokio::spawn(work.in_current_span());

@@ -5,7 +5,10 @@
 
 use serde_json::{Value, json};
 
-use super::updates::{self, Sender};
+use super::{
+    mutate::Mutator,
+    updates::{self, Sender},
+};
 
 /// Just under the webhook's body limit.
 const NEAR_LIMIT: usize = crate::handlers::webhook::MAX_BODY_BYTES - 4 * 1024;
@@ -36,23 +39,12 @@ fn mutants() -> Vec<Vec<u8>> {
         updates::command(1, sender(), 1, 1_700_000_000, "/start"),
         updates::ignored(2, sender(), 2, 1_700_000_000),
     ];
-    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut mutator = Mutator::new(0x9e37_79b9_7f4a_7c15);
     let mut bodies = Vec::new();
     for original in originals {
         let text = original.to_string().into_bytes();
         for _ in 0..MUTANTS {
-            let mut body = text.clone();
-            for _ in 0..3 {
-                let at = (next() % body.len() as u64) as usize;
-                body[at] = (next() % 256) as u8;
-            }
-            bodies.push(body);
+            bodies.push(mutator.flip_bytes(text.clone(), 3));
         }
     }
     bodies

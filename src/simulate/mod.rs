@@ -11,6 +11,7 @@ pub mod city;
 pub mod database;
 pub mod flood;
 pub mod hostile;
+pub mod mutate;
 pub mod openai;
 pub mod process;
 pub mod report;

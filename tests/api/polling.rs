@@ -87,3 +87,24 @@ async fn an_unreadable_answer_pauses_polling_like_an_error() {
 
     assert!((1..=6).contains(&polls), "{polls} getUpdates calls in 3 s");
 }
+
+#[actix_web::test]
+async fn a_polled_update_teloxide_panics_on_is_skipped_and_the_batch_still_answered() {
+    let mocks = Mocks::start().await;
+    let mut reaction = sample("24_message_reaction_teloxide.json");
+    reaction["update_id"] = json!(102739887);
+    reaction["message_reaction"]
+        .as_object_mut()
+        .unwrap()
+        .remove("user");
+    let batch = json!([reaction, sample("01_start_command_private.json")]);
+    // The typed call panics on it; the same batch, asked for again, is read by hand.
+    mocks.telegram.answer_next("getUpdates", ok(batch), 2).await;
+
+    let app = mocks.spawn(&[("WEBHOOK_URL", "")]).await;
+
+    let welcome = app.telegram.wait_for_messages_to(1443186301, 1).await;
+    assert_eq!(welcome.len(), 1, "the start after it is answered");
+    let polls = app.telegram.wait_for("getUpdates", 3).await;
+    assert_eq!(polls[2]["offset"], 102739889, "the next poll confirms both");
+}

@@ -9,7 +9,9 @@ use tokio::{
 };
 
 use crate::helpers::mock_telegram::{ok, sent_message};
-use crate::helpers::{SECRET, TestApp, logs, sample, spawn_app, spawn_app_with, text_update};
+use crate::helpers::{
+    SECRET, TestApp, logs, sample, sample_paths, spawn_app, spawn_app_with, text_update,
+};
 
 #[actix_web::test]
 async fn a_missing_or_wrong_secret_gets_401_and_nothing_is_processed() {
@@ -30,15 +32,7 @@ async fn a_missing_or_wrong_secret_gets_401_and_nothing_is_processed() {
 #[actix_web::test]
 async fn every_sample_update_gets_200_and_the_app_stays_up() {
     let app = spawn_app().await;
-    let dir = format!(
-        "{}/tests/fixtures/telegram_updates",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut names: Vec<_> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    names.sort();
+    let names = sample_paths();
     assert!(names.len() >= 30, "fixtures are missing");
 
     for path in &names {

@@ -319,6 +319,20 @@ where
     }
 }
 
+/// Every file in `tests/fixtures/telegram_updates`, sorted.
+pub fn sample_paths() -> Vec<std::path::PathBuf> {
+    let dir = format!(
+        "{}/tests/fixtures/telegram_updates",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .expect("samples are there")
+        .map(|entry| entry.expect("a sample").path())
+        .collect();
+    paths.sort();
+    paths
+}
+
 /// A sample update from `tests/fixtures/telegram_updates`, parsed.
 pub fn sample(name: &str) -> Value {
     serde_json::from_str(&sample_text(name)).expect("sample is JSON")
