@@ -20,6 +20,7 @@ mod redis_cache;
 mod sending;
 mod shutdown;
 mod simulate;
+mod supervision;
 mod tours;
 mod venues;
 mod webhook;
