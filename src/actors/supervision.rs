@@ -11,7 +11,8 @@
 //! again. A handler's `ResponseFuture` runs as a task of its own, outside the context; built
 //! with [`contained`], its panic is carried back into the context and restarts the actor the
 //! same way. The actor value itself is kept: what must survive a restart (the write-behind
-//! buffer, the tours' store) is never lost by one.
+//! buffer, the tours' store) is never lost by one. An actor that stops on purpose (its
+//! context stopped, as the tours actor does at shutdown) stays stopped.
 //!
 //! Restart intensity as in OTP: more than [`RestartLimits::max_restarts`] panics of one
 //! actor within [`RestartLimits::window`] mark the service not ready (logged as an error);
@@ -162,7 +163,8 @@ impl Registry {
 }
 
 /// The supervised actor's future: polls its context inside `catch_unwind` and restarts it
-/// after a panic (or after it stopped, as actix's `Supervisor` does).
+/// after a panic. Unlike actix's `Supervisor`, an actor that stops on purpose is not
+/// restarted.
 struct Restarting<A: Actor<Context = Context<A>> + Supervised> {
     fut: ContextFut<A, Context<A>>,
     record: Arc<ActorRecord>,
@@ -179,17 +181,35 @@ impl<A: Actor<Context = Context<A>> + Supervised> Future for Restarting<A> {
                 std::panic::catch_unwind(AssertUnwindSafe(|| Pin::new(&mut this.fut).poll(cx)));
             match polled {
                 Ok(Poll::Pending) => return Poll::Pending,
-                Ok(Poll::Ready(())) => {}
-                Err(panic) => this
-                    .registry
-                    .restarted(&this.record, &panic_message(&*panic)),
+                // It stopped on purpose (the tours' `Shutdown`): it stays stopped.
+                Ok(Poll::Ready(())) => {
+                    this.record.stopped();
+                    return Poll::Ready(());
+                }
+                Err(panic) => this.restarted(&*panic),
             }
-            // No address left: nobody can send it anything, so it ends for good.
-            if !this.fut.restart() {
-                this.record.stopped();
-                return Poll::Ready(());
+            match std::panic::catch_unwind(AssertUnwindSafe(|| this.fut.restart())) {
+                Ok(true) => {}
+                // No address left: nobody can send it anything, so it ends for good.
+                Ok(false) => {
+                    this.record.stopped();
+                    return Poll::Ready(());
+                }
+                // `restarting` itself (or a dropped future's `Drop`) panicked: the context
+                // is reset already; `started` runs at the next poll, after other tasks ran.
+                Err(panic) => {
+                    this.restarted(&*panic);
+                    cx.waker().wake_by_ref();
+                    return Poll::Pending;
+                }
             }
         }
+    }
+}
+
+impl<A: Actor<Context = Context<A>> + Supervised> Restarting<A> {
+    fn restarted(&self, panic: &(dyn Any + Send)) {
+        self.registry.restarted(&self.record, &panic_message(panic));
     }
 }
 
@@ -248,4 +268,116 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use actix::{ActorContext, Arbiter, Handler, Message};
+
+    use super::*;
+
+    /// Counts the messages it served; `Boom` panics, `Quit` stops it.
+    #[derive(Default)]
+    struct Counter(u32);
+
+    impl Actor for Counter {
+        type Context = Context<Self>;
+    }
+
+    impl Supervised for Counter {}
+
+    #[derive(Message)]
+    #[rtype(result = "u32")]
+    struct Count;
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    enum Boom {
+        Now,
+        Later,
+    }
+
+    #[derive(Message)]
+    #[rtype(result = "()")]
+    struct Quit;
+
+    impl Handler<Count> for Counter {
+        type Result = u32;
+
+        fn handle(&mut self, _: Count, _: &mut Context<Self>) -> u32 {
+            self.0 += 1;
+            self.0
+        }
+    }
+
+    impl Handler<Boom> for Counter {
+        type Result = ResponseFuture<()>;
+
+        fn handle(&mut self, boom: Boom, ctx: &mut Context<Self>) -> Self::Result {
+            match boom {
+                Boom::Now => panic!("boom now"),
+                Boom::Later => contained(ctx, async { panic!("boom later") }),
+            }
+        }
+    }
+
+    impl Handler<Quit> for Counter {
+        type Result = ();
+
+        fn handle(&mut self, _: Quit, ctx: &mut Context<Self>) {
+            ctx.stop();
+        }
+    }
+
+    fn started() -> (Supervision, Arbiter, Addr<Counter>) {
+        let supervision = Supervision::new(RestartLimits::default());
+        let arbiter = Arbiter::new();
+        let counter = supervision.start_in_arbiter(&arbiter.handle(), "counter", |_| Counter(0));
+        (supervision, arbiter, counter)
+    }
+
+    async fn state_becomes(supervision: &Supervision, state: ActorState) -> ActorReport {
+        for _ in 0..200 {
+            let report = supervision.report().remove(0);
+            if report.state == state {
+                return report;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        supervision.report().remove(0)
+    }
+
+    #[actix_rt::test]
+    async fn a_panic_in_the_body_or_the_returned_future_restarts_behind_the_same_address() {
+        let (supervision, _arbiter, counter) = started();
+        assert_eq!(counter.send(Count).await.unwrap(), 1);
+
+        assert!(counter.send(Boom::Now).await.is_err(), "the answer went");
+        assert!(counter.send(Boom::Later).await.is_err(), "the answer went");
+
+        // The actor value is kept: its count goes on.
+        assert_eq!(counter.send(Count).await.unwrap(), 2);
+        // The returned future's panic reaches the context a moment after its task ended.
+        for _ in 0..200 {
+            if supervision.report()[0].restarts == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let report = supervision.report().remove(0);
+        assert_eq!((report.name, report.restarts), ("counter", 2));
+        assert_eq!(report.state, ActorState::Running);
+        assert_eq!(counter.send(Count).await.unwrap(), 3);
+    }
+
+    #[actix_rt::test]
+    async fn an_actor_that_stops_on_purpose_stays_stopped_and_is_reported_so() {
+        let (supervision, _arbiter, counter) = started();
+        counter.send(Quit).await.unwrap();
+        let report = state_becomes(&supervision, ActorState::Stopped).await;
+        assert_eq!((report.state, report.restarts), (ActorState::Stopped, 0));
+        assert!(counter.send(Count).await.is_err(), "not restarted");
+    }
 }

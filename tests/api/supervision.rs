@@ -195,11 +195,7 @@ async fn tours_go_on_and_start_after_each_kind_of_panic_of_the_tours_actor() {
     assert_restarted_four_times(&app, "tours").await;
 
     // The first walker's tour was read back from the store after each restart.
-    app.post_update(&text_update(99, walker, "en", "/stop"))
-        .await;
-    let summary = app.telegram.wait_for_text_to(walker, "🏁").await.unwrap();
-    let text = summary["text"].as_str().unwrap();
-    assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
+    stop_finds_one_story(&app, 99, walker).await;
 }
 
 #[actix_web::test]
@@ -216,6 +212,74 @@ async fn the_guide_tells_the_next_tour_story_after_each_kind_of_panic() {
         assert!(app.telegram.wait_for_text_to(walker, "🏁").await.is_some());
     }
     assert_restarted_four_times(&app, "guide").await;
+}
+
+#[actix_web::test]
+async fn a_tour_story_being_written_when_the_tours_actor_panics_still_arrives_and_counts() {
+    let app = app_with(&[]).await;
+    app.openai.set_latency(Duration::from_millis(1500));
+    let walker = 14_450;
+    app.post_update(&live_location(1, walker)).await;
+    wait_for_llm_calls(&app, 1).await;
+
+    crash(&app, "tours", Crash::InHandler).await;
+
+    let stories = app.telegram.wait_for_stories(walker, 1).await;
+    assert_eq!(stories.len(), 1, "{stories:?}");
+    assert!(stories[0]["title"].as_str().unwrap().starts_with("#1 · "));
+    stop_finds_one_story(&app, 2, walker).await;
+}
+
+#[actix_web::test]
+async fn a_gate_panic_answers_its_queue_with_summaries_and_keeps_the_call_in_flight() {
+    let app = app_with(&[("LLM_PERMITS", "1")]).await;
+    app.openai.set_latency(Duration::from_millis(2000));
+    let (writing, queued) = (14_460, 14_461);
+    app.post_update(&location_in_cell(1, writing, 1)).await;
+    wait_for_llm_calls(&app, 1).await;
+    app.post_update(&location_in_cell(2, queued, 2)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await; // in the gate's queue
+
+    let panicked = Instant::now();
+    crash(&app, "gate", Crash::InHandler).await;
+
+    let summary = &app.telegram.wait_for_stories(queued, 1).await[0];
+    let text = summary["caption"]
+        .as_str()
+        .or(summary["text"].as_str())
+        .unwrap();
+    assert!(
+        !text.contains("A story about"),
+        "the place's own summary: {text}"
+    );
+    assert!(
+        panicked.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        panicked.elapsed()
+    );
+    llm_story(&app, writing).await;
+    assert_eq!(
+        app.openai.request_count(),
+        1,
+        "the call in flight was not made again"
+    );
+}
+
+/// `/stop` from `walker` gets the summary of a tour that told one story.
+async fn stop_finds_one_story(app: &TestApp, update_id: u64, walker: i64) {
+    app.post_update(&text_update(update_id, walker, "en", "/stop"))
+        .await;
+    let summary = app.telegram.wait_for_text_to(walker, "🏁").await.unwrap();
+    let text = summary["text"].as_str().unwrap();
+    assert!(text.starts_with("🏁 Tour finished. Stories: 1 "), "{text}");
+}
+
+async fn wait_for_llm_calls(app: &TestApp, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.openai.request_count() < count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(app.openai.request_count() >= count);
 }
 
 #[actix_web::test]
