@@ -31,15 +31,16 @@ use std::{
     pin::Pin,
     sync::{Arc, Mutex},
     task::{self, Poll},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use actix::{
-    Actor, Addr, ArbiterHandle, AsyncContext, Context, ResponseFuture, Supervised,
+    Actor, Addr, ArbiterHandle, AsyncContext, Context, Handler, Message, Recipient, ResponseFuture,
+    Supervised,
     dev::{ContextFut, channel},
     fut::ActorFutureExt,
 };
-use futures::FutureExt;
+use futures::{FutureExt, future::join_all};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -50,6 +51,14 @@ pub use intensity::{ActorReport, ActorState};
 
 /// Messages a mailbox holds before `send` waits (actix's default, not exported by actix).
 const MAILBOX_CAPACITY: usize = 16;
+/// Longest an actor may take to answer a [`Probe`] before it counts as unresponsive.
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Answered at once by every supervised actor: [`Supervision::check`] sends it to tell a
+/// mailbox that is served from one held up (`answers_probes!` implements the handler).
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct Probe;
 
 /// The registry of supervised actors: their restarts, readiness and the decision to give up.
 /// Cheap to clone; one per application.
@@ -58,9 +67,15 @@ pub struct Supervision {
     inner: Arc<Registry>,
 }
 
+/// One supervised actor: its record and where to probe it.
+struct Entry {
+    record: Arc<ActorRecord>,
+    probe: Recipient<Probe>,
+}
+
 struct Registry {
     limits: RestartLimits,
-    actors: Mutex<Vec<Arc<ActorRecord>>>,
+    actors: Mutex<Vec<Entry>>,
     /// Cancelled when an actor stayed over its restart limit past `give_up_after`.
     given_up: CancellationToken,
     /// Which actor made us give up, for the exit message.
@@ -89,11 +104,11 @@ impl Supervision {
         make: F,
     ) -> Addr<A>
     where
-        A: Actor<Context = Context<A>> + Supervised,
+        A: Actor<Context = Context<A>> + Supervised + Handler<Probe>,
         F: FnOnce(&mut Context<A>) -> A + Send + 'static,
     {
         let record = Arc::new(ActorRecord::new(name));
-        lock(&self.inner.actors).push(Arc::clone(&record));
+        let registered = Arc::clone(&record);
         let registry = Arc::clone(&self.inner);
         let (sender, receiver) = channel::channel(MAILBOX_CAPACITY);
         arbiter.spawn_fn(move || {
@@ -106,17 +121,44 @@ impl Supervision {
                 registry,
             });
         });
-        Addr::new(sender)
+        let address = Addr::new(sender);
+        lock(&self.inner.actors).push(Entry {
+            record: registered,
+            probe: address.clone().recipient(),
+        });
+        address
     }
 
-    /// Every actor's state now, in the order they were started.
+    /// Every actor's state now, in the order they were started, from its restarts alone.
     pub fn report(&self) -> Vec<ActorReport> {
+        self.entries().0
+    }
+
+    /// [`Supervision::report`], with each running actor asked to answer a [`Probe`] within
+    /// [`PROBE_TIMEOUT`]: one that does not is [`ActorState::Unresponsive`].
+    pub async fn check(&self) -> Vec<ActorReport> {
+        let (mut reports, probes) = self.entries();
+        let asked = probes
+            .iter()
+            .map(|probe| tokio::time::timeout(PROBE_TIMEOUT, probe.send(Probe)));
+        for (report, answer) in reports.iter_mut().zip(join_all(asked).await) {
+            if report.state == ActorState::Running && !matches!(answer, Ok(Ok(()))) {
+                report.state = ActorState::Unresponsive;
+            }
+        }
+        reports
+    }
+
+    fn entries(&self) -> (Vec<ActorReport>, Vec<Recipient<Probe>>) {
         let now = Instant::now();
         let actors = lock(&self.inner.actors);
         actors
             .iter()
-            .map(|actor| actor.report(now, &self.inner.limits))
-            .collect()
+            .map(|actor| {
+                let report = actor.record.report(now, &self.inner.limits);
+                (report, actor.probe.clone())
+            })
+            .unzip()
     }
 
     /// Completes once an actor kept failing past `give_up_after`; answers its name.
@@ -262,6 +304,23 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
     }
 }
 
+/// `impl Handler<Probe>` (answered at once) for each actor named.
+#[macro_export]
+macro_rules! answers_probes {
+    ($($actor:ty),+ $(,)?) => {$(
+        impl ::actix::Handler<$crate::actors::supervision::Probe> for $actor {
+            type Result = ();
+
+            fn handle(
+                &mut self,
+                _: $crate::actors::supervision::Probe,
+                _: &mut Self::Context,
+            ) {
+            }
+        }
+    )+};
+}
+
 /// Locks `mutex`, also after a panic elsewhere poisoned it (the data stays consistent: every
 /// critical section here is a few plain assignments).
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -274,7 +333,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use std::time::Duration;
 
-    use actix::{ActorContext, Arbiter, Handler, Message};
+    use actix::{ActorContext, Arbiter};
 
     use super::*;
 
@@ -322,6 +381,8 @@ mod tests {
             }
         }
     }
+
+    crate::answers_probes!(Counter);
 
     impl Handler<Quit> for Counter {
         type Result = ();

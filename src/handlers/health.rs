@@ -1,5 +1,5 @@
 //! `GET /healthz` (the process is alive) and `GET /readyz` (ready to take updates: accepting,
-//! every actor running within its restart limit, and the database answers).
+//! every actor running within its restart limit and answering, and the database answers).
 
 use std::sync::Arc;
 
@@ -28,14 +28,14 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().body("ok")
 }
 
-/// 200 while updates are admitted, every actor runs within its restart limit and the
-/// database answers; 503 otherwise. The JSON body names each part's state, e.g.
+/// 200 while updates are admitted, every actor runs within its restart limit and answers a
+/// probe within a second, and the database answers; 503 otherwise. The JSON body names each part's state, e.g.
 /// `{"ready":false,"accepting":true,"database":"reachable","actors":{"cache":{"state":
 /// "failing","restarts":6,"recent_restarts":6},...}}`.
 pub async fn readyz(readiness: web::Data<Readiness>) -> HttpResponse {
     let accepting = readiness.dispatcher.is_accepting();
     let database = matches!(readiness.db.send(Ping).await, Ok(true));
-    let actors = readiness.supervision.report();
+    let actors = readiness.supervision.check().await;
     let actors_ready = actors
         .iter()
         .all(|actor| actor.state == ActorState::Running);

@@ -30,6 +30,14 @@ use crate::{
     stats::ErrorLog,
 };
 
+crate::answers_probes!(
+    DbActor,
+    FactCache,
+    OpenAiGate,
+    crate::actors::live_sessions::LiveLocationSessions,
+    crate::facts::tour::TourGuide,
+);
+
 /// The running actors and the shared Redis store.
 pub struct Services {
     /// Users' memory.

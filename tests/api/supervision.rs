@@ -314,6 +314,27 @@ async fn readyz_names_every_actor_and_says_503_while_one_restarts_too_often() {
 }
 
 #[actix_web::test]
+async fn readyz_says_503_while_an_actor_does_not_answer_and_names_it() {
+    let app = app_with(&[]).await;
+    let stall = Crash::Stall(Duration::from_secs(3));
+    app.crash.crash("tours", stall).await.unwrap();
+
+    let started = Instant::now();
+    let (status, body) = readiness(&app).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["actors"]["tours"]["state"], "unresponsive", "{body}");
+    for name in ["db", "cache", "gate", "guide"] {
+        assert_eq!(body["actors"][name]["state"], "running", "{body}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered within the probe timeout"
+    );
+    let (status, body) = readiness_until(&app, |status, _| status == 200).await;
+    assert_eq!(status, 200, "answers again: {body}");
+}
+
+#[actix_web::test]
 async fn an_actor_that_keeps_panicking_past_its_limit_stops_the_application_with_an_error() {
     let mut app = app_with(&[("ACTOR_GIVE_UP_SECS", "1")]).await;
     let switch = app.crash.clone();

@@ -11,7 +11,7 @@ use actix::{
 
 use super::contained;
 
-/// Where the panic happens.
+/// Where the panic happens (or, for `Stall`, how long the actor holds its mailbox).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Message)]
 #[rtype(result = "()")]
@@ -24,6 +24,9 @@ pub enum Crash {
     InActorFuture,
     /// In a future the handler spawned on its context (`ctx.spawn`); the handler answers.
     InSpawnedFuture,
+    /// No panic: the handler answers, then the actor holds its mailbox for this long (a
+    /// `ctx.wait`), as a stuck actor would.
+    Stall(std::time::Duration),
 }
 
 /// What a [`Crash`] handler returns: the future that will panic, of the kind asked for.
@@ -55,6 +58,10 @@ impl Crash {
                     tokio::task::yield_now().await;
                     panic!("injected panic in a spawned future")
                 }));
+                Struck::Answered
+            }
+            Crash::Stall(pause) => {
+                ctx.wait(wrap_future(tokio::time::sleep(pause)));
                 Struck::Answered
             }
         }

@@ -16,6 +16,8 @@ pub enum ActorState {
     Running,
     /// Restarted more often than the limit allows within the window.
     Failing,
+    /// Running, but it did not answer a probe in time: its mailbox is held up.
+    Unresponsive,
     /// Its future ended (the arbiter stopped): nothing serves its mailbox.
     Stopped,
 }
