@@ -116,6 +116,29 @@ pub struct LiveSettings {
     pub time_scale: u32,
 }
 
+/// How often a supervised actor may restart (OTP's intensity and period) before the service
+/// is not ready, and how long that may go on before the process exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartLimits {
+    /// More restarts than this of one actor within `window` mark the service not ready.
+    pub max_restarts: usize,
+    /// The sliding window restarts are counted in.
+    pub window: Duration,
+    /// An actor still over its limit this long after it first went over: the process exits
+    /// non-zero (the platform restarts it).
+    pub give_up_after: Duration,
+}
+
+impl Default for RestartLimits {
+    fn default() -> Self {
+        Self {
+            max_restarts: 5,
+            window: Duration::from_secs(10),
+            give_up_after: Duration::from_secs(30),
+        }
+    }
+}
+
 /// Where users' memory lives.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
@@ -162,6 +185,8 @@ pub struct Settings {
     pub live: LiveSettings,
     /// The database.
     pub database: DatabaseSettings,
+    /// The actors' restart limits.
+    pub restarts: RestartLimits,
     /// `PAYMENT_SECRET`: the key invoice payloads are signed with; `None` derives one from
     /// the bot token.
     pub payment_secret: Option<SecretString>,
@@ -201,6 +226,7 @@ impl Settings {
             facts: sections::facts(&env)?,
             live: sections::live(&env)?,
             database: sections::database(&env)?,
+            restarts: sections::restarts(&env)?,
             payment_secret: sections::payment_secret(&env)?,
         })
     }

@@ -13,10 +13,14 @@ use std::{
     time::{Duration, Instant},
 };
 
+#[cfg(feature = "fault-injection")]
+mod crash;
 mod services;
 mod tours;
 
-use actix::Addr;
+#[cfg(feature = "fault-injection")]
+pub use crash::CrashSwitch;
+
 use actix_web::{App, HttpServer, dev::Server, web};
 use anyhow::Context;
 use secrecy::ExposeSecret;
@@ -25,7 +29,6 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::{
-    actors::db_actor::DbActor,
     allocator,
     cache::SeenUpdates,
     config::{Ingress, Settings},
@@ -62,6 +65,8 @@ pub struct Application {
     shutdown_grace: Duration,
     services: Services,
     tours: TourActors,
+    #[cfg(feature = "fault-injection")]
+    crash: CrashSwitch,
 }
 
 impl Application {
@@ -85,7 +90,15 @@ impl Application {
         let steps = story_steps(&settings, &services, &outbox, me.username(), &errors)?;
         let stories = Arc::new(Storyteller::new(steps.clone()));
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
-        let tours = TourActors::start(&services.arbiter(), &settings, store, steps, &users);
+        let supervision = &services.supervision;
+        let tours = TourActors::start(
+            &services.arbiter(),
+            supervision,
+            &settings,
+            store,
+            steps,
+            &users,
+        );
         let ctx = Arc::new(HandlerContext {
             outbox: outbox.clone(),
             users,
@@ -102,7 +115,12 @@ impl Application {
         });
         let seen = SeenUpdates::new(services.redis.clone());
         let dispatcher = Arc::new(Dispatcher::new(ctx, settings.update_backlog_max, seen));
-        let (server, port) = serve(&settings, Arc::clone(&dispatcher), services.db.clone())?;
+        let health = health::Readiness {
+            dispatcher: Arc::clone(&dispatcher),
+            db: services.db.clone(),
+            supervision: services.supervision.clone(),
+        };
+        let (server, port) = serve(&settings, Arc::clone(&dispatcher), health)?;
         Ok(Self {
             port,
             server,
@@ -110,9 +128,18 @@ impl Application {
             outbox,
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
+            #[cfg(feature = "fault-injection")]
+            crash: CrashSwitch::new(&services, &tours),
             services,
             tours,
         })
+    }
+
+    /// Test-only: makes this application's actors panic on demand.
+    #[cfg(feature = "fault-injection")]
+    #[doc(hidden)]
+    pub fn crash_switch(&self) -> CrashSwitch {
+        self.crash.clone()
     }
 
     /// The port the HTTP server listens on.
@@ -136,8 +163,10 @@ impl Application {
                 allocator::give_back_freed_memory()
             )
         });
+        let mut failed = None;
         tokio::select! {
             () = shutdown => {}
+            actor = self.services.supervision.given_up() => failed = Some(actor),
             result = &mut server => {
                 cleanup.abort();
                 return Ok(result.context("HTTP server task")??);
@@ -162,7 +191,13 @@ impl Application {
         handle.stop(true).await;
         server.await.context("HTTP server task")??;
         tracing::info!("stopped");
-        Ok(())
+        match failed {
+            None => Ok(()),
+            Some(actor) => Err(anyhow::anyhow!(
+                "the {actor} actor kept panicking past its restart limit; exiting so the \
+                 platform restarts the process"
+            )),
+        }
     }
 }
 
@@ -265,7 +300,7 @@ async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Optio
 fn serve(
     settings: &Settings,
     dispatcher: Arc<Dispatcher>,
-    db: Addr<DbActor>,
+    health: health::Readiness,
 ) -> anyhow::Result<(Server, u16)> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener =
@@ -276,13 +311,11 @@ fn serve(
         Ingress::LongPolling => None,
     };
     let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(&dispatcher)));
-    let dispatcher = web::Data::new(dispatcher);
-    let db = web::Data::new(db);
+    let health = web::Data::new(health);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(webhook_state.clone())
-            .app_data(dispatcher.clone())
-            .app_data(db.clone())
+            .app_data(health.clone())
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))
             .route("/readyz", web::get().to(health::readyz))

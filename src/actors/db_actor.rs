@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 
+use crate::actors::supervision::contained;
 use crate::{
     db::{
         DbError,
@@ -126,6 +127,15 @@ pub struct OwnStats {
 #[rtype(result = "Result<(), DbError>")]
 pub struct Flush;
 
+/// A write of buffered rows ended; carries the rows that were not written.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Written {
+    failed: Option<(Batch, DbError)>,
+    /// A periodic write (at most one runs at a time), not a [`Flush`].
+    periodic: bool,
+}
+
 /// Whether the database answers (readiness).
 #[derive(Message)]
 #[rtype(result = "bool")]
@@ -164,14 +174,30 @@ impl DbActor {
         }
         self.flushing = true;
         let batch = self.buffer.take();
-        let write = write_batch(self.db.clone(), batch);
-        ctx.spawn(write.into_actor(self).map(|failed, actor, ctx| {
-            actor.flushing = false;
-            actor.settle(failed);
-            if actor.buffer.len() >= FLUSH_AT_ROWS {
-                actor.flush(ctx);
-            }
-        }));
+        // Not awaited: the write runs anyway and reports back through `Written`.
+        drop(self.write(batch, true, ctx));
+    }
+
+    /// Writes `batch` in a task of its own that reports back to the actor's address
+    /// ([`Written`]), so a restart of the actor while it runs loses none of its rows (a
+    /// future on the actor's context would be dropped with them). Completes with the
+    /// write's outcome.
+    fn write(
+        &self,
+        batch: Batch,
+        periodic: bool,
+        ctx: &mut Context<Self>,
+    ) -> impl Future<Output = Result<(), DbError>> + use<> {
+        let (db, actor) = (self.db.clone(), ctx.address());
+        let written = actix_rt::spawn(async move {
+            let failed = write_batch(db, batch).await;
+            let outcome = failed
+                .as_ref()
+                .map_or(Ok(()), |(_, error)| Err(error.clone()));
+            actor.do_send(Written { failed, periodic });
+            outcome
+        });
+        async move { written.await.unwrap_or(Err(DbError::Unavailable)) }
     }
 
     /// Puts back what failed and sets the back-off.
@@ -212,8 +238,11 @@ async fn write_batch(db: DatabaseConnection, mut batch: Batch) -> Option<(Batch,
 impl Actor for DbActor {
     type Context = Context<Self>;
 
+    /// Also after a restart: then what the buffer holds is written at once, so an actor that
+    /// keeps restarting (its timer starting over each time) still writes.
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.run_interval(FLUSH_EVERY, |actor, ctx| actor.flush(ctx));
+        self.flush(ctx);
     }
 }
 
@@ -244,32 +273,40 @@ impl Handler<Delivered> for DbActor {
 }
 
 impl Handler<Flush> for DbActor {
-    type Result = ResponseActFuture<Self, Result<(), DbError>>;
+    type Result = ResponseFuture<Result<(), DbError>>;
 
-    fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
         let batch = self.buffer.take();
         let rows = batch.len();
-        Box::pin(write_batch(self.db.clone(), batch).into_actor(self).map(
-            move |failed, actor, _| match failed {
-                None => {
-                    tracing::info!(rows, "write buffer flushed");
-                    Ok(())
-                }
-                Some((batch, error)) => {
-                    actor.settle(Some((batch, error.clone())));
-                    Err(error)
-                }
-            },
-        ))
+        let written = self.write(batch, false, ctx);
+        Box::pin(async move {
+            written.await?;
+            tracing::info!(rows, "write buffer flushed");
+            Ok(())
+        })
+    }
+}
+
+impl Handler<Written> for DbActor {
+    type Result = ();
+
+    fn handle(&mut self, Written { failed, periodic }: Written, ctx: &mut Self::Context) {
+        if periodic {
+            self.flushing = false;
+        }
+        self.settle(failed);
+        if self.buffer.len() >= FLUSH_AT_ROWS {
+            self.flush(ctx);
+        }
     }
 }
 
 impl Handler<Ping> for DbActor {
     type Result = ResponseFuture<bool>;
 
-    fn handle(&mut self, _: Ping, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: Ping, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move {
+        contained(ctx, async move {
             matches!(
                 tokio::time::timeout(PING_TIMEOUT, db.ping()).await,
                 Ok(Ok(()))

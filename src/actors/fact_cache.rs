@@ -20,7 +20,7 @@ use std::{
 use actix::prelude::*;
 use moka::future::Cache;
 
-use crate::cache::RedisStore;
+use crate::{actors::supervision::contained, cache::RedisStore};
 
 /// Bytes of keys and values kept in process (stories are ~1 KiB, place lists ~10 KiB, so
 /// about 1,500 place lists or 15,000 stories). Weighed in bytes, not entries: 20,000 entries
@@ -113,9 +113,9 @@ impl Supervised for FactCache {}
 impl Handler<Get> for FactCache {
     type Result = ResponseFuture<Option<Arc<str>>>;
 
-    fn handle(&mut self, Get(key): Get, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Get(key): Get, ctx: &mut Self::Context) -> Self::Result {
         let (l1, redis, counters) = (self.l1.clone(), self.redis.clone(), self.counters.clone());
-        Box::pin(async move {
+        contained(ctx, async move {
             if let Some(value) = l1.get(&key).await {
                 counters.l1_hits.fetch_add(1, Ordering::Relaxed);
                 return Some(value);
@@ -139,9 +139,9 @@ impl Handler<Get> for FactCache {
 impl Handler<Put> for FactCache {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, Put { key, value }: Put, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Put { key, value }: Put, ctx: &mut Self::Context) -> Self::Result {
         let (l1, redis, ttl) = (self.l1.clone(), self.redis.clone(), self.ttl);
-        Box::pin(async move {
+        contained(ctx, async move {
             // L1 first, before any await on Redis: a `Get` sent after this `Put` then finds
             // the value (the facts pipeline relies on it to drop its own copy of a place list).
             l1.insert(key.clone(), Arc::clone(&value)).await;

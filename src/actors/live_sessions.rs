@@ -18,8 +18,10 @@
 //!    cancelled; nothing is ever sent for a tour that has ended.
 //! 5. Ending a tour ([`Stop`], sharing stopped, expiry, inactivity) sends a [`TourEnded`]
 //!    summary, after the story in flight (if any) has settled, so it always comes last.
-//! 6. At start-up (and after a supervised restart) tours are restored from the store with
-//!    their timers; downtime is not counted as inactivity.
+//! 6. At start-up tours are restored from the store with their timers; downtime is not
+//!    counted as inactivity. After a panic (a supervised restart) the tours in memory may be
+//!    half-changed, so they are read again from the store, once every change handed to it
+//!    is written; stories being written carry on and their answers reach the restored tours.
 
 mod batch;
 mod clock;
@@ -202,8 +204,8 @@ pub struct LiveLocationSessions {
     /// Summaries of ended tours waiting for their last story to settle, by story id.
     finishing: HashMap<u64, TourEnded>,
     next_story_id: u64,
-    /// Whether the store was read (a supervised restart keeps the tours in memory).
-    restored: bool,
+    /// Stories in flight across a restart, by user, until their tours are read again.
+    carried: HashMap<u64, StoryInFlight>,
     /// Set while a shutdown waits for stories in flight; told when the last one reports.
     settled: Option<oneshot::Sender<()>>,
     counters: Counters,
@@ -228,7 +230,7 @@ impl LiveLocationSessions {
             flush_timer: None,
             finishing: HashMap::new(),
             next_story_id: 0,
-            restored: false,
+            carried: HashMap::new(),
             settled: None,
             counters: Counters::default(),
         }
@@ -242,29 +244,21 @@ impl Actor for LiveLocationSessions {
         if self.writer.is_none() {
             self.writer = Some(SessionWriter::spawn(Arc::clone(&self.store)));
         }
-        if self.restored {
-            self.rearm_all(ctx);
-        } else {
-            self.restore(ctx);
-        }
+        self.restore(ctx);
     }
 }
 
 impl Supervised for LiveLocationSessions {
-    /// Scheduled work died with the old context: stop stories (their answers are lost) and
-    /// let `started` re-arm every tour's timers.
+    /// After a panic: let go of the tours in memory (their timers died with the old context)
+    /// and keep their stories in flight; `started` reads the tours again from the store.
+    /// Buffered updates and summaries waiting for their last story are kept.
     fn restarting(&mut self, _ctx: &mut Self::Context) {
         self.flush_timer = None;
-        for tour in self.tours.values_mut() {
-            tour.tick = None;
-            tour.end_check = None;
-            if let Some(story) = tour.story.take() {
-                story.cancel.cancel();
-            }
-        }
-        for (_, ended) in std::mem::take(&mut self.finishing) {
-            self.announce(ended);
-        }
+        self.carried = self
+            .tours
+            .drain()
+            .filter_map(|(user_id, tour)| tour.story.map(|story| (user_id, story)))
+            .collect();
     }
 }
 

@@ -5,3 +5,4 @@ pub mod db_actor;
 pub mod fact_cache;
 pub mod live_sessions;
 pub mod openai_gate;
+pub mod supervision;

@@ -47,7 +47,7 @@ use actix::{Actor, ActorContext, Context, Handler, Message, MessageResult};
 use actix::{ResponseFuture, Supervised};
 use tokio::sync::{oneshot, watch};
 
-use crate::prompts::ChatPrompt;
+use crate::{actors::supervision::contained, prompts::ChatPrompt};
 
 use breaker::CircuitBreaker;
 use client::LlmClient;
@@ -263,7 +263,9 @@ impl Handler<Generate> for OpenAiGate {
         let waiter = Waiter::new(id, msg.priority, msg.span, msg.progress, reply);
         self.admit(msg.key, msg.prompt, waiter, ctx);
         self.dispatch(ctx);
-        Box::pin(async move { answer.await.unwrap_or(Err(GateError::Stopped)) })
+        contained(ctx, async move {
+            answer.await.unwrap_or(Err(GateError::Stopped))
+        })
     }
 }
 

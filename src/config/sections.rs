@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{
     ConfigError, DatabaseSettings, Env, FactSettings, Ingress, LiveSettings, LlmSettings,
-    LogFormat, malformed,
+    LogFormat, RestartLimits, malformed,
 };
 
 pub(super) fn telegram_token(env: &Env) -> Result<SecretString, ConfigError> {
@@ -187,6 +187,16 @@ pub(super) fn live(env: &Env) -> Result<LiveSettings, ConfigError> {
         batch_size,
         batch_flush: Duration::from_millis(flush_ms),
         time_scale,
+    })
+}
+
+pub(super) fn restarts(env: &Env) -> Result<RestartLimits, ConfigError> {
+    let default = RestartLimits::default();
+    let secs = "a whole number of seconds";
+    Ok(RestartLimits {
+        max_restarts: env.parsed("ACTOR_MAX_RESTARTS", default.max_restarts, "a whole number")?,
+        window: Duration::from_secs(env.parsed("ACTOR_RESTART_WINDOW_SECS", 10, secs)?),
+        give_up_after: Duration::from_secs(env.parsed("ACTOR_GIVE_UP_SECS", 30, secs)?),
     })
 }
 

@@ -125,3 +125,36 @@ fn debug_output_hides_secrets() {
     let printed = format!("{settings:?}");
     assert!(!printed.contains("ABC-def_ghi") && !printed.contains("topsecret"));
 }
+
+#[test]
+fn restart_limits_default_to_five_in_ten_seconds_and_name_a_malformed_variable() {
+    let defaults = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN)]).unwrap();
+    assert_eq!(defaults.restarts, RestartLimits::default());
+    assert_eq!(defaults.restarts.max_restarts, 5);
+    assert_eq!(defaults.restarts.window, Duration::from_secs(10));
+    assert_eq!(defaults.restarts.give_up_after, Duration::from_secs(30));
+
+    let chosen = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("ACTOR_MAX_RESTARTS", "3"),
+        ("ACTOR_RESTART_WINDOW_SECS", "60"),
+        ("ACTOR_GIVE_UP_SECS", "120"),
+    ])
+    .unwrap();
+    assert_eq!(
+        chosen.restarts,
+        RestartLimits {
+            max_restarts: 3,
+            window: Duration::from_secs(60),
+            give_up_after: Duration::from_secs(120),
+        }
+    );
+
+    let error = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("ACTOR_GIVE_UP_SECS", "soon"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "ACTOR_GIVE_UP_SECS");
+    assert_eq!(error.expected, "a whole number of seconds");
+}

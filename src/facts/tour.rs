@@ -27,6 +27,7 @@ use crate::{
         db_actor::{DbActor, DonorStars, RecordTour},
         live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest},
         openai_gate::Priority,
+        supervision::contained,
     },
     db::{now_ms, queries::FinishedTour},
     i18n::Lang,
@@ -108,10 +109,10 @@ impl Handler<TellTourStory> for TourGuide {
     fn handle(
         &mut self,
         TellTourStory(request): TellTourStory,
-        _: &mut Self::Context,
+        ctx: &mut Self::Context,
     ) -> Self::Result {
         let (steps, users, db) = (self.steps.clone(), self.users.clone(), self.db.clone());
-        Box::pin(async move {
+        contained(ctx, async move {
             let mut request = request;
             if request.priority == Priority::Live && is_donor(&db, request.user_id).await {
                 // A donor's perk: their tour stories wait in the queue of people waiting.
@@ -132,7 +133,7 @@ impl Handler<TellTourStory> for TourGuide {
 impl Handler<TourEnded> for TourGuide {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, ended: TourEnded, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, ended: TourEnded, ctx: &mut Self::Context) -> Self::Result {
         self.db.do_send(RecordTour(FinishedTour {
             user_id: ended.user_id as i64,
             started_at: ended.started_at,
@@ -141,7 +142,7 @@ impl Handler<TourEnded> for TourGuide {
             distance_walked_m: ended.summary.distance_m,
         }));
         let teller = self.steps.teller.clone();
-        Box::pin(async move {
+        contained(ctx, async move {
             if ended.reason == EndReason::Blocked {
                 return;
             }

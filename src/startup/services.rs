@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use actix::{Addr, Arbiter, ArbiterHandle, Supervisor};
+use actix::{Addr, Arbiter, ArbiterHandle};
 use anyhow::Context;
 use sea_orm::DatabaseConnection;
 use secrecy::ExposeSecret;
@@ -18,6 +18,7 @@ use crate::{
         db_actor::{DbActor, Flush},
         fact_cache::FactCache,
         openai_gate::{GateConfig, OpenAiConfig, OpenAiGate},
+        supervision::Supervision,
     },
     cache::RedisStore,
     config::Settings,
@@ -28,6 +29,14 @@ use crate::{
     },
     stats::ErrorLog,
 };
+
+crate::answers_probes!(
+    DbActor,
+    FactCache,
+    OpenAiGate,
+    crate::actors::live_sessions::LiveLocationSessions,
+    crate::facts::tour::TourGuide,
+);
 
 /// The running actors and the shared Redis store.
 pub struct Services {
@@ -41,6 +50,8 @@ pub struct Services {
     pub gate: Option<Addr<OpenAiGate>>,
     /// Redis, when `REDIS_URL` is set.
     pub redis: Option<RedisStore>,
+    /// Every actor's supervision (restarts, readiness).
+    pub supervision: Supervision,
     /// The actors' thread, stopped at shutdown.
     arbiter: Arbiter,
 }
@@ -50,22 +61,23 @@ impl Services {
     pub async fn start(settings: &Settings, errors: ErrorLog) -> anyhow::Result<Self> {
         let connection = migrated_database(settings).await?;
         let redis = redis_store(settings)?;
-        let arbiter = Arbiter::new();
+        let (arbiter, supervision) = (Arbiter::new(), Supervision::new(settings.restarts));
         let actor_connection = connection.clone();
-        let db = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let db = supervision.start_in_arbiter(&arbiter.handle(), "db", move |_| {
             DbActor::new(actor_connection, errors)
         });
         let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
-        let cache = Supervisor::start_in_arbiter(&arbiter.handle(), move |_| {
+        let cache = supervision.start_in_arbiter(&arbiter.handle(), "cache", move |_| {
             FactCache::new(cache_redis, ttl)
         });
-        let gate = start_gate(settings, &arbiter.handle())?;
+        let gate = start_gate(settings, &arbiter.handle(), &supervision)?;
         Ok(Self {
             db,
             connection,
             cache,
             gate,
             redis,
+            supervision,
             arbiter,
         })
     }
@@ -104,6 +116,7 @@ pub async fn migrated_database(settings: &Settings) -> anyhow::Result<DatabaseCo
 fn start_gate(
     settings: &Settings,
     arbiter: &ArbiterHandle,
+    supervision: &Supervision,
 ) -> anyhow::Result<Option<Addr<OpenAiGate>>> {
     let Some(api_key) = &settings.llm.api_key else {
         tracing::warn!("OPENAI_API_KEY is not set: stories will be the places' own summaries");
@@ -127,7 +140,11 @@ fn start_gate(
     };
     let gate =
         OpenAiGate::new(config, endpoint).context("building the LLM client (OPENAI_BASE_URL)")?;
-    Ok(Some(Supervisor::start_in_arbiter(arbiter, move |_| gate)))
+    Ok(Some(supervision.start_in_arbiter(
+        arbiter,
+        "gate",
+        move |_| gate,
+    )))
 }
 
 fn redis_store(settings: &Settings) -> anyhow::Result<Option<RedisStore>> {

@@ -4,10 +4,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use actix::{Addr, ArbiterHandle, Supervisor};
+use actix::{Addr, ArbiterHandle};
 
 use crate::{
-    actors::live_sessions::{Clock, Guide, LiveLocationSessions, Shutdown},
+    actors::{
+        live_sessions::{Clock, Guide, LiveLocationSessions, Shutdown},
+        supervision::Supervision,
+    },
     config::Settings,
     facts::{StorySteps, tour::TourGuide},
     tour::SessionStore,
@@ -21,6 +24,9 @@ const TOURS_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TourActors {
     /// The tours, for the router.
     pub sessions: Addr<LiveLocationSessions>,
+    /// The guide telling their stories (for the crash switch).
+    #[cfg(feature = "fault-injection")]
+    pub guide: Addr<TourGuide>,
 }
 
 impl TourActors {
@@ -28,16 +34,16 @@ impl TourActors {
     /// tours in `store`.
     pub fn start(
         arbiter: &ArbiterHandle,
+        supervision: &Supervision,
         settings: &Settings,
         store: Arc<dyn SessionStore>,
         steps: StorySteps,
         users: &UserStore,
     ) -> Self {
         let (users, db) = (users.clone(), users.db());
-        let guide =
-            Supervisor::start_in_arbiter(arbiter, move |_| TourGuide::new(steps, users, db));
-        let guide = Guide::of(&guide);
-        let live = settings.live;
+        let guide = supervision
+            .start_in_arbiter(arbiter, "guide", move |_| TourGuide::new(steps, users, db));
+        let (recipients, live) = (Guide::of(&guide), settings.live);
         if live.time_scale != 1 {
             tracing::warn!(
                 scale = live.time_scale,
@@ -45,10 +51,14 @@ impl TourActors {
             );
         }
         let clock = Clock::scaled(live.time_scale);
-        let sessions = Supervisor::start_in_arbiter(arbiter, move |_| {
-            LiveLocationSessions::new(live, store, guide, clock)
+        let sessions = supervision.start_in_arbiter(arbiter, "tours", move |_| {
+            LiveLocationSessions::new(live, store, recipients, clock)
         });
-        Self { sessions }
+        Self {
+            sessions,
+            #[cfg(feature = "fault-injection")]
+            guide,
+        }
     }
 
     /// Writes every tour to the store; the actors stop with their arbiter.

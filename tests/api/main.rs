@@ -23,6 +23,7 @@ mod sending;
 mod shutdown;
 mod simulate;
 mod streaming;
+mod supervision;
 mod tours;
 mod upgrade;
 mod venues;

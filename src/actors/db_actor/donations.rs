@@ -4,6 +4,7 @@
 use actix::prelude::*;
 
 use super::DbActor;
+use crate::actors::supervision::contained;
 use crate::db::{
     DbError,
     donations::{self, Credit, DonationStats, Payment},
@@ -60,9 +61,9 @@ pub struct DonationFigures {
 
 /// Runs `query` over the pool in a future of its own, mapping its error.
 macro_rules! at_once {
-    ($actor:expr, |$db:ident| $query:expr) => {{
+    ($actor:expr, $ctx:expr, |$db:ident| $query:expr) => {{
         let $db = $actor.db.clone();
-        Box::pin(async move { Ok($query.await?) })
+        contained($ctx, async move { Ok($query.await?) })
     }};
 }
 
@@ -72,17 +73,17 @@ impl Handler<CreditDonation> for DbActor {
     fn handle(
         &mut self,
         CreditDonation(payment): CreditDonation,
-        _: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) -> Self::Result {
-        at_once!(self, |db| donations::credit(&db, payment))
+        at_once!(self, ctx, |db| donations::credit(&db, payment))
     }
 }
 
 impl Handler<MarkThanked> for DbActor {
     type Result = ResponseFuture<Result<(), DbError>>;
 
-    fn handle(&mut self, msg: MarkThanked, _: &mut Context<Self>) -> Self::Result {
-        at_once!(self, |db| donations::mark_thanked(
+    fn handle(&mut self, msg: MarkThanked, ctx: &mut Context<Self>) -> Self::Result {
+        at_once!(self, ctx, |db| donations::mark_thanked(
             &db,
             &msg.charge_id,
             msg.at
@@ -96,17 +97,17 @@ impl Handler<FindDonation> for DbActor {
     fn handle(
         &mut self,
         FindDonation(charge_id): FindDonation,
-        _: &mut Context<Self>,
+        ctx: &mut Context<Self>,
     ) -> Self::Result {
-        at_once!(self, |db| donations::find(&db, &charge_id))
+        at_once!(self, ctx, |db| donations::find(&db, &charge_id))
     }
 }
 
 impl Handler<MarkRefunded> for DbActor {
     type Result = ResponseFuture<Result<(), DbError>>;
 
-    fn handle(&mut self, msg: MarkRefunded, _: &mut Context<Self>) -> Self::Result {
-        at_once!(self, |db| donations::mark_refunded(
+    fn handle(&mut self, msg: MarkRefunded, ctx: &mut Context<Self>) -> Self::Result {
+        at_once!(self, ctx, |db| donations::mark_refunded(
             &db,
             &msg.charge_id,
             msg.at
@@ -117,8 +118,8 @@ impl Handler<MarkRefunded> for DbActor {
 impl Handler<DonorStars> for DbActor {
     type Result = ResponseFuture<Result<u64, DbError>>;
 
-    fn handle(&mut self, msg: DonorStars, _: &mut Context<Self>) -> Self::Result {
-        at_once!(self, |db| donations::stars_since(
+    fn handle(&mut self, msg: DonorStars, ctx: &mut Context<Self>) -> Self::Result {
+        at_once!(self, ctx, |db| donations::stars_since(
             &db,
             msg.user_id,
             msg.since_ms
@@ -129,7 +130,7 @@ impl Handler<DonorStars> for DbActor {
 impl Handler<DonationFigures> for DbActor {
     type Result = ResponseFuture<Result<DonationStats, DbError>>;
 
-    fn handle(&mut self, msg: DonationFigures, _: &mut Context<Self>) -> Self::Result {
-        at_once!(self, |db| donations::stats(&db, msg.day_ago_ms))
+    fn handle(&mut self, msg: DonationFigures, ctx: &mut Context<Self>) -> Self::Result {
+        at_once!(self, ctx, |db| donations::stats(&db, msg.day_ago_ms))
     }
 }

@@ -8,6 +8,7 @@ use super::{
     AdminStats, DbActor, FirstHint, LoadPreferences, LoadToldPlaces, MarkBlocked, OwnStats,
     RecordTour, ResetUser, SavePreferences,
 };
+use crate::actors::supervision::contained;
 use crate::db::{
     DbError,
     entity::user_preferences,
@@ -21,10 +22,10 @@ impl Handler<MarkBlocked> for DbActor {
     fn handle(
         &mut self,
         MarkBlocked { user_id }: MarkBlocked,
-        _: &mut Self::Context,
+        ctx: &mut Self::Context,
     ) -> Self::Result {
         let (db, errors) = (self.db.clone(), self.errors.clone());
-        Box::pin(async move {
+        contained(ctx, async move {
             if let Err(error) = queries::mark_blocked(&db, user_id, now_ms()).await {
                 errors.record();
                 tracing::warn!(%error, "could not mark the user blocked");
@@ -36,9 +37,9 @@ impl Handler<MarkBlocked> for DbActor {
 impl Handler<RecordTour> for DbActor {
     type Result = ResponseFuture<()>;
 
-    fn handle(&mut self, RecordTour(tour): RecordTour, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, RecordTour(tour): RecordTour, ctx: &mut Self::Context) -> Self::Result {
         let (db, errors) = (self.db.clone(), self.errors.clone());
-        Box::pin(async move {
+        contained(ctx, async move {
             if let Err(error) = queries::insert_tour(&db, tour).await {
                 errors.record();
                 tracing::warn!(%error, "finished tour not recorded");
@@ -50,9 +51,11 @@ impl Handler<RecordTour> for DbActor {
 impl Handler<LoadPreferences> for DbActor {
     type Result = ResponseFuture<Result<Option<user_preferences::Model>, DbError>>;
 
-    fn handle(&mut self, msg: LoadPreferences, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: LoadPreferences, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::preferences(&db, msg.user_id).await?) })
+        contained(ctx, async move {
+            Ok(queries::preferences(&db, msg.user_id).await?)
+        })
     }
 }
 
@@ -62,22 +65,24 @@ impl Handler<SavePreferences> for DbActor {
     fn handle(
         &mut self,
         SavePreferences(row): SavePreferences,
-        _: &mut Self::Context,
+        ctx: &mut Self::Context,
     ) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::save_preferences(&db, row).await?) })
+        contained(ctx, async move {
+            Ok(queries::save_preferences(&db, row).await?)
+        })
     }
 }
 
 impl Handler<LoadToldPlaces> for DbActor {
     type Result = ResponseFuture<Result<Vec<String>, DbError>>;
 
-    fn handle(&mut self, msg: LoadToldPlaces, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, msg: LoadToldPlaces, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         // Rows still buffered count too, or a place could repeat right after a restart of
         // the cache.
         let buffered = self.buffer.told_places(msg.user_id);
-        Box::pin(async move {
+        contained(ctx, async move {
             let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
             places.extend(buffered);
             Ok(places)
@@ -91,37 +96,49 @@ impl Handler<FirstHint> for DbActor {
     fn handle(
         &mut self,
         FirstHint { user_id, hint }: FirstHint,
-        _: &mut Self::Context,
+        ctx: &mut Self::Context,
     ) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?) })
+        contained(ctx, async move {
+            Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?)
+        })
     }
 }
 
 impl Handler<ResetUser> for DbActor {
     type Result = ResponseFuture<Result<(), DbError>>;
 
-    fn handle(&mut self, ResetUser { user_id }: ResetUser, _: &mut Self::Context) -> Self::Result {
+    fn handle(
+        &mut self,
+        ResetUser { user_id }: ResetUser,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
         self.buffer.forget_deliveries_of(user_id);
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::reset_user(&db, user_id).await?) })
+        contained(
+            ctx,
+            async move { Ok(queries::reset_user(&db, user_id).await?) },
+        )
     }
 }
 
 impl Handler<AdminStats> for DbActor {
     type Result = ResponseFuture<Result<DbStats, DbError>>;
 
-    fn handle(&mut self, _: AdminStats, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: AdminStats, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::stats(&db, now_ms()).await?) })
+        contained(ctx, async move { Ok(queries::stats(&db, now_ms()).await?) })
     }
 }
 
 impl Handler<OwnStats> for DbActor {
     type Result = ResponseFuture<Result<UserStats, DbError>>;
 
-    fn handle(&mut self, OwnStats { user_id }: OwnStats, _: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, OwnStats { user_id }: OwnStats, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        Box::pin(async move { Ok(queries::user_stats(&db, user_id).await?) })
+        contained(
+            ctx,
+            async move { Ok(queries::user_stats(&db, user_id).await?) },
+        )
     }
 }

@@ -1,28 +1,47 @@
-//! Restoring tours: from the store at start-up (downtime is not inactivity), and their timers
-//! after a supervised restart.
+//! Restoring tours from the store: at start-up (downtime is not inactivity) and after a
+//! supervised restart (then once every change handed to the store is written, with the
+//! stories still in flight given back to their tours).
 
 use actix::prelude::*;
 
-use super::{LiveLocationSessions, RESTORE_TIMEOUT};
+use super::{LiveLocationSessions, RESTORE_TIMEOUT, SessionWriter};
 use crate::tour::{LiveSession, StoreError};
 
 impl LiveLocationSessions {
     /// Reads the store (holding other messages until done) and adopts every tour in it.
     pub(super) fn restore(&mut self, ctx: &mut Context<Self>) {
         let store = std::sync::Arc::clone(&self.store);
+        let written = self.writer.as_ref().map(SessionWriter::flushed);
         let load = async move {
+            if let Some(written) = written {
+                written.await;
+            }
             match tokio::time::timeout(RESTORE_TIMEOUT, store.load_all()).await {
                 Ok(result) => result,
                 Err(_) => Err(StoreError::TimedOut),
             }
         };
         ctx.wait(load.into_actor(self).map(|loaded, act, ctx| {
-            act.restored = true;
             match loaded {
                 Ok(sessions) => act.adopt_restored(sessions, ctx),
                 Err(error) => tracing::error!(%error, "live tours not restored"),
             }
+            act.give_back_carried();
+            if !act.buffer.is_empty() {
+                act.flush(ctx);
+            }
         }));
+    }
+
+    /// Stories in flight across a restart go back to their restored tours; a tour that is
+    /// gone from the store has ended, so its story is cancelled.
+    fn give_back_carried(&mut self) {
+        for (user_id, story) in std::mem::take(&mut self.carried) {
+            match self.tours.get_mut(&user_id) {
+                Some(tour) => tour.story = Some(story),
+                None => story.cancel.cancel(),
+            }
+        }
     }
 
     fn adopt_restored(&mut self, sessions: Vec<LiveSession>, ctx: &mut Context<Self>) {
@@ -40,18 +59,6 @@ impl LiveLocationSessions {
                 active = self.tours.len(),
                 "live tours restored"
             );
-        }
-    }
-
-    /// After a supervised restart: every tour's timers again.
-    pub(super) fn rearm_all(&mut self, ctx: &mut Context<Self>) {
-        let users: Vec<u64> = self.tours.keys().copied().collect();
-        for user_id in users {
-            self.arm_tick(user_id, ctx);
-            self.arm_end_check(user_id, ctx);
-        }
-        if !self.buffer.is_empty() {
-            self.flush(ctx);
         }
     }
 }

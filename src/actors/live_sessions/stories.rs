@@ -1,6 +1,6 @@
 //! Asking for a tour's story and taking its answer, without ever waiting for it: the request
-//! runs in a future spawned into the actor's context, bounded by [`STORY_DEADLINE`], and its
-//! answer comes back into the actor through a closure.
+//! runs in a task of its own, bounded by [`STORY_DEADLINE`], and its answer comes back to the
+//! actor's address ([`StoryAnswered`]), so a restart of the actor meanwhile loses no answer.
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -15,8 +15,17 @@ use crate::{
     tour::{EndReason, tick_patience},
 };
 
+/// A tour's story was answered (or lost).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub(super) struct StoryAnswered {
+    user_id: u64,
+    id: u64,
+    answer: Result<TourOutcome, StoryLost>,
+}
+
 /// Why a story's answer never came.
-enum StoryLost {
+pub(super) enum StoryLost {
     /// Not back within [`STORY_DEADLINE`].
     TimedOut,
     /// The storyteller's mailbox is closed.
@@ -59,18 +68,19 @@ impl LiveLocationSessions {
             cancel,
         });
         let asked = self.guide.stories.send(TellTourStory(request));
-        let answer = async move {
-            match tokio::time::timeout(STORY_DEADLINE, asked).await {
+        let actor = ctx.address();
+        actix_rt::spawn(async move {
+            let answer = match tokio::time::timeout(STORY_DEADLINE, asked).await {
                 Ok(Ok(outcome)) => Ok(outcome),
                 Ok(Err(_)) => Err(StoryLost::Unreachable),
                 Err(_) => Err(StoryLost::TimedOut),
-            }
-        };
-        ctx.spawn(
-            answer
-                .into_actor(self)
-                .map(move |answer, act, ctx| act.on_story(user_id, id, answer, ctx)),
-        );
+            };
+            actor.do_send(StoryAnswered {
+                user_id,
+                id,
+                answer,
+            });
+        });
         self.arm_end_check(user_id, ctx);
     }
 
@@ -149,5 +159,13 @@ impl LiveLocationSessions {
         }
         self.persist(user_id);
         self.arm_end_check(user_id, ctx);
+    }
+}
+
+impl Handler<StoryAnswered> for LiveLocationSessions {
+    type Result = ();
+
+    fn handle(&mut self, msg: StoryAnswered, ctx: &mut Self::Context) {
+        self.on_story(msg.user_id, msg.id, msg.answer, ctx);
     }
 }

@@ -10,7 +10,10 @@ pub mod tcp_proxy;
 
 use std::{collections::HashMap, time::Duration};
 
-use excursobot::{config::Settings, startup::Application};
+use excursobot::{
+    config::Settings,
+    startup::{Application, CrashSwitch},
+};
 use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +56,8 @@ pub struct TestApp {
     pub wikipedia: MockWikipedia,
     pub openai: MockOpenAi,
     pub http: reqwest::Client,
+    /// Makes the app's actors panic (the `fault-injection` feature).
+    pub crash: CrashSwitch,
     /// The variables the app was built from (a restart reuses them: same database).
     pub vars: HashMap<String, String>,
     shutdown: CancellationToken,
@@ -154,6 +159,7 @@ async fn start(mocks: Mocks, vars: HashMap<String, String>) -> TestApp {
     settings.host = "127.0.0.1".to_owned();
     let application = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
+    let crash = application.crash_switch();
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
     let Mocks {
@@ -167,6 +173,7 @@ async fn start(mocks: Mocks, vars: HashMap<String, String>) -> TestApp {
         wikipedia,
         openai,
         http: reqwest::Client::new(),
+        crash,
         vars,
         _stop_on_drop: shutdown.clone().drop_guard(),
         shutdown,
