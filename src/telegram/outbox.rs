@@ -46,6 +46,17 @@ use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 const MAX_NETWORK_RETRIES: u32 = 3;
 /// First back-off after a network error; doubled on each retry.
 const NETWORK_BACKOFF: Duration = Duration::from_millis(250);
+/// How many times a request Telegram answered with a server error (5xx) is tried again.
+/// teloxide itself waits 10 s before it reports a 5xx, which is the back-off.
+const MAX_SERVER_ERROR_RETRIES: u32 = 1;
+/// How Telegram (or the proxy in front of it) words a server error; teloxide keeps only
+/// this description, not the status.
+const SERVER_ERRORS: [&str; 4] = [
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+];
 /// Turns that may wait for one chat (a story is one or two messages).
 const PER_CHAT_CAP: usize = 20;
 /// Turns that may wait in all (~3 minutes of the whole budget).
@@ -293,7 +304,8 @@ impl Outbox {
         self.queue.close();
     }
 
-    /// One request, with network errors retried under bounded back-off.
+    /// One request, with network errors retried under bounded back-off and a server error
+    /// (5xx) tried once more.
     async fn attempt<R>(
         &self,
         chat: ChatId,
@@ -302,13 +314,20 @@ impl Outbox {
     where
         R: Request<Err = RequestError> + HasPayload,
     {
-        let mut failures = 0;
+        let (mut network_failures, mut server_failures) = (0, 0);
         loop {
             match request.send_ref().await {
-                Err(RequestError::Network(error)) if failures < MAX_NETWORK_RETRIES => {
-                    failures += 1;
+                Err(RequestError::Network(error)) if network_failures < MAX_NETWORK_RETRIES => {
+                    network_failures += 1;
                     tracing::warn!(chat_id = chat.0, %error, "Telegram call failed, retrying");
-                    tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(failures - 1)).await;
+                    tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(network_failures - 1)).await;
+                }
+                Err(RequestError::Api(ApiError::Unknown(error)))
+                    if SERVER_ERRORS.contains(&error.as_str())
+                        && server_failures < MAX_SERVER_ERROR_RETRIES =>
+                {
+                    server_failures += 1;
+                    tracing::warn!(chat_id = chat.0, %error, "Telegram server error, retrying");
                 }
                 other => return other,
             }

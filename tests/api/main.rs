@@ -7,6 +7,7 @@ mod helpers;
 mod configuration;
 mod donations;
 mod facts;
+mod faults;
 mod gate;
 mod groups;
 mod lanes;
