@@ -86,6 +86,7 @@ impl Application {
         let stories = Arc::new(Storyteller::new(steps.clone()));
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let tours = TourActors::start(&services.arbiter(), &settings, store, steps, &users);
+        outbox.tell_blocks_to(tours.sessions.clone().recipient());
         let ctx = Arc::new(HandlerContext {
             outbox: outbox.clone(),
             users,

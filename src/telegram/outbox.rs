@@ -14,8 +14,10 @@
 //! A 429 anywhere pauses every send for its `retry_after`; a message that could not go
 //! within its class's patience is not sent late: its sender hears [`TelegramError::TooLate`]
 //! and says something shorter instead. "typing…" is sent only when nothing waits and is
-//! dropped otherwise ([`Outbox::typing`]).
+//! dropped otherwise ([`Outbox::typing`]). Nothing is sent to a user who blocked the bot
+//! until they write again ([`blocked`]).
 
+pub mod blocked;
 pub mod queue;
 mod warnings;
 
@@ -40,6 +42,7 @@ use tokio::time::Instant;
 
 use super::TelegramError;
 use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
+use blocked::BlockedChats;
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that failed on the network is tried again.
@@ -150,8 +153,8 @@ struct Counters {
 pub struct Outbox {
     bot: Bot,
     queue: Arc<SendQueue>,
-    /// Where "bot was blocked" is recorded (the database's actor).
-    blocked: Recipient<MarkBlocked>,
+    /// Chats that blocked the bot, and who hears of a block.
+    blocked: Arc<BlockedChats>,
     /// Where failed calls are counted.
     errors: ErrorLog,
     counters: Arc<Counters>,
@@ -159,7 +162,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Wraps `bot` with the given send limits and starts the queue's scheduler on the
-    /// current runtime.
+    /// current runtime; `blocked` hears of every user who blocks the bot.
     pub fn new(
         bot: Bot,
         limits: SendLimits,
@@ -183,10 +186,28 @@ impl Outbox {
         Self {
             bot,
             queue,
-            blocked,
+            blocked: Arc::new(BlockedChats::new(blocked)),
             errors,
             counters: Arc::default(),
         }
+    }
+
+    /// `listener` also hears of every user who blocks the bot from now on (the tours, which
+    /// start after the outbox).
+    pub fn tell_blocks_to(&self, listener: Recipient<MarkBlocked>) {
+        self.blocked.tell(listener);
+    }
+
+    /// The user of `chat` blocked the bot (Telegram said so in an update): nothing more is
+    /// sent there until they write again.
+    pub fn mark_blocked(&self, chat: ChatId) {
+        tracing::info!(chat_id = chat.0, "the user blocked the bot");
+        self.blocked.mark(chat);
+    }
+
+    /// The user of `chat` wrote to us: they do not block the bot (any more).
+    pub fn heard_from(&self, chat: ChatId) {
+        self.blocked.clear(chat);
     }
 
     /// The underlying client, to build requests with.
@@ -209,9 +230,16 @@ impl Outbox {
         R: Request<Err = RequestError> + HasPayload,
     {
         let deadline = Instant::now() + class.patience();
-        let pending = self.queue.enqueue(chat, class, deadline);
+        let pending =
+            (!self.blocked.contains(chat)).then(|| self.queue.enqueue(chat, class, deadline));
         let outbox = self.clone();
-        async move { outbox.send_in_turn(pending, chat, class, request).await }
+        async move {
+            let Some(pending) = pending else {
+                tracing::debug!(chat_id = chat.0, "not sent: the user blocked the bot");
+                return Err(TelegramError::Blocked);
+            };
+            outbox.send_in_turn(pending, chat, class, request).await
+        }
     }
 
     async fn send_in_turn<R>(
@@ -263,6 +291,9 @@ impl Outbox {
     where
         R: Request<Err = RequestError> + HasPayload,
     {
+        if self.blocked.contains(chat) {
+            return Err(TelegramError::Blocked);
+        }
         self.attempt(chat, &request)
             .await
             .map_err(|error| self.classify(chat, error))
@@ -271,6 +302,9 @@ impl Outbox {
     /// Shows "typing…" in `chat` when the budget has room, without waiting; dropped, never
     /// queued, otherwise (it is cosmetic and stale a second later).
     pub fn typing(&self, chat: ChatId) {
+        if self.blocked.contains(chat) {
+            return;
+        }
         if !self.queue.has_room(chat) {
             self.counters.typing_dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(chat_id = chat.0, "typing dropped: the send budget is busy");
@@ -338,9 +372,7 @@ impl Outbox {
         match error {
             RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated) => {
                 tracing::info!(chat_id = chat.0, "the user blocked the bot; not retrying");
-                if chat.is_user() {
-                    self.blocked.do_send(MarkBlocked { user_id: chat.0 });
-                }
+                self.blocked.mark(chat);
                 TelegramError::Blocked
             }
             RequestError::RetryAfter(_) => {

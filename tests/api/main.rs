@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod blocked;
 mod configuration;
 mod donations;
 mod facts;
