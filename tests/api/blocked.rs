@@ -6,11 +6,10 @@ use std::time::Duration;
 
 use excursobot::db::entity::live_session;
 use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait, Statement};
-use serde_json::json;
 
 use crate::helpers::{
-    Mocks, TestApp, eventually, location_update, mock_telegram::api_error, spawn_app_with,
-    text_update,
+    Mocks, TestApp, eventually, live_location_update, location_update, mock_telegram::api_error,
+    spawn_app_with, text_update,
 };
 
 const LAT: f64 = 55.7539;
@@ -83,19 +82,7 @@ async fn after_a_403_nothing_more_is_sent_until_the_user_writes_again() {
 #[actix_web::test]
 async fn a_403_on_any_message_ends_the_users_tour_without_a_summary() {
     let app = spawn_app_with(&[]).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    let live = json!({
-        "update_id": 1,
-        "message": {
-            "message_id": 1001, "date": now,
-            "chat": { "id": 3703, "type": "private", "first_name": "Walker" },
-            "from": { "id": 3703, "is_bot": false, "first_name": "Walker", "language_code": "en" },
-            "location": { "latitude": LAT, "longitude": LON, "live_period": 3600 }
-        }
-    });
+    let live = live_location_update(1, 3703, LAT, LON, 3600);
     app.post_update(&live).await;
     app.telegram.wait_for_stories(3703, 1).await;
     let db = Database::connect(app.vars["DATABASE_URL"].as_str())

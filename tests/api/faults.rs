@@ -11,7 +11,8 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::Value;
 
 use crate::helpers::{
-    Mocks, Reply, TestApp, eventually, fresh_postgres_url, fresh_sqlite_url, location_update,
+    Mocks, Reply, TestApp, eventually, fresh_postgres_url, fresh_sqlite_url, live_location_update,
+    location_update,
     mock_telegram::{api_error, is_story, story_button},
     tcp_proxy::TcpProxy,
     test_redis_url,
@@ -270,6 +271,56 @@ async fn the_database_unreachable_and_back() {
     let users = [201, 202, 203, 204];
 
     run.around_a_cut(&proxy, &users).await;
+}
+
+#[actix_web::test]
+async fn a_tour_ended_while_the_database_is_down_does_not_come_back_after_a_restart() {
+    let Some(url) = fresh_postgres_url("a_tour_ended_while_the_database_is_down").await else {
+        return;
+    };
+    let proxy = TcpProxy::start(&url).await;
+    let run = FaultRun::start(mocks().await, proxy.url.clone(), &[]).await;
+    let run = FaultRun {
+        database_url: url,
+        ..run
+    };
+    let tours = "SELECT COUNT(*) FROM live_sessions";
+    run.app
+        .post_update(&live_location_update(1, 251, LAT, LON, 3600))
+        .await;
+    run.app.telegram.wait_for_stories(251, 1).await;
+    assert_eq!(
+        eventually(|| run.count(tours), |count| *count == 1).await,
+        1
+    );
+
+    proxy.cut();
+    run.app
+        .post_update(&crate::helpers::text_update(2, 251, "en", "/stop"))
+        .await;
+    run.app.telegram.wait_for_text_to(251, "🏁").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    proxy.restore();
+
+    assert_eq!(
+        eventually(|| run.count(tours), |count| *count == 0).await,
+        0
+    );
+    let app = run.app.restart().await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let summaries = app.telegram.messages_to(251).await;
+    let ended = summaries
+        .iter()
+        .filter(|m| m["text"].as_str().unwrap_or_default().starts_with("🏁"))
+        .count();
+    assert_eq!(ended, 1, "the ended tour came back and ended again");
+    app.post_update(&crate::helpers::text_update(3, 251, "en", "/stop"))
+        .await;
+    let no_tour = Lang::En.texts().no_tour;
+    assert!(
+        app.telegram.wait_for_text_to(251, no_tour).await.is_some(),
+        "a tour was restored"
+    );
 }
 
 #[actix_web::test]
