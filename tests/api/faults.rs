@@ -390,3 +390,32 @@ async fn telegram_answers_429_403_and_500() {
     run.round(&[403]).await;
     run.check().await;
 }
+
+#[actix_web::test]
+async fn telegram_unreachable_for_a_moment() {
+    crate::helpers::logs::capture();
+    let mocks = mocks().await;
+    let proxy = TcpProxy::start(&mocks.telegram.url()).await;
+    let telegram_url = proxy.url.trim_end_matches('/').to_owned();
+    let overrides = [("TELEGRAM_API_URL", telegram_url.as_str())];
+    let mut run = FaultRun::start(mocks, fresh_sqlite_url(), &overrides).await;
+    let users = [501, 502];
+
+    run.round(&users).await;
+    proxy.cut();
+    let restore = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        proxy.restore();
+    };
+    tokio::join!(run.round(&users), restore);
+    run.round(&users).await;
+
+    run.check().await;
+    let retried = crate::helpers::logs::lines_containing("Telegram call failed, retrying");
+    assert!(
+        retried
+            .iter()
+            .any(|line| line.contains("501") || line.contains("502")),
+        "nothing was retried: the cut missed the sends"
+    );
+}
