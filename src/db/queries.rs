@@ -167,7 +167,8 @@ pub struct FinishedTour {
     pub distance_walked_m: f64,
 }
 
-/// Records a finished tour.
+/// Records a finished tour, once: a tour already recorded (same user and start) is left as
+/// it is, so the write may be retried.
 pub async fn insert_tour(db: &DatabaseConnection, finished: FinishedTour) -> Result<(), DbErr> {
     let row = tour::ActiveModel {
         user_id: Set(finished.user_id),
@@ -177,7 +178,11 @@ pub async fn insert_tour(db: &DatabaseConnection, finished: FinishedTour) -> Res
         distance_walked_m: Set(finished.distance_walked_m),
         ..Default::default()
     };
+    let once = OnConflict::columns([tour::Column::UserId, tour::Column::StartedAt])
+        .do_nothing()
+        .to_owned();
     tour::Entity::insert(row)
+        .on_conflict(once)
         .exec_without_returning(db)
         .await
         .map(|_| ())

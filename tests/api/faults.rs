@@ -306,6 +306,9 @@ async fn a_tour_ended_while_the_database_is_down_does_not_come_back_after_a_rest
         eventually(|| run.count(tours), |count| *count == 0).await,
         0
     );
+    let finished = "SELECT COUNT(*) FROM tours";
+    let recorded = eventually(|| run.count(finished), |count| *count >= 1).await;
+    assert_eq!(recorded, 1, "the finished tour's row");
     let app = run.app.restart().await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let summaries = app.telegram.messages_to(251).await;
