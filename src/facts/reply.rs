@@ -128,7 +128,15 @@ pub async fn send_story(
         match send_photo(outbox, chat, class, image, caption, buttons).await {
             Ok(()) if fits => return Ok(()),
             Ok(()) => {}
-            Err(error) if error.is_budget() || matches!(error, TelegramError::Blocked) => {
+            // Not sent for the budget or a block, or perhaps sent (its answer was lost): the
+            // text would not go either, or might make two.
+            Err(error)
+                if error.is_budget()
+                    || matches!(
+                        error,
+                        TelegramError::Blocked | TelegramError::Unconfirmed(_)
+                    ) =>
+            {
                 return Err(error);
             }
             Err(error) => tracing::info!(%error, "the photo was not sent; sending text instead"),

@@ -105,7 +105,14 @@ impl Teller {
             photos: to.photos,
             token,
         };
-        send_story(&self.outbox, to.chat, class, &reply).await?;
+        match send_story(&self.outbox, to.chat, class, &reply).await {
+            Ok(()) => {}
+            Err(TelegramError::Unconfirmed(error)) => {
+                // Most likely delivered: counted as told, so the place is not told again.
+                tracing::warn!(%error, "story perhaps delivered; counted as told");
+            }
+            Err(error) => return Err(error),
+        }
         self.db
             .do_send(Delivered(delivery(to, told.place, told.source)));
         Ok(())

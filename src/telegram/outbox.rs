@@ -45,7 +45,8 @@ use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
 use blocked::BlockedChats;
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
-/// How many times a request that failed on the network is tried again.
+/// How many times a request that could not connect is tried again (one that went out and
+/// lost its answer is not: Telegram may have delivered it).
 const MAX_NETWORK_RETRIES: u32 = 3;
 /// First back-off after a network error; doubled on each retry.
 const NETWORK_BACKOFF: Duration = Duration::from_millis(250);
@@ -351,7 +352,9 @@ impl Outbox {
         let (mut network_failures, mut server_failures) = (0, 0);
         loop {
             match request.send_ref().await {
-                Err(RequestError::Network(error)) if network_failures < MAX_NETWORK_RETRIES => {
+                Err(RequestError::Network(error))
+                    if error.is_connect() && network_failures < MAX_NETWORK_RETRIES =>
+                {
                     network_failures += 1;
                     tracing::warn!(chat_id = chat.0, %error, "Telegram call failed, retrying");
                     tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(network_failures - 1)).await;
@@ -383,6 +386,11 @@ impl Outbox {
                 self.errors.record();
                 tracing::warn!(chat_id = chat.0, error = %api, "Telegram rejected a request");
                 TelegramError::Api(api)
+            }
+            RequestError::Network(ref cause) if !cause.is_connect() => {
+                self.errors.record();
+                tracing::warn!(chat_id = chat.0, %error, "Telegram's answer lost; not retried");
+                TelegramError::Unconfirmed(Arc::new(error))
             }
             RequestError::Network(_) => {
                 self.errors.record();

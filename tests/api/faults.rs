@@ -31,7 +31,10 @@ struct Asked {
 /// One run of a fault case: what was asked, to be checked against what Telegram received.
 struct FaultRun {
     app: TestApp,
+    /// The database the app writes to, for the checker (the server's own address when the
+    /// app reaches it through a proxy).
     database_url: String,
+    db: tokio::sync::OnceCell<sea_orm::DatabaseConnection>,
     asked: Vec<Asked>,
     next_update: u64,
 }
@@ -67,6 +70,7 @@ impl FaultRun {
         Self {
             app,
             database_url,
+            db: tokio::sync::OnceCell::new(),
             asked: Vec::new(),
             next_update: 1,
         }
@@ -119,9 +123,13 @@ impl FaultRun {
             + telegram.calls_to("sendMessage", user).await.len()
     }
 
-    /// A count from the database.
+    /// A count from the database (one connection pool per run, opened on first use).
     async fn count(&self, sql: &str) -> i64 {
-        let db = Database::connect(self.database_url.as_str()).await.unwrap();
+        let url = self.database_url.as_str();
+        let db = self
+            .db
+            .get_or_init(|| async { Database::connect(url).await.unwrap() })
+            .await;
         let statement = Statement::from_string(db.get_database_backend(), sql.to_owned());
         let row = db.query_one_raw(statement).await.unwrap().unwrap();
         row.try_get_by_index::<i64>(0).unwrap()
@@ -421,4 +429,42 @@ async fn telegram_unreachable_for_a_moment() {
             .any(|line| line.contains("501") || line.contains("502")),
         "nothing was retried: the cut missed the sends"
     );
+}
+
+#[actix_web::test]
+async fn telegram_lost_its_answer_to_a_story_it_delivered() {
+    let mocks = mocks().await;
+    let slow = crate::helpers::mock_telegram::ok(crate::helpers::mock_telegram::sent_message())
+        .set_delay(Duration::from_millis(500));
+    mocks
+        .telegram
+        .answer_next_to("sendPhoto", 602, slow, 1)
+        .await;
+    let proxy = TcpProxy::start(&mocks.telegram.url()).await;
+    let telegram_url = proxy.url.trim_end_matches('/').to_owned();
+    let overrides = [("TELEGRAM_API_URL", telegram_url.as_str())];
+    let mut run = FaultRun::start(mocks, fresh_sqlite_url(), &overrides).await;
+
+    // The photo reaches Telegram; the connection breaks before its answer comes back.
+    let cut_when_received = async {
+        eventually(
+            || run.app.telegram.calls_to("sendPhoto", 602),
+            |calls| !calls.is_empty(),
+        )
+        .await;
+        proxy.cut();
+        proxy.restore();
+    };
+    let id = run.next_update;
+    let update = location_update(id, 602, "en", spot_of(602), LON);
+    run.next_update += 1;
+    let (response, ()) = tokio::join!(run.app.post_update(&update), cut_when_received);
+    run.asked.push(Asked {
+        user: 602,
+        owed: response.status() == 200,
+    });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    run.round(&[602]).await;
+
+    run.check().await;
 }

@@ -159,10 +159,22 @@ impl MockTelegram {
             answer,
             failed: Arc::clone(&self.failed),
         };
+        self.answer_next_to(name, chat_id, failure, times).await;
+    }
+
+    /// Answers the next `times` calls to `name` addressed to `chat_id` with `answer` (before
+    /// every other answer).
+    pub async fn answer_next_to(
+        &self,
+        name: &str,
+        chat_id: i64,
+        answer: impl Respond + 'static,
+        times: u64,
+    ) {
         Mock::given(method("POST"))
             .and(api_method(name))
             .and(ToChat(chat_id))
-            .respond_with(failure)
+            .respond_with(answer)
             .up_to_n_times(times)
             .with_priority(1)
             .mount(&self.server)
