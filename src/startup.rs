@@ -99,6 +99,7 @@ impl Application {
             steps,
             &users,
         );
+        outbox.tell_blocks_to(tours.sessions.clone().recipient());
         let ctx = Arc::new(HandlerContext {
             outbox: outbox.clone(),
             users,

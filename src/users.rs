@@ -1,5 +1,5 @@
 //! What the bot remembers about users: preferences (read through an in-process cache from
-//! the `DbActor`, written at once), sightings (written behind), and who blocked the bot.
+//! the `DbActor`, written at once), and sightings (written behind; a sighting newer than a block clears it).
 //!
 //! Cheap to clone: every clone shares the same caches and actor.
 
@@ -7,12 +7,10 @@ use std::time::Duration;
 
 use actix::Addr;
 use moka::future::Cache;
-use teloxide::types::{ChatId, User};
+use teloxide::types::User;
 
 use crate::{
-    actors::db_actor::{
-        DbActor, LoadPreferences, MarkBlocked, ResetUser, SavePreferences, SeenUser,
-    },
+    actors::db_actor::{DbActor, LoadPreferences, ResetUser, SavePreferences, SeenUser},
     db::{DbError, entity::user_preferences, now_ms, queries::UserSeen},
     i18n::Lang,
 };
@@ -180,12 +178,5 @@ impl UserStore {
             language_code: user.language_code.clone(),
             at: now_ms(),
         }));
-    }
-
-    /// Marks a private `chat` (its id is the user's) as having blocked the bot.
-    pub fn mark_blocked(&self, chat: ChatId) {
-        if chat.is_user() {
-            self.db.do_send(MarkBlocked { user_id: chat.0 });
-        }
     }
 }

@@ -39,6 +39,7 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    actors::db_actor::MarkBlocked,
     config::LiveSettings,
     geo::Coordinates,
     i18n::Lang,
@@ -138,6 +139,10 @@ pub struct HasTour {
     /// Telegram user id.
     pub user_id: u64,
 }
+
+/// Telegram said the user blocked the bot ([`MarkBlocked`], the database's message too):
+/// their tour ends at once, silently.
+pub type UserBlocked = MarkBlocked;
 
 /// Asks for the actor's counters.
 #[derive(Debug, Clone, Copy, Message)]
@@ -286,6 +291,18 @@ impl Handler<Stop> for LiveLocationSessions {
             self.apply_one(msg.user_id, update);
         }
         self.end_tour(msg.user_id, EndReason::Command, ctx)
+    }
+}
+
+impl Handler<UserBlocked> for LiveLocationSessions {
+    type Result = ();
+
+    fn handle(&mut self, msg: UserBlocked, ctx: &mut Self::Context) {
+        let Ok(user_id) = u64::try_from(msg.user_id) else {
+            return;
+        };
+        self.buffer.take(user_id);
+        self.end_tour(user_id, EndReason::Blocked, ctx);
     }
 }
 

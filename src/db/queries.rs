@@ -2,8 +2,10 @@
 //! stays a thin owner of the pool and the buffers.
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    PaginatorTrait, QueryFilter, QuerySelect, TransactionTrait, sea_query::OnConflict,
+    ActiveValue::Set,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
+    sea_query::{Expr, OnConflict},
 };
 
 use super::entity::{fact_delivery, tour, user, user_hint, user_preferences};
@@ -97,6 +99,11 @@ pub struct UserStats {
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const HOUR_MS: i64 = 3600 * 1000;
 
+/// A sighting clears a block only when it is newer: a sighting written behind (up to a
+/// second late) must not undo a 403 that came after it.
+const CLEAR_AN_OLDER_BLOCK: &str = "CASE WHEN users.blocked_at > excluded.last_seen_at \
+    THEN users.blocked_at ELSE NULL END";
+
 /// Inserts or refreshes users, one multi-row statement.
 pub async fn upsert_users(db: &DatabaseConnection, users: Vec<UserSeen>) -> Result<(), DbErr> {
     let rows = users.into_iter().map(|seen| user::ActiveModel {
@@ -116,8 +123,8 @@ pub async fn upsert_users(db: &DatabaseConnection, users: Vec<UserSeen>) -> Resu
             user::Column::Username,
             user::Column::LanguageCode,
             user::Column::LastSeenAt,
-            user::Column::BlockedAt,
         ])
+        .value(user::Column::BlockedAt, Expr::cust(CLEAR_AN_OLDER_BLOCK))
         .to_owned();
     user::Entity::insert_many(rows)
         .on_conflict(refresh)
@@ -160,7 +167,8 @@ pub struct FinishedTour {
     pub distance_walked_m: f64,
 }
 
-/// Records a finished tour.
+/// Records a finished tour, once: a tour already recorded (same user and start) is left as
+/// it is, so the write may be retried.
 pub async fn insert_tour(db: &DatabaseConnection, finished: FinishedTour) -> Result<(), DbErr> {
     let row = tour::ActiveModel {
         user_id: Set(finished.user_id),
@@ -170,18 +178,35 @@ pub async fn insert_tour(db: &DatabaseConnection, finished: FinishedTour) -> Res
         distance_walked_m: Set(finished.distance_walked_m),
         ..Default::default()
     };
+    let once = OnConflict::columns([tour::Column::UserId, tour::Column::StartedAt])
+        .do_nothing()
+        .to_owned();
     tour::Entity::insert(row)
+        .on_conflict(once)
         .exec_without_returning(db)
         .await
         .map(|_| ())
 }
 
-/// Marks a user as having blocked the bot.
+/// Marks a user as having blocked the bot. Their row may not be written yet (sightings are
+/// written behind): then it is created with the block, and the sighting fills in the names.
 pub async fn mark_blocked(db: &DatabaseConnection, user_id: i64, at: i64) -> Result<(), DbErr> {
-    user::Entity::update_many()
-        .col_expr(user::Column::BlockedAt, at.into())
-        .filter(user::Column::Id.eq(user_id))
-        .exec(db)
+    let row = user::ActiveModel {
+        id: Set(user_id),
+        first_name: Set(String::new()),
+        last_name: Set(None),
+        username: Set(None),
+        language_code: Set(None),
+        first_seen_at: Set(at),
+        last_seen_at: Set(at),
+        blocked_at: Set(Some(at)),
+    };
+    let block = OnConflict::column(user::Column::Id)
+        .update_column(user::Column::BlockedAt)
+        .to_owned();
+    user::Entity::insert(row)
+        .on_conflict(block)
+        .exec_without_returning(db)
         .await
         .map(|_| ())
 }

@@ -160,7 +160,15 @@ pub async fn send_story(
                 });
             }
             Ok(_) => {}
-            Err(error) if error.is_budget() || matches!(error, TelegramError::Blocked) => {
+            // Not sent for the budget or a block, or perhaps sent (its answer was lost): the
+            // text would not go either, or might make two.
+            Err(error)
+                if error.is_budget()
+                    || matches!(
+                        error,
+                        TelegramError::Blocked | TelegramError::Unconfirmed(_)
+                    ) =>
+            {
                 return Err(error);
             }
             Err(error) => tracing::info!(%error, "the photo was not sent; sending text instead"),

@@ -69,8 +69,8 @@ pub struct Listener {
 /// Where a story went, and the token its buttons carry.
 #[derive(Debug, Clone, Copy)]
 pub struct StoryMessage {
-    /// The message with the story's text.
-    pub sent: SentStory,
+    /// The message with the story's text (`None` when Telegram's answer was lost).
+    pub sent: Option<SentStory>,
     /// The buttons' token.
     pub token: ButtonToken,
 }
@@ -130,7 +130,15 @@ impl Teller {
             photos: to.photos,
             token,
         };
-        let sent = send_story(&self.outbox, to.chat, class, &reply).await?;
+        let sent = match send_story(&self.outbox, to.chat, class, &reply).await {
+            Ok(sent) => Some(sent),
+            Err(TelegramError::Unconfirmed(error)) => {
+                // Most likely delivered: counted as told, so the place is not told again.
+                tracing::warn!(%error, "story perhaps delivered; counted as told");
+                None
+            }
+            Err(error) => return Err(error),
+        };
         self.db
             .do_send(Delivered(delivery(to, told.place, told.source)));
         Ok(StoryMessage { sent, token })
@@ -149,7 +157,10 @@ impl Teller {
             photos: to.photos,
             token: message.token,
         };
-        match upgrade_story(&self.outbox, to.chat, message.sent, &reply).await {
+        let Some(sent) = message.sent else {
+            return;
+        };
+        match upgrade_story(&self.outbox, to.chat, sent, &reply).await {
             // The delivery was recorded with the summary; the place is not told twice.
             Ok(()) => tracing::info!(place = %place.id, "the summary became the written story"),
             Err(error) => tracing::info!(%error, "the written story was not offered"),

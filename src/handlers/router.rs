@@ -12,6 +12,11 @@ use crate::{
 
 /// Handles one update to the end; never panics on odd input.
 pub async fn route(ctx: &Context, update: Box<Update>) {
+    if let Some(chat) = update.chat().filter(|chat| chat.is_private()) {
+        // An update from the user: they do not block the bot (a block in this very update,
+        // a `my_chat_member` one, is marked again below).
+        ctx.outbox.heard_from(chat.id);
+    }
     let chat_id = update.chat().map(|chat| chat.id.0);
     let span = tracing::info_span!("update", update_id = update.id.0, chat_id);
     let work = span.in_scope(|| dispatch(ctx, update.kind));
@@ -118,7 +123,6 @@ fn on_membership(ctx: &Context, change: &ChatMemberUpdated) {
         // Unblocked: a sighting clears `blocked_at`.
         ctx.users.seen(&change.from);
     } else {
-        tracing::info!("the user blocked the bot");
-        ctx.users.mark_blocked(change.chat.id);
+        ctx.outbox.mark_blocked(change.chat.id);
     }
 }

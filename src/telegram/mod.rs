@@ -35,6 +35,11 @@ pub enum TelegramError {
     /// Telegram could not be reached, after retries.
     #[error("Telegram unreachable: {0}")]
     Network(Arc<RequestError>),
+    /// The request went out but its answer was lost (the connection broke on the way back):
+    /// Telegram may well have delivered the message. Not retried, so nobody gets a message
+    /// twice; a story counts as told.
+    #[error("Telegram's answer was lost: {0}")]
+    Unconfirmed(Arc<RequestError>),
     /// Any other failure (unparsable answer, ...).
     #[error("Telegram call failed: {0}")]
     Other(Arc<RequestError>),

@@ -15,8 +15,10 @@
 //! within its class's patience is not sent late: its sender hears [`TelegramError::TooLate`]
 //! and says something shorter instead. "typing…" is sent only when nothing waits and is
 //! dropped otherwise ([`Outbox::typing`]); a story's drafts likewise take a bot-wide token
-//! only when one is free at once ([`Outbox::draft`], in [`draft`]).
+//! only when one is free at once ([`Outbox::draft`], in [`draft`]). Nothing is sent to a
+//! user who blocked the bot until they write again ([`blocked`]).
 
+pub mod blocked;
 mod draft;
 pub mod queue;
 mod warnings;
@@ -42,13 +44,26 @@ use tokio::time::Instant;
 
 use super::TelegramError;
 use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
+use blocked::BlockedChats;
 pub use draft::{DraftOutcome, SendMessageDraft};
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
-/// How many times a request that failed on the network is tried again.
+/// How many times a request that could not connect is tried again (one that went out and
+/// lost its answer is not: Telegram may have delivered it).
 const MAX_NETWORK_RETRIES: u32 = 3;
 /// First back-off after a network error; doubled on each retry.
 const NETWORK_BACKOFF: Duration = Duration::from_millis(250);
+/// How many times a request Telegram answered with a server error (5xx) is tried again.
+/// teloxide itself waits 10 s before it reports a 5xx, which is the back-off.
+const MAX_SERVER_ERROR_RETRIES: u32 = 1;
+/// How Telegram (or the proxy in front of it) words a server error; teloxide keeps only
+/// this description, not the status.
+const SERVER_ERRORS: [&str; 4] = [
+    "Internal Server Error",
+    "Bad Gateway",
+    "Service Unavailable",
+    "Gateway Timeout",
+];
 /// Turns that may wait for one chat (a story is one or two messages).
 const PER_CHAT_CAP: usize = 20;
 /// Turns that may wait in all (~3 minutes of the whole budget).
@@ -150,8 +165,8 @@ struct Counters {
 pub struct Outbox {
     bot: Bot,
     queue: Arc<SendQueue>,
-    /// Where "bot was blocked" is recorded (the database's actor).
-    blocked: Recipient<MarkBlocked>,
+    /// Chats that blocked the bot, and who hears of a block.
+    blocked: Arc<BlockedChats>,
     /// Where failed calls are counted.
     errors: ErrorLog,
     counters: Arc<Counters>,
@@ -159,7 +174,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Wraps `bot` with the given send limits and starts the queue's scheduler on the
-    /// current runtime.
+    /// current runtime; `blocked` hears of every user who blocks the bot.
     pub fn new(
         bot: Bot,
         limits: SendLimits,
@@ -183,10 +198,28 @@ impl Outbox {
         Self {
             bot,
             queue,
-            blocked,
+            blocked: Arc::new(BlockedChats::new(blocked)),
             errors,
             counters: Arc::default(),
         }
+    }
+
+    /// `listener` also hears of every user who blocks the bot from now on (the tours, which
+    /// start after the outbox).
+    pub fn tell_blocks_to(&self, listener: Recipient<MarkBlocked>) {
+        self.blocked.tell(listener);
+    }
+
+    /// The user of `chat` blocked the bot (Telegram said so in an update): nothing more is
+    /// sent there until they write again.
+    pub fn mark_blocked(&self, chat: ChatId) {
+        tracing::info!(chat_id = chat.0, "the user blocked the bot");
+        self.blocked.mark(chat);
+    }
+
+    /// The user of `chat` wrote to us: they do not block the bot (any more).
+    pub fn heard_from(&self, chat: ChatId) {
+        self.blocked.clear(chat);
     }
 
     /// The underlying client, to build requests with.
@@ -209,9 +242,16 @@ impl Outbox {
         R: Request<Err = RequestError> + HasPayload,
     {
         let deadline = Instant::now() + class.patience();
-        let pending = self.queue.enqueue(chat, class, deadline);
+        let pending =
+            (!self.blocked.contains(chat)).then(|| self.queue.enqueue(chat, class, deadline));
         let outbox = self.clone();
-        async move { outbox.send_in_turn(pending, chat, class, request).await }
+        async move {
+            let Some(pending) = pending else {
+                tracing::debug!(chat_id = chat.0, "not sent: the user blocked the bot");
+                return Err(TelegramError::Blocked);
+            };
+            outbox.send_in_turn(pending, chat, class, request).await
+        }
     }
 
     async fn send_in_turn<R>(
@@ -268,6 +308,9 @@ impl Outbox {
     where
         R: Request<Err = RequestError> + HasPayload,
     {
+        if self.blocked.contains(chat) {
+            return Err(TelegramError::Blocked);
+        }
         self.attempt(chat, &request)
             .await
             .map_err(|error| self.classify(chat, error))
@@ -276,6 +319,9 @@ impl Outbox {
     /// Shows "typing…" in `chat` when the budget has room, without waiting; dropped, never
     /// queued, otherwise (it is cosmetic and stale a second later).
     pub fn typing(&self, chat: ChatId) {
+        if self.blocked.contains(chat) {
+            return;
+        }
         if !self.queue.has_room(chat) {
             self.counters.typing_dropped.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(chat_id = chat.0, "typing dropped: the send budget is busy");
@@ -311,7 +357,8 @@ impl Outbox {
         self.queue.close();
     }
 
-    /// One request, with network errors retried under bounded back-off.
+    /// One request, with network errors retried under bounded back-off and a server error
+    /// (5xx) tried once more.
     async fn attempt<R>(
         &self,
         chat: ChatId,
@@ -320,13 +367,22 @@ impl Outbox {
     where
         R: Request<Err = RequestError> + HasPayload,
     {
-        let mut failures = 0;
+        let (mut network_failures, mut server_failures) = (0, 0);
         loop {
             match request.send_ref().await {
-                Err(RequestError::Network(error)) if failures < MAX_NETWORK_RETRIES => {
-                    failures += 1;
+                Err(RequestError::Network(error))
+                    if error.is_connect() && network_failures < MAX_NETWORK_RETRIES =>
+                {
+                    network_failures += 1;
                     tracing::warn!(chat_id = chat.0, %error, "Telegram call failed, retrying");
-                    tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(failures - 1)).await;
+                    tokio::time::sleep(NETWORK_BACKOFF * 2u32.pow(network_failures - 1)).await;
+                }
+                Err(RequestError::Api(ApiError::Unknown(error)))
+                    if SERVER_ERRORS.contains(&error.as_str())
+                        && server_failures < MAX_SERVER_ERROR_RETRIES =>
+                {
+                    server_failures += 1;
+                    tracing::warn!(chat_id = chat.0, %error, "Telegram server error, retrying");
                 }
                 other => return other,
             }
@@ -337,9 +393,7 @@ impl Outbox {
         match error {
             RequestError::Api(ApiError::BotBlocked | ApiError::UserDeactivated) => {
                 tracing::info!(chat_id = chat.0, "the user blocked the bot; not retrying");
-                if chat.is_user() {
-                    self.blocked.do_send(MarkBlocked { user_id: chat.0 });
-                }
+                self.blocked.mark(chat);
                 TelegramError::Blocked
             }
             RequestError::RetryAfter(_) => {
@@ -350,6 +404,11 @@ impl Outbox {
                 self.errors.record();
                 tracing::warn!(chat_id = chat.0, error = %api, "Telegram rejected a request");
                 TelegramError::Api(api)
+            }
+            RequestError::Network(ref cause) if !cause.is_connect() => {
+                self.errors.record();
+                tracing::warn!(chat_id = chat.0, %error, "Telegram's answer lost; not retried");
+                TelegramError::Unconfirmed(Arc::new(error))
             }
             RequestError::Network(_) => {
                 self.errors.record();

@@ -4,9 +4,11 @@
 
 mod helpers;
 
+mod blocked;
 mod configuration;
 mod donations;
 mod facts;
+mod faults;
 mod gate;
 mod groups;
 mod hostile;

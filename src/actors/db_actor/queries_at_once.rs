@@ -2,6 +2,8 @@
 //! blocked marks, finished tours): each returns a future over a clone of the pool, so the
 //! mailbox never waits on a query.
 
+use std::time::Duration;
+
 use actix::prelude::*;
 
 use super::{
@@ -15,6 +17,14 @@ use crate::db::{
     now_ms,
     queries::{self, DbStats, UserStats},
 };
+
+/// Tries to record a finished tour (the database may be down for a while): 0.5 s doubling
+/// to 30 s between tries, about three and a half minutes in all.
+const RECORD_TOUR_TRIES: u32 = 12;
+/// The first pause after a failed try.
+const RECORD_TOUR_RETRY_FIRST: Duration = Duration::from_millis(500);
+/// The longest pause between tries.
+const RECORD_TOUR_RETRY_MAX: Duration = Duration::from_secs(30);
 
 impl Handler<MarkBlocked> for DbActor {
     type Result = ResponseFuture<()>;
@@ -40,9 +50,19 @@ impl Handler<RecordTour> for DbActor {
     fn handle(&mut self, RecordTour(tour): RecordTour, ctx: &mut Self::Context) -> Self::Result {
         let (db, errors) = (self.db.clone(), self.errors.clone());
         contained(ctx, async move {
-            if let Err(error) = queries::insert_tour(&db, tour).await {
+            let mut pause = RECORD_TOUR_RETRY_FIRST;
+            for tries_left in (0..RECORD_TOUR_TRIES).rev() {
+                let Err(error) = queries::insert_tour(&db, tour.clone()).await else {
+                    return;
+                };
                 errors.record();
-                tracing::warn!(%error, "finished tour not recorded");
+                if tries_left == 0 {
+                    tracing::error!(%error, user_id = tour.user_id, "finished tour not recorded");
+                    return;
+                }
+                tracing::warn!(%error, user_id = tour.user_id, "finished tour not recorded yet; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RECORD_TOUR_RETRY_MAX);
             }
         })
     }

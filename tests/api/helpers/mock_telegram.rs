@@ -3,11 +3,14 @@
 //!
 //! Method names are matched case-insensitively, because teloxide calls `/bot<token>/SendMessage`.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use serde_json::{Value, json};
 use wiremock::{
-    Mock, MockServer, ResponseTemplate,
+    Match, Mock, MockServer, Request, Respond, ResponseTemplate,
     matchers::{method, path_regex},
 };
 
@@ -17,6 +20,43 @@ const DEFAULT_PRIORITY: u8 = 10;
 /// A recording mock of the Bot API.
 pub struct MockTelegram {
     pub server: MockServer,
+    /// The calls answered with a scripted failure (each body with its `method`), so that
+    /// what was delivered can be told from what was only tried.
+    failed: Arc<Mutex<Vec<Value>>>,
+}
+
+/// Matches calls addressed to one chat (JSON or multipart bodies).
+struct ToChat(i64);
+
+impl Match for ToChat {
+    fn matches(&self, request: &Request) -> bool {
+        body_as_json(request)["chat_id"] == json!(self.0)
+    }
+}
+
+/// Answers with a scripted failure and records the call it refused.
+struct Failure {
+    method: String,
+    answer: ResponseTemplate,
+    failed: Arc<Mutex<Vec<Value>>>,
+}
+
+impl Respond for Failure {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let mut body = body_as_json(request);
+        body["method"] = json!(self.method.to_ascii_lowercase());
+        self.failed.lock().unwrap().push(body);
+        self.answer.clone()
+    }
+}
+
+/// A Bot API error answer, as Telegram words them (`parameters` for a 429).
+pub fn api_error(status: u16, description: &str) -> ResponseTemplate {
+    let mut body = json!({ "ok": false, "error_code": status, "description": description });
+    if status == 429 {
+        body["parameters"] = json!({ "retry_after": 1 });
+    }
+    ResponseTemplate::new(status).set_body_json(body)
 }
 
 /// Matches calls to one Bot API method, whatever its case.
@@ -69,7 +109,10 @@ impl MockTelegram {
             .with_priority(DEFAULT_PRIORITY + 1)
             .mount(&server)
             .await;
-        Self { server }
+        Self {
+            server,
+            failed: Arc::default(),
+        }
     }
 
     async fn mount_on(server: &MockServer, name: &str, answer: ResponseTemplate, priority: u8) {
@@ -100,6 +143,71 @@ impl MockTelegram {
     /// Answers every call to `name` with `answer` (before the defaults).
     pub async fn answer_always(&self, name: &str, answer: ResponseTemplate) {
         Self::mount_on(&self.server, name, answer, 2).await;
+    }
+
+    /// Answers the next `times` calls to `name` addressed to `chat_id` with the failure
+    /// `answer` (before every other answer), recording each refused call.
+    pub async fn fail_next_to(
+        &self,
+        name: &str,
+        chat_id: i64,
+        answer: ResponseTemplate,
+        times: u64,
+    ) {
+        let failure = Failure {
+            method: name.to_owned(),
+            answer,
+            failed: Arc::clone(&self.failed),
+        };
+        self.answer_next_to(name, chat_id, failure, times).await;
+    }
+
+    /// Answers the next `times` calls to `name` addressed to `chat_id` with `answer` (before
+    /// every other answer).
+    pub async fn answer_next_to(
+        &self,
+        name: &str,
+        chat_id: i64,
+        answer: impl Respond + 'static,
+        times: u64,
+    ) {
+        Mock::given(method("POST"))
+            .and(api_method(name))
+            .and(ToChat(chat_id))
+            .respond_with(answer)
+            .up_to_n_times(times)
+            .with_priority(1)
+            .mount(&self.server)
+            .await;
+    }
+
+    /// The photos and messages that reached `chat_id` (answered without a scripted
+    /// failure), in the order they were sent; each body has its `method`.
+    pub async fn delivered_to(&self, chat_id: i64) -> Vec<Value> {
+        let requests = self.server.received_requests().await.unwrap_or_default();
+        let mut failed = self.failed.lock().unwrap().clone();
+        let mut delivered = Vec::new();
+        for request in &requests {
+            let path = request.url.path().to_ascii_lowercase();
+            let Some(name) = ["sendphoto", "sendmessage"]
+                .into_iter()
+                .find(|name| path.ends_with(&format!("/{name}")))
+            else {
+                continue;
+            };
+            let mut body = body_as_json(request);
+            body["method"] = json!(name);
+            if body["chat_id"] != json!(chat_id) {
+                continue;
+            }
+            match failed.iter().position(|refused| *refused == body) {
+                Some(refused) => {
+                    failed.remove(refused);
+                }
+                None => delivered.push(body),
+            }
+        }
+        delivered
     }
 
     /// Bodies of the calls made to `name` so far, as JSON (multipart forms become objects).
@@ -231,7 +339,7 @@ fn body_as_json(request: &wiremock::Request) -> Value {
 }
 
 /// Whether a sent message carries a story's buttons ("Tell me more" and the others).
-fn is_story(body: &Value) -> bool {
+pub fn is_story(body: &Value) -> bool {
     body["reply_markup"]["inline_keyboard"]
         .as_array()
         .into_iter()

@@ -395,6 +395,25 @@ pub fn location_update(update_id: u64, user_id: i64, language: &str, lat: f64, l
     private_message(update_id, user_id, language, content)
 }
 
+/// A live location (sent now, shared for `period` seconds) in a private chat: it starts a
+/// tour.
+pub fn live_location_update(
+    update_id: u64,
+    user_id: i64,
+    lat: f64,
+    lon: f64,
+    period: u32,
+) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let location = json!({ "latitude": lat, "longitude": lon, "live_period": period });
+    let mut update = private_message(update_id, user_id, "en", json!({ "location": location }));
+    update["message"]["date"] = json!(now);
+    update
+}
+
 /// A button press by `user_id` on message `message_id` in their private chat.
 pub fn button_update(update_id: u64, user_id: i64, data: &str) -> Value {
     json!({

@@ -2,16 +2,14 @@
 //! to play "the server stopped mid-test" without stopping the server other tests share.
 
 use std::{
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    net::SocketAddr,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
+    net::{TcpListener, TcpSocket, TcpStream},
     task::AbortHandle,
 };
 
@@ -19,7 +17,12 @@ use tokio::{
 pub struct TcpProxy {
     /// The target URL with the proxy's address in place of the server's.
     pub url: String,
-    open: Arc<AtomicBool>,
+    /// Where the proxy listens (again after a cut).
+    address: SocketAddr,
+    target: String,
+    latency: Duration,
+    /// The task accepting connections; none while cut.
+    accepting: Mutex<Option<AbortHandle>>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
 }
 
@@ -37,18 +40,37 @@ impl TcpProxy {
             url.host_str().unwrap_or("127.0.0.1"),
             url.port_or_known_default().or(url.port()).unwrap_or(6379)
         );
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        url.set_port(Some(listener.local_addr().unwrap().port()))
-            .unwrap();
-        let url = url.to_string();
-        let open = Arc::new(AtomicBool::new(true));
-        let connections: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let (gate, tracked) = (open.clone(), connections.clone());
-        tokio::spawn(async move {
+        let listener = listen("127.0.0.1:0".parse().unwrap()).expect("a free port");
+        let address = listener.local_addr().unwrap();
+        url.set_port(Some(address.port())).unwrap();
+        let proxy = Self {
+            url: url.to_string(),
+            address,
+            target,
+            latency,
+            accepting: Mutex::default(),
+            connections: Arc::default(),
+        };
+        proxy.accept_on(Some(listener));
+        proxy
+    }
+
+    /// Accepts on `listener`, or first takes the port back (an aborted task gives it back on
+    /// its next poll, so right after a cut the port may still be taken for a moment).
+    fn accept_on(&self, listener: Option<TcpListener>) {
+        let (target, latency, address) = (self.target.clone(), self.latency, self.address);
+        let tracked = self.connections.clone();
+        let task = tokio::spawn(async move {
+            let listener = match listener {
+                Some(listener) => listener,
+                None => loop {
+                    match listen(address) {
+                        Ok(listener) => break listener,
+                        Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                },
+            };
             while let Ok((client, _)) = listener.accept().await {
-                if !gate.load(Ordering::SeqCst) {
-                    continue; // dropped: connection refused in effect
-                }
                 let target = target.clone();
                 let task = tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await {
@@ -58,25 +80,33 @@ impl TcpProxy {
                 tracked.lock().unwrap().push(task.abort_handle());
             }
         });
-        Self {
-            url,
-            open,
-            connections,
-        }
+        *self.accepting.lock().unwrap() = Some(task.abort_handle());
     }
 
-    /// The server "stops": open connections are cut and new ones dropped.
+    /// The server "stops": open connections are cut and new ones refused.
     pub fn cut(&self) {
-        self.open.store(false, Ordering::SeqCst);
+        if let Some(accepting) = self.accepting.lock().unwrap().take() {
+            accepting.abort();
+        }
         for connection in self.connections.lock().unwrap().drain(..) {
             connection.abort();
         }
     }
 
-    /// The server is back.
+    /// The server is back, on the same port.
     pub fn restore(&self) {
-        self.open.store(true, Ordering::SeqCst);
+        if self.accepting.lock().unwrap().is_none() {
+            self.accept_on(None);
+        }
     }
+}
+
+/// A listener on `address` that may take a port back at once after a cut.
+fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(1024)
 }
 
 /// Copies both ways until either side closes; the server's bytes wait `latency` first.
