@@ -129,8 +129,9 @@ impl FaultRun {
         row.try_get_by_index::<i64>(0).unwrap()
     }
 
-    /// The answers `user` received so far, in order (the one-time live hint and the photo
-    /// before a long story's text are not answers of their own).
+    /// The answers `user` received so far, in order (the one-time live hint, the photo
+    /// before a long story's text and a summary's upgrade to its story are not answers of
+    /// their own).
     async fn answers(&self, user: i64) -> Vec<Answer> {
         let texts = lang_of(user).1.texts();
         let delivered = self.app.telegram.delivered_to(user).await;
@@ -141,7 +142,12 @@ impl FaultRun {
                 assert_in_language(&body, texts.tell_more_button, user);
                 let html = body["caption"].as_str().unwrap_or(text);
                 answers.push(Answer::Story(crate::helpers::mock_telegram::title_of(html)));
-            } else if text == texts.live_hint || body["method"] == "sendphoto" {
+            } else if text == texts.live_hint
+                || body["method"] == "sendphoto"
+                || text.contains(texts.guide_story)
+            {
+                // The story written after its summary was told comes as a reply to it: the
+                // same answer, upgraded.
                 continue;
             } else if is_note(text, lang_of(user).1) {
                 answers.push(Answer::Note);
