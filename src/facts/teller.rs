@@ -18,8 +18,8 @@ use super::{
     reply::{StoryReply, send_pin, send_story},
 };
 use crate::{
-    actors::db_actor::{DbActor, Delivered, FirstHint},
-    db::{now_ms, queries::Delivery},
+    actors::db_actor::{DbActor, Delivered, DeliveredNow, FirstHint},
+    db::{journal, now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
     places::Place,
@@ -106,9 +106,23 @@ impl Teller {
             token,
         };
         send_story(&self.outbox, to.chat, class, &reply).await?;
-        self.db
-            .do_send(Delivered(delivery(to, told.place, told.source)));
+        self.record(delivery(to, told.place, told.source)).await;
         Ok(())
+    }
+
+    /// Records a delivery: written behind, or at once for a journaled update, whose entry
+    /// must not leave the journal before the place is on record (else a crash in between
+    /// would tell the place again at the replay).
+    async fn record(&self, row: Delivery) {
+        if !journal::in_journaled_work() {
+            self.db.do_send(Delivered(row));
+            return;
+        }
+        match self.db.send(DeliveredNow(row)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "delivery not written at once; buffered"),
+            Err(error) => tracing::warn!(%error, "database actor gone; delivery not written"),
+        }
     }
 
     /// The context behind a story button pressed by `user_id` in `chat`.

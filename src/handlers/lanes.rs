@@ -11,8 +11,9 @@
 //! matters), and past the cap an update is dropped with a warning naming the user. A
 //! pre-checkout query skips the lanes: Telegram waits at most 10 s for its answer.
 //!
-//! Every update keeps its backlog permit while it is decided and while the work it started
-//! runs, so `UPDATE_BACKLOG_MAX` and the drain at shutdown cover both.
+//! Every update keeps its backlog permit (and its journal entry) while it is decided and while
+//! the work it started runs, so `UPDATE_BACKLOG_MAX`, the drain at shutdown and the journal
+//! cover both.
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
@@ -20,19 +21,17 @@ use std::{
     sync::{Arc, Mutex, MutexGuard, PoisonError},
 };
 
+use super::{context::Context, router, work, work::Admitted};
 use futures::FutureExt;
 use teloxide::types::{Update, UpdateKind};
-use tokio::sync::OwnedSemaphorePermit;
-
-use super::{context::Context, router, work};
 
 /// Updates one user may have waiting in their lane.
 pub const LANE_CAP: usize = 32;
 
-/// An update waiting in a lane, with its backlog permit.
+/// An update waiting in a lane, with its backlog permit and journal entry.
 struct Queued {
     update: Box<Update>,
-    permit: OwnedSemaphorePermit,
+    admitted: Admitted,
 }
 
 /// Whose lane an update belongs to: the user, else the chat.
@@ -77,7 +76,7 @@ impl Lanes {
     }
 
     /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
-    pub fn submit(self: &Arc<Self>, update: Box<Update>, permit: OwnedSemaphorePermit) {
+    pub fn submit(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
         // Telegram waits at most 10 s for a pre-checkout answer: it never queues.
         let urgent = matches!(update.kind, UpdateKind::PreCheckoutQuery(_));
         let key = LaneKey::of(&update).filter(|_| !urgent);
@@ -85,10 +84,10 @@ impl Lanes {
             // A pre-checkout, or no user and no chat (a poll's state, say): nothing to keep
             // in order with.
             let lanes = Arc::clone(self);
-            tokio::spawn(async move { lanes.decide(Queued { update, permit }).await });
+            tokio::spawn(async move { lanes.decide(Queued { update, admitted }).await });
             return;
         };
-        let queued = Queued { update, permit };
+        let queued = Queued { update, admitted };
         let mut waiting = self.waiting();
         match waiting.entry(key) {
             Entry::Vacant(slot) => {
@@ -99,6 +98,15 @@ impl Lanes {
             }
             Entry::Occupied(mut lane) => enqueue(key, lane.get_mut(), queued),
         }
+    }
+
+    /// Answers `update`, which an earlier run left too long ago, with an apology (outside the
+    /// lanes: nothing else of the user's is decided by it).
+    pub fn apologise(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
+        let lanes = Arc::clone(self);
+        tokio::spawn(async move {
+            work::with_hold(admitted, router::apologise(&lanes.ctx, &update)).await;
+        });
     }
 
     /// Handles `first`, then whatever arrives meanwhile, until the lane is empty.
@@ -116,9 +124,9 @@ impl Lanes {
 
     /// Decides one update. A panic in a handler is contained here: it is logged, the
     /// update is given up, and the lane goes on with the user's next update.
-    async fn decide(&self, Queued { update, permit }: Queued) {
+    async fn decide(&self, Queued { update, admitted }: Queued) {
         let update_id = update.id.0;
-        let decided = work::with_permit(permit, router::route(&self.ctx, update));
+        let decided = work::with_hold(admitted, router::route(&self.ctx, update));
         if AssertUnwindSafe(decided).catch_unwind().await.is_err() {
             tracing::error!(update_id, "handling an update panicked; update given up");
         }
@@ -178,7 +186,7 @@ mod tests {
         Queued {
             // teloxide's `Update` parses from text; from a `Value` its flattened kinds fail.
             update: serde_json::from_str(&update.to_string()).unwrap(),
-            permit: permits.try_acquire_owned().unwrap(),
+            admitted: Admitted::new(permits.try_acquire_owned().unwrap(), None),
         }
     }
 

@@ -9,6 +9,7 @@ mod donations;
 mod facts;
 mod gate;
 mod groups;
+mod journal;
 mod lanes;
 mod layers;
 mod llm_answers;

@@ -116,8 +116,9 @@ pub async fn build_error(mocks: Mocks, overrides: &[(&str, &str)]) -> String {
     }
 }
 
-/// The test defaults pointing at `mocks`, with `overrides` on top.
-fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+/// The test defaults pointing at `mocks`, with `overrides` on top (for a bot run as a child
+/// process: the same variables the in-process app gets).
+pub fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
         ("WEBHOOK_URL", "https://excursobot.example"),
