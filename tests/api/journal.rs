@@ -3,6 +3,7 @@
 //! (an old entry gets an apology), exactly once, and no place is told twice.
 
 mod killed;
+mod payment;
 
 use std::time::Duration;
 
