@@ -375,6 +375,25 @@ pub fn location_update(update_id: u64, user_id: i64, language: &str, lat: f64, l
     private_message(update_id, user_id, language, content)
 }
 
+/// The service message of a payment `charge` of `total` stars by `user` in their private chat.
+pub fn payment_update(update_id: u64, user: i64, charge: &str, total: u32, payload: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1_700_000_000,
+            "chat": { "id": user, "type": "private", "first_name": "Donor" },
+            "from": { "id": user, "is_bot": false, "first_name": "Donor", "language_code": "en" },
+            "successful_payment": {
+                "currency": "XTR",
+                "total_amount": total,
+                "invoice_payload": payload,
+                "telegram_payment_charge_id": charge,
+                "provider_payment_charge_id": ""
+            }
+        }
+    })
+}
+
 /// A button press by `user_id` on message `message_id` in their private chat.
 pub fn button_update(update_id: u64, user_id: i64, data: &str) -> Value {
     json!({

@@ -5,46 +5,17 @@ use std::time::Duration;
 
 use excursobot::db::entity::donation;
 use sea_orm::EntityTrait;
-use serde_json::{Value, json};
-use wiremock::ResponseTemplate;
+use serde_json::Value;
 
 use super::{connect, entries};
 use crate::helpers::{
-    Mocks, button_update, eventually, on_both_databases, spawn_app_on, text_update,
+    Mocks, button_update, eventually, mock_telegram::too_many_requests, on_both_databases,
+    payment_update, spawn_app_on, text_update,
 };
 
 on_both_databases!(the_bot_stopped_between_payment_and_thank_you_credits_once_after_restart);
 
 const DONOR: i64 = 9301;
-
-/// The service message of a payment `charge` of `total` stars by [`DONOR`].
-fn payment(update_id: u64, charge: &str, total: u32, payload: &str) -> Value {
-    json!({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id, "date": 1_700_000_000,
-            "chat": { "id": DONOR, "type": "private", "first_name": "Donor" },
-            "from": { "id": DONOR, "is_bot": false, "first_name": "Donor", "language_code": "en" },
-            "successful_payment": {
-                "currency": "XTR",
-                "total_amount": total,
-                "invoice_payload": payload,
-                "telegram_payment_charge_id": charge,
-                "provider_payment_charge_id": ""
-            }
-        }
-    })
-}
-
-/// Telegram's 429: every send pauses for `seconds`.
-fn too_many_requests(seconds: u64) -> ResponseTemplate {
-    ResponseTemplate::new(429).set_body_json(json!({
-        "ok": false,
-        "error_code": 429,
-        "description": format!("Too Many Requests: retry after {seconds}"),
-        "parameters": { "retry_after": seconds }
-    }))
-}
 
 fn thanks(messages: &[Value]) -> usize {
     messages
@@ -75,7 +46,7 @@ async fn the_bot_stopped_between_payment_and_thank_you_credits_once_after_restar
         .wait_for_calls_to("sendInvoice", DONOR, 1)
         .await;
     let payload = invoice[0]["payload"].as_str().unwrap().to_owned();
-    let paid = payment(3, "stx-journal-1", 100, &payload);
+    let paid = payment_update(3, DONOR, "stx-journal-1", 100, &payload);
     assert_eq!(app.post_update(&paid).await.status(), 200);
     let credited = eventually(
         || async {
