@@ -161,3 +161,55 @@ async fn entries_left_by_a_crash_are_handled_and_old_ones_get_an_apology(url: St
     let left = eventually(|| entries(&url), Vec::is_empty).await;
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[actix_web::test]
+async fn in_polling_mode_a_location_is_journaled_before_the_next_poll_confirms_it() {
+    let mocks = mocks_with_a_hanging_first_llm_call().await;
+    let batch = serde_json::json!([location_update(41, 9106, "en", 55.7558, 37.6173)]);
+    mocks
+        .telegram
+        .answer_next("getUpdates", crate::helpers::mock_telegram::ok(batch), 1)
+        .await;
+    let url = crate::helpers::fresh_sqlite_url();
+    let app = spawn_app_on(mocks, &[("WEBHOOK_URL", ""), ("DATABASE_URL", &url)]).await;
+
+    let polls = app.telegram.wait_for("getUpdates", 2).await;
+    let journaled = entries(&url).await;
+
+    assert_eq!(
+        polls[1]["offset"], 42,
+        "the next poll confirms the location"
+    );
+    assert_eq!(journaled.len(), 1, "journaled while its story is written");
+    assert_eq!(journaled[0].update_id, 41);
+}
+
+#[actix_web::test]
+async fn on_postgres_entries_another_instance_is_claiming_are_skipped_not_waited_for() {
+    let Some(url) = crate::helpers::fresh_postgres_url("journal_skip_locked").await else {
+        return;
+    };
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let db = excursobot::db::connect(&url, 4).await.unwrap();
+    excursobot::db::migrate(&db).await.unwrap();
+    for id in 1..=5 {
+        let update = location_update(id, 9107, "en", 55.7558, 37.6173);
+        left_behind(&url, &update, Duration::from_secs(30)).await;
+    }
+    let other = db.begin().await.unwrap();
+    other
+        .execute_unprepared("SELECT update_id FROM journal WHERE update_id <= 3 FOR UPDATE")
+        .await
+        .unwrap();
+
+    let claim = excursobot::db::journal::store::claim(&db, excursobot::db::now_ms(), 100);
+    let claimed = tokio::time::timeout(Duration::from_secs(3), claim)
+        .await
+        .expect("the claim does not wait for the other instance's locks")
+        .unwrap();
+    other.rollback().await.unwrap();
+
+    let ids: Vec<i64> = claimed.iter().map(|row| row.update_id).collect();
+    assert_eq!(ids, [4, 5]);
+    assert!(claimed.iter().all(|row| row.attempts == 1));
+}

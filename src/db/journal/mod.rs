@@ -20,7 +20,7 @@ use std::{
     future::Future,
     sync::{
         Arc, Mutex, MutexGuard, PoisonError,
-        atomic::{AtomicBool, AtomicI64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
     },
     time::Duration,
 };
@@ -92,6 +92,8 @@ struct State {
     started_at: i64,
     /// Entries in the journal and when each was acknowledged, for the gauges.
     live: Mutex<HashMap<u32, i64>>,
+    /// Transactions committed (the group commit's figure).
+    commits: AtomicU64,
 }
 
 impl State {
@@ -120,6 +122,7 @@ impl Journal {
             down_until: AtomicI64::new(0),
             started_at: now_ms(),
             live: Mutex::default(),
+            commits: AtomicU64::new(0),
         });
         tokio::spawn(writer::run(db, receiver, Arc::clone(&state)));
         let gauges = Arc::downgrade(&state);
@@ -235,5 +238,75 @@ impl Drop for Ticket {
         }
         // The writer gone means shutdown is over: the entry stays for the next start.
         let _ = self.journal.ops.send(Op::Remove(self.update_id));
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    async fn sqlite() -> DatabaseConnection {
+        let path = std::env::temp_dir().join(format!(
+            "excursobot-journal-{}-{}.db",
+            std::process::id(),
+            now_ms()
+        ));
+        let db = crate::db::connect(&format!("sqlite://{}?mode=rwc", path.display()), 4)
+            .await
+            .unwrap();
+        crate::db::migrate(&db).await.unwrap();
+        db
+    }
+
+    fn entry(update_id: u32) -> NewEntry {
+        NewEntry {
+            update_id,
+            body: "{}".into(),
+            received_at: now_ms(),
+        }
+    }
+
+    #[tokio::test]
+    async fn updates_written_at_once_share_transactions_and_a_dropped_ticket_removes_its_entry() {
+        let db = sqlite().await;
+        let journal = Journal::start(db.clone());
+
+        let writes = (1..=200).map(|id| journal.write(entry(id)));
+        let written = futures::future::join_all(writes).await;
+        let again = journal.write(entry(7)).await;
+
+        let tickets: Vec<Ticket> = written
+            .into_iter()
+            .map(|written| match written.unwrap() {
+                Written::New(ticket) => ticket,
+                Written::Existing => panic!("a new update was found journaled"),
+            })
+            .collect();
+        assert!(matches!(again, Ok(Written::Existing)));
+        let commits = journal.state.commits.load(Ordering::Relaxed);
+        assert!(commits < 50, "{commits} transactions for 201 writes");
+        assert_eq!(store::size(&db).await.unwrap().0, 200);
+        assert_eq!(journal.entries(), 200);
+
+        drop(tickets);
+        journal.close().await;
+        assert_eq!(store::size(&db).await.unwrap().0, 0);
+        assert_eq!(journal.entries(), 0);
+    }
+
+    #[tokio::test]
+    async fn after_the_seal_a_dropped_ticket_keeps_its_entry() {
+        let db = sqlite().await;
+        let journal = Journal::start(db.clone());
+        let Ok(Written::New(ticket)) = journal.write(entry(1)).await else {
+            panic!("not written");
+        };
+
+        journal.seal();
+        drop(ticket);
+        journal.close().await;
+
+        assert_eq!(store::size(&db).await.unwrap().0, 1);
     }
 }

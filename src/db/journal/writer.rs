@@ -98,6 +98,7 @@ async fn commit(db: &DatabaseConnection, group: Group, state: &State) -> Vec<u32
     }
     match store::commit(db, &group.entries, &group.removals).await {
         Ok(inserted) => {
+            state.commits.fetch_add(1, Ordering::Relaxed);
             settle(state, &group.entries, &inserted, &group.removals);
             for (entry, done) in group.entries.iter().zip(group.waiting) {
                 let _ = done.send(Ok(inserted.contains(&entry.update_id)));
