@@ -19,6 +19,11 @@ pub const REPLAY_WINDOW: Duration = Duration::from_secs(10 * 60);
 pub const MAX_ATTEMPTS: i32 = 3;
 /// Entries claimed per transaction.
 const CLAIM_BATCH: u64 = 500;
+/// Tries of a claim that failed (SQLite refuses a transaction whose snapshot another writer
+/// overtook: the webhook is already writing while the replay starts).
+const CLAIM_TRIES: u32 = 3;
+/// Pause between those tries.
+const CLAIM_PAUSE: Duration = Duration::from_millis(200);
 
 /// What a replay did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -39,12 +44,8 @@ pub async fn run(
 ) -> Replayed {
     let mut replayed = Replayed::default();
     loop {
-        let rows = match journal.claim(&db, CLAIM_BATCH).await {
-            Ok(rows) => rows,
-            Err(error) => {
-                tracing::error!(%error, "the journal could not be read: nothing replayed");
-                break;
-            }
+        let Some(rows) = claim(&journal, &db).await else {
+            break;
         };
         let claimed = rows.len();
         for row in rows {
@@ -57,6 +58,26 @@ pub async fn run(
         }
     }
     report(replayed)
+}
+
+/// One batch of entries, tried [`CLAIM_TRIES`] times; `None` when the journal cannot be read
+/// (its entries stay for the next start).
+async fn claim(journal: &Journal, db: &DatabaseConnection) -> Option<Vec<journal_entry::Model>> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match journal.claim(db, CLAIM_BATCH).await {
+            Ok(rows) => return Some(rows),
+            Err(error) if tries < CLAIM_TRIES => {
+                tracing::warn!(%error, "claiming journal entries failed; trying again");
+                tokio::time::sleep(CLAIM_PAUSE).await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the journal could not be read: nothing replayed");
+                return None;
+            }
+        }
+    }
 }
 
 fn report(replayed: Replayed) -> Replayed {
