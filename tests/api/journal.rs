@@ -184,14 +184,20 @@ async fn in_polling_mode_a_location_is_journaled_before_the_next_poll_confirms_i
     assert_eq!(journaled[0].update_id, 41);
 }
 
+/// A fresh PostgreSQL database with the schema, and the bot's pool over it (`None`: skipped).
+async fn migrated_postgres(test: &str) -> Option<(String, DatabaseConnection)> {
+    let url = crate::helpers::fresh_postgres_url(test).await?;
+    let db = excursobot::db::connect(&url, 8).await.unwrap();
+    excursobot::db::migrate(&db).await.unwrap();
+    Some((url, db))
+}
+
 #[actix_web::test]
 async fn on_postgres_entries_another_instance_is_claiming_are_skipped_not_waited_for() {
-    let Some(url) = crate::helpers::fresh_postgres_url("journal_skip_locked").await else {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some((url, db)) = migrated_postgres("journal_skip_locked").await else {
         return;
     };
-    use sea_orm::{ConnectionTrait, TransactionTrait};
-    let db = excursobot::db::connect(&url, 4).await.unwrap();
-    excursobot::db::migrate(&db).await.unwrap();
     for id in 1..=5 {
         let update = location_update(id, 9107, "en", 55.7558, 37.6173);
         left_behind(&url, &update, Duration::from_secs(30)).await;
@@ -212,4 +218,36 @@ async fn on_postgres_entries_another_instance_is_claiming_are_skipped_not_waited
     let ids: Vec<i64> = claimed.iter().map(|row| row.update_id).collect();
     assert_eq!(ids, [4, 5]);
     assert!(claimed.iter().all(|row| row.attempts == 1));
+}
+
+#[actix_web::test]
+async fn on_postgres_concurrent_writers_commit_every_entry_and_close_waits_for_their_removals() {
+    use excursobot::db::journal::{Journal, NewEntry, Written};
+    let Some((url, db)) = migrated_postgres("journal_writers").await else {
+        return;
+    };
+    let journal = Journal::start(db.clone());
+    let entry = |update_id| NewEntry {
+        update_id,
+        body: "{}".into(),
+        received_at: excursobot::db::now_ms(),
+    };
+
+    let written = futures::future::join_all((1..=300).map(|id| journal.write(entry(id)))).await;
+    let tickets: Vec<_> = written
+        .into_iter()
+        .filter_map(|written| match written.unwrap() {
+            Written::New(ticket) => Some(ticket),
+            Written::Existing => None,
+        })
+        .collect();
+    let journaled = entries(&url).await.len();
+    drop(tickets);
+    journal.close().await;
+
+    assert_eq!(journaled, 300);
+    assert!(
+        entries(&url).await.is_empty(),
+        "every removal committed before close returned"
+    );
 }

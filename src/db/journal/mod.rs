@@ -2,10 +2,10 @@
 //! hears 200, and removed once its replies were sent, so an update we acknowledged survives a
 //! stop, a crash or a kill and is handled at the next start.
 //!
-//! Writes go through one writer task ([`writer`]) that commits whatever is waiting in one
-//! transaction (group commit): while one commit runs, the updates arriving meanwhile queue up
-//! and share the next, so a lone update is committed at once and a burst costs a few
-//! transactions, not one per update. A written entry comes back as a [`Ticket`]; when the
+//! Writes go through a writer task ([`writer`]; three on PostgreSQL, taking turns) that
+//! commits whatever is waiting in one transaction (group commit): while one commit runs, the
+//! updates arriving meanwhile queue up and share the next, so a lone update is committed at
+//! once and a burst costs a few transactions, not one per update. A written entry comes back as a [`Ticket`]; when the
 //! ticket is dropped (the update and every piece of work it started are done) the entry is
 //! removed, in the next group. After [`Journal::seal`] (shutdown gave up waiting) dropped
 //! tickets remove nothing: what is still in flight then was not answered and stays for the
@@ -35,6 +35,10 @@ use writer::Op;
 /// After a failed commit, writes are refused at once for this long (no update waits on a
 /// database that just failed).
 const DOWN_PAUSE: Duration = Duration::from_secs(1);
+/// Writers committing groups at once on PostgreSQL: while one waits for its commit to reach
+/// the disk, the next group is already being written (PostgreSQL flushes concurrent commits
+/// together). SQLite has one writer at a time anyway, so it gets one.
+const POSTGRES_WRITERS: usize = 3;
 /// How often the age gauge is refreshed between commits.
 const GAUGE_EVERY: Duration = Duration::from_secs(5);
 
@@ -94,6 +98,9 @@ struct State {
     live: Mutex<HashMap<u32, i64>>,
     /// Transactions committed (the group commit's figure).
     commits: AtomicU64,
+    /// Held (shared) by each writer while it commits; the writer that closes takes it whole
+    /// to know every other commit is done.
+    committing: tokio::sync::RwLock<()>,
 }
 
 impl State {
@@ -123,8 +130,13 @@ impl Journal {
             started_at: now_ms(),
             live: Mutex::default(),
             commits: AtomicU64::new(0),
+            committing: tokio::sync::RwLock::new(()),
         });
-        tokio::spawn(writer::run(db, receiver, Arc::clone(&state)));
+        let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+        for _ in 0..writers_for(&db) {
+            let (db, receiver) = (db.clone(), Arc::clone(&receiver));
+            tokio::spawn(writer::run(db, receiver, Arc::clone(&state)));
+        }
         let gauges = Arc::downgrade(&state);
         tokio::spawn(async move {
             let mut every = tokio::time::interval(GAUGE_EVERY);
@@ -196,12 +208,19 @@ impl Journal {
         self.state.live().len()
     }
 
-    /// Commits what waits (removals included), then stops the writer.
+    /// Commits what waits (removals included), then stops the writers.
     pub async fn close(&self) {
         let (done, closed) = oneshot::channel();
         if self.ops.send(Op::Close(done)).is_ok() {
             let _ = closed.await;
         }
+    }
+}
+
+fn writers_for(db: &DatabaseConnection) -> usize {
+    match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => POSTGRES_WRITERS,
+        _ => 1,
     }
 }
 

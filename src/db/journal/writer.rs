@@ -4,7 +4,7 @@
 use std::{collections::HashSet, sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc::UnboundedReceiver, oneshot};
 
 use super::{DOWN_PAUSE, NewEntry, State, store};
 use crate::db::{DbError, now_ms};
@@ -53,41 +53,66 @@ impl Group {
     }
 }
 
-/// Runs until [`Op::Close`] (or every handle is gone).
-pub async fn run(db: DatabaseConnection, mut ops: mpsc::UnboundedReceiver<Op>, state: Arc<State>) {
+/// One writer: takes a group from the shared queue (holding it only while it collects), then
+/// commits it while the next writer collects the next group. Runs until [`Op::Close`] (the
+/// writer that takes it closes the queue, commits, waits for the others' commits and answers)
+/// or until the queue is closed and drained.
+pub async fn run(
+    db: DatabaseConnection,
+    ops: Arc<Mutex<UnboundedReceiver<Op>>>,
+    state: Arc<State>,
+) {
     let mut retry: Vec<u32> = Vec::new();
     loop {
-        let first = if retry.is_empty() {
-            ops.recv().await
-        } else {
-            tokio::time::timeout(RETRY_PAUSE, ops.recv())
-                .await
-                .unwrap_or(None)
-        };
-        let mut group = Group {
-            removals: std::mem::take(&mut retry),
-            ..Group::default()
-        };
-        let closed = first.is_none() && ops.is_closed();
-        if let Some(op) = first {
-            group.add(op);
-        }
-        while group.len() < MAX_GROUP && group.close.is_none() {
-            match ops.try_recv() {
-                Ok(op) => group.add(op),
-                Err(_) => break,
+        let (mut group, drained, committing) = {
+            let mut ops = ops.lock().await;
+            let (group, drained) = collect(&mut ops, std::mem::take(&mut retry)).await;
+            if group.close.is_some() {
+                ops.close();
             }
-        }
+            // Taken before the queue is let go, so the closing writer cannot miss this commit.
+            (group, drained, state.committing.read().await)
+        };
         let close = group.close.take();
         retry = commit(&db, group, &state).await;
+        drop(committing);
         if let Some(close) = close {
+            // Every other writer's commit is done once no read guard is held.
+            drop(state.committing.write().await);
             let _ = close.send(());
             return;
         }
-        if closed {
+        if drained {
             return;
         }
     }
+}
+
+/// Waits for an operation (or, with removals to retry, at most [`RETRY_PAUSE`]), then takes
+/// whatever else waits, up to [`MAX_GROUP`]; the flag says the queue is closed and empty.
+async fn collect(ops: &mut UnboundedReceiver<Op>, retry: Vec<u32>) -> (Group, bool) {
+    let first = if retry.is_empty() {
+        ops.recv().await
+    } else {
+        tokio::time::timeout(RETRY_PAUSE, ops.recv())
+            .await
+            .unwrap_or(None)
+    };
+    let drained = first.is_none() && ops.is_closed();
+    let mut group = Group {
+        removals: retry,
+        ..Group::default()
+    };
+    if let Some(op) = first {
+        group.add(op);
+    }
+    while group.len() < MAX_GROUP && group.close.is_none() {
+        match ops.try_recv() {
+            Ok(op) => group.add(op),
+            Err(_) => break,
+        }
+    }
+    (group, drained)
 }
 
 /// Commits `group`, answers its writers and updates the gauges; returns the removals to try
