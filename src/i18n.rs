@@ -72,6 +72,8 @@ pub struct Texts {
     pub language_name: &'static str,
     /// Anything the bot cannot use (sticker, photo, text, ...).
     pub unusable_message: &'static str,
+    /// After a restart, for a request that waited too long to be answered now.
+    pub restart_apology: &'static str,
     /// A command the bot does not know.
     pub unknown_command: &'static str,
     /// Admin-only command sent by someone else.

@@ -1,10 +1,15 @@
 //! Building and running the application: the same [`Application::build`] serves `main` and
 //! the tests (with port 0).
 //!
-//! Shutdown order: stop admitting updates (the webhook answers 503 + `Retry-After`, `/readyz`
-//! fails), stop polling, let in-flight updates finish within the grace period, then stop the
-//! HTTP server. Live tours are drained into their store (buffered updates applied, every tour
-//! written) before their actors stop, so the next instance restores them.
+//! At start the journal is replayed ([`crate::handlers::replay`]). Shutdown runs in order,
+//! whether it was asked for or the HTTP server or the polling task ended first: stop admitting
+//! updates (the webhook answers 503 + `Retry-After`, `/readyz` fails) and stop polling; let
+//! in-flight updates finish within the grace period, and when it runs out seal the journal
+//! and close the outbox (what is unfinished stays journaled and is handled at the next start;
+//! nothing more of it is sent); commit the journal's last removals; drain the live tours into
+//! their store (buffered updates applied, every tour written, so the next instance restores
+//! them); flush the write-behind buffer; stop the actors and close the pool; stop the HTTP
+//! server.
 
 use std::{
     future::Future,
@@ -32,6 +37,7 @@ use crate::{
     allocator,
     cache::SeenUpdates,
     config::{Ingress, Settings},
+    db::journal::Journal,
     db::sessions::DbSessionStore,
     facts::{
         StorySteps, Storyteller, places::PlaceFinder, teller::Teller, told::ToldPlaces,
@@ -40,7 +46,7 @@ use crate::{
     handlers::{
         context::Context as HandlerContext,
         dispatch::Dispatcher,
-        health, polling,
+        health, polling, replay,
         webhook::{self, WebhookState},
     },
     payments::PaymentKey,
@@ -67,6 +73,8 @@ pub struct Application {
     tours: TourActors,
     #[cfg(feature = "fault-injection")]
     crash: CrashSwitch,
+    /// Updates acknowledged and not finished.
+    journal: Journal,
 }
 
 impl Application {
@@ -115,7 +123,9 @@ impl Application {
             payment_key: payment_key(&settings),
         });
         let seen = SeenUpdates::new(services.redis.clone());
-        let dispatcher = Arc::new(Dispatcher::new(ctx, settings.update_backlog_max, seen));
+        let journal = Journal::start(services.connection.clone());
+        let dispatcher = Dispatcher::new(ctx, settings.update_backlog_max, seen);
+        let dispatcher = Arc::new(dispatcher.with_journal(journal.clone()));
         let health = health::Readiness {
             dispatcher: Arc::clone(&dispatcher),
             db: services.db.clone(),
@@ -133,6 +143,7 @@ impl Application {
             crash: CrashSwitch::new(&services, &tours),
             services,
             tours,
+            journal,
         })
     }
 
@@ -148,12 +159,13 @@ impl Application {
         self.port
     }
 
-    /// Runs until `shutdown` completes, then shuts down in order (see the module docs).
+    /// Runs until `shutdown` completes (or the HTTP server or the polling task ends), then
+    /// shuts down in order (see the module docs).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let mut server = tokio::spawn(self.server);
         let stop_polling = CancellationToken::new();
-        let polling = self.polling_bot.map(|bot| {
+        let mut polling = self.polling_bot.map(|bot| {
             let dispatcher = Arc::clone(&self.dispatcher);
             tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
         });
@@ -164,33 +176,66 @@ impl Application {
                 allocator::give_back_freed_memory()
             )
         });
+        // Not awaited nor aborted: it stops at the first update refused for the shutdown, and
+        // an abort between claiming an entry and handing it over would drop the entry.
+        tokio::spawn(replay::run(
+            Arc::clone(&self.dispatcher),
+            self.journal.clone(),
+            self.services.connection.clone(),
+        ));
+        let polling_ended = async {
+            match polling.as_mut() {
+                Some(task) => task.await,
+                None => std::future::pending().await,
+            }
+        };
+        let mut server_ended = None;
         let mut failed = None;
         tokio::select! {
             () = shutdown => {}
             actor = self.services.supervision.given_up() => failed = Some(actor),
-            result = &mut server => {
-                cleanup.abort();
-                return Ok(result.context("HTTP server task")??);
+            result = &mut server => server_ended = Some(result),
+            result = polling_ended => {
+                polling = None;
+                match result {
+                    Ok(()) => tracing::error!("polling stopped by itself: shutting down"),
+                    Err(error) => tracing::error!(%error, "polling task failed: shutting down"),
+                }
             }
+        }
+        if server_ended.is_some() {
+            tracing::error!("the HTTP server stopped by itself: shutting down");
         }
         tracing::info!("shutting down: no new updates");
         self.dispatcher.stop_accepting();
         stop_polling.cancel();
-        if let Some(polling) = polling {
-            polling.await.context("polling task")?;
+        if let Some(polling) = polling
+            && let Err(error) = polling.await
+        {
+            tracing::error!(%error, "polling task failed");
         }
-        if !self.dispatcher.drain(self.shutdown_grace).await {
+        let finished = self.dispatcher.drain(self.shutdown_grace).await;
+        if !finished {
             tracing::warn!(
                 unfinished = self.dispatcher.backlog_len(),
-                "shutdown grace elapsed with updates in flight"
+                journaled = self.journal.entries(),
+                "shutdown grace elapsed with updates in flight; they stay journaled for the next start"
             );
+            self.journal.seal();
+            self.outbox.close();
         }
         cleanup.abort();
+        self.journal.close().await;
         self.tours.stop().await;
         self.services.stop().await;
         self.outbox.close();
-        handle.stop(true).await;
-        server.await.context("HTTP server task")??;
+        match server_ended {
+            Some(result) => result.context("HTTP server task")??,
+            None => {
+                handle.stop(true).await;
+                server.await.context("HTTP server task")??;
+            }
+        }
         tracing::info!("stopped");
         match failed {
             None => Ok(()),

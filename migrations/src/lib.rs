@@ -12,6 +12,7 @@ mod m20261122_000002_fact_deliveries;
 mod m20261122_000003_live_sessions;
 mod m20261201_000010_donations;
 mod m20261201_000011_user_hints;
+mod m20261201_000012_journal;
 mod m20261201_000013_tours_once;
 
 /// All migrations, oldest first.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_live_sessions::Migration),
             Box::new(m20261201_000010_donations::Migration),
             Box::new(m20261201_000011_user_hints::Migration),
+            Box::new(m20261201_000012_journal::Migration),
             Box::new(m20261201_000013_tours_once::Migration),
         ]
     }

@@ -55,6 +55,13 @@ pub struct SeenUser(pub UserSeen);
 #[rtype(result = "()")]
 pub struct Delivered(pub Delivery);
 
+/// A story was delivered for a journaled update: written at once, so the place is on record
+/// before the update leaves the journal. When the write fails the row goes to the buffer
+/// (retried like any other) and the error is returned.
+#[derive(Message)]
+#[rtype(result = "Result<(), DbError>")]
+pub struct DeliveredNow(pub Delivery);
+
 /// Telegram said this user blocked the bot (written at once, not awaited).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -269,6 +276,24 @@ impl Handler<Delivered> for DbActor {
         if self.buffer.len() >= FLUSH_AT_ROWS {
             self.flush(ctx);
         }
+    }
+}
+
+impl Handler<DeliveredNow> for DbActor {
+    type Result = ResponseActFuture<Self, Result<(), DbError>>;
+
+    fn handle(&mut self, DeliveredNow(row): DeliveredNow, _: &mut Self::Context) -> Self::Result {
+        let (db, kept) = (self.db.clone(), row.clone());
+        let write = async move { queries::insert_deliveries(&db, vec![row]).await };
+        Box::pin(write.into_actor(self).map(move |written, actor, _| {
+            written.map_err(|error| {
+                actor.errors.record();
+                if actor.buffer.push_delivery(kept) {
+                    tracing::error!("write buffer full: dropped the oldest delivery row");
+                }
+                DbError::from(error)
+            })
+        }))
     }
 }
 

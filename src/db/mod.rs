@@ -3,6 +3,7 @@
 
 pub mod donations;
 pub mod entity;
+pub mod journal;
 pub mod queries;
 pub mod sessions;
 

@@ -25,10 +25,10 @@ use super::{
 };
 use crate::{
     actors::{
-        db_actor::{DbActor, Delivered, FirstHint},
+        db_actor::{DbActor, Delivered, DeliveredNow, FirstHint},
         openai_gate::StoryProgress,
     },
-    db::{now_ms, queries::Delivery},
+    db::{journal, now_ms, queries::Delivery},
     geo::Coordinates,
     i18n::Lang,
     places::Place,
@@ -139,8 +139,7 @@ impl Teller {
             }
             Err(error) => return Err(error),
         };
-        self.db
-            .do_send(Delivered(delivery(to, told.place, told.source)));
+        self.record(delivery(to, told.place, told.source)).await;
         Ok(StoryMessage { sent, token })
     }
 
@@ -164,6 +163,21 @@ impl Teller {
             // The delivery was recorded with the summary; the place is not told twice.
             Ok(()) => tracing::info!(place = %place.id, "the summary became the written story"),
             Err(error) => tracing::info!(%error, "the written story was not offered"),
+        }
+    }
+
+    /// Records a delivery: written behind, or at once for a journaled update, whose entry
+    /// must not leave the journal before the place is on record (else a crash in between
+    /// would tell the place again at the replay).
+    async fn record(&self, row: Delivery) {
+        if !journal::in_journaled_work() {
+            self.db.do_send(Delivered(row));
+            return;
+        }
+        match self.db.send(DeliveredNow(row)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "delivery not written at once; buffered"),
+            Err(error) => tracing::warn!(%error, "database actor gone; delivery not written"),
         }
     }
 

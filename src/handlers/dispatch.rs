@@ -1,11 +1,15 @@
 //! The hand-over point between ingress (webhook or polling) and the router.
 //!
-//! An update is admitted without waiting for its work: it takes a backlog permit, is checked
-//! against the update ids already seen (Telegram redelivers), and goes into its user's lane
-//! ([`super::lanes`]), which returns the permit when the update and the work it started are
-//! done. When every permit is taken the webhook answers 503 so
-//! Telegram keeps the update and retries; nothing is marked seen until it is really admitted.
-//! At shutdown admission closes and [`Dispatcher::drain`] waits for the permits to come back.
+//! An update is admitted without waiting for its work: it takes a backlog permit, is written
+//! to the journal when it asks for work ([`asks_for_work`]; the caller answers Telegram only
+//! after that commit), is checked against the update ids already seen (Telegram redelivers),
+//! and goes into its user's lane ([`super::lanes`]), which returns the permit and removes the
+//! journal entry when the update and the work it started are done. When every permit is taken
+//! the webhook answers 503 so Telegram keeps the update and retries; nothing is marked seen
+//! until it is journaled and admitted, so a redelivery of an update a crash interrupted before
+//! that is handled, not dropped. At shutdown admission closes and [`Dispatcher::drain`] waits
+//! for the permits to come back. [`Dispatcher::replay`] takes back what an earlier run left in
+//! the journal.
 
 use std::{
     sync::{
@@ -18,8 +22,15 @@ use std::{
 use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::{context::Context, lanes::Lanes};
-use crate::{cache::SeenUpdates, telemetry::panics};
+use super::{context::Context, lanes::Lanes, work::Admitted};
+use crate::{
+    cache::SeenUpdates,
+    db::{
+        journal::{Journal, JournalError, NewEntry, Ticket, Written},
+        now_ms,
+    },
+    telemetry::panics,
+};
 
 /// What happened to an offered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +55,8 @@ pub struct Dispatcher {
     backlog_max: usize,
     /// Update ids already admitted (Redis when configured, else in process).
     seen: SeenUpdates,
+    /// Where updates that ask for work are written down; `None` only in benchmarks.
+    journal: Option<Journal>,
     /// Cleared when shutdown begins.
     accepting: AtomicBool,
 }
@@ -57,8 +70,45 @@ impl Dispatcher {
             backlog: Arc::new(Semaphore::new(backlog_max)),
             backlog_max,
             seen,
+            journal: None,
             accepting: AtomicBool::new(true),
         }
+    }
+
+    /// The same, journaling the updates that ask for work in `journal`.
+    pub fn with_journal(self, journal: Journal) -> Self {
+        Self {
+            journal: Some(journal),
+            ..self
+        }
+    }
+
+    /// Takes back an update an earlier run acknowledged and did not finish (its entry
+    /// claimed, `ticket`), waiting for backlog room: handled again, or answered with an
+    /// apology in the user's language when it is too old (`apologise`). It is marked seen, so a
+    /// redelivery of it is a duplicate; its entry goes once it is done. When shutdown has begun
+    /// the entry stays for the next start.
+    pub async fn replay(&self, update: Box<Update>, ticket: Ticket, apologise: bool) -> Admission {
+        let Some(permit) = self.permit_waiting().await else {
+            ticket.keep();
+            return Admission::Closed;
+        };
+        self.seen.first_time(update.id.0).await;
+        let admitted = Admitted::new(permit, Some(ticket));
+        if apologise {
+            self.lanes.apologise(update, admitted);
+        } else {
+            self.lanes.submit(update, admitted);
+        }
+        Admission::Accepted
+    }
+
+    async fn permit_waiting(&self) -> Option<OwnedSemaphorePermit> {
+        if !self.is_accepting() {
+            return None;
+        }
+        let permit = self.backlog.clone().acquire_owned().await.ok()?;
+        self.is_accepting().then_some(permit)
     }
 
     /// Offers a raw webhook body; never waits.
@@ -126,11 +176,78 @@ impl Dispatcher {
     }
 
     async fn start(&self, update: Box<Update>, permit: OwnedSemaphorePermit) -> Admission {
-        let admission = check(&update, &self.seen).await;
-        if admission == Admission::Accepted {
-            self.lanes.submit(update, permit);
+        if !usable(&update) {
+            return Admission::Unusable;
         }
-        admission
+        let ticket = match self.write_down(&update).await {
+            Journaled::New(ticket) => Some(ticket),
+            Journaled::Existing => {
+                tracing::debug!(update_id = update.id.0, "update already journaled");
+                return Admission::Duplicate;
+            }
+            Journaled::Not => None,
+        };
+        if !self.seen.first_time(update.id.0).await {
+            // Dropping the ticket removes the entry just written: the update was handled.
+            tracing::debug!(update_id = update.id.0, "duplicate update ignored");
+            return Admission::Duplicate;
+        }
+        self.lanes.submit(update, Admitted::new(permit, ticket));
+        Admission::Accepted
+    }
+
+    /// Journals `update` when it asks for work; waits for the commit.
+    async fn write_down(&self, update: &Update) -> Journaled {
+        let Some(journal) = self.journal.as_ref().filter(|_| asks_for_work(update)) else {
+            return Journaled::Not;
+        };
+        let body = match serde_json::to_string(update) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::warn!(update_id = update.id.0, %error, "update not journaled");
+                return Journaled::Not;
+            }
+        };
+        let entry = NewEntry {
+            update_id: update.id.0,
+            body,
+            received_at: now_ms(),
+        };
+        match journal.write(entry).await {
+            Ok(Written::New(ticket)) => Journaled::New(ticket),
+            Ok(Written::Existing) => Journaled::Existing,
+            Err(JournalError::Database(_)) => {
+                // The writer warned; the update is still handled, just not durably.
+                tracing::debug!(update_id = update.id.0, "update handled unjournaled");
+                Journaled::Not
+            }
+            Err(JournalError::Closed) => Journaled::Not,
+        }
+    }
+}
+
+/// What journaling an update gave.
+enum Journaled {
+    /// Written: the update is ours to finish.
+    New(Ticket),
+    /// Already in the journal: in flight or being replayed.
+    Existing,
+    /// Not journaled (no work asked, or the database refused).
+    Not,
+}
+
+/// Whether `update` asks for work worth journaling: anything said in a private chat (a
+/// location, a live start, a command), a button press, a payment. Edits (live positions,
+/// coalesced anyway), membership changes, group chatter and pre-checkout queries (answered
+/// at once or never: Telegram waits 10 s) are not.
+pub fn asks_for_work(update: &Update) -> bool {
+    match &update.kind {
+        UpdateKind::Message(message) => {
+            message.from.is_some()
+                && (message.chat.is_private() || message.successful_payment().is_some())
+        }
+        UpdateKind::CallbackQuery(_) => true,
+        _ => false,
     }
 }
 
@@ -138,11 +255,7 @@ impl Dispatcher {
 /// kind teloxide could not read, `Duplicate` for an `update_id` seen before, else `Accepted`
 /// (from then on the id counts as seen).
 pub async fn check(update: &Update, seen: &SeenUpdates) -> Admission {
-    if let UpdateKind::Error(_) = update.kind {
-        tracing::warn!(
-            update_id = update.id.0,
-            "update of an unknown or malformed kind"
-        );
+    if !usable(update) {
         return Admission::Unusable;
     }
     if !seen.first_time(update.id.0).await {
@@ -150,6 +263,18 @@ pub async fn check(update: &Update, seen: &SeenUpdates) -> Admission {
         return Admission::Duplicate;
     }
     Admission::Accepted
+}
+
+/// Whether `update` is of a kind the bot can read (logged when not).
+fn usable(update: &Update) -> bool {
+    if let UpdateKind::Error(_) = update.kind {
+        tracing::warn!(
+            update_id = update.id.0,
+            "update of an unknown or malformed kind"
+        );
+        return false;
+    }
+    true
 }
 
 /// Parses a webhook body, logging (with the `update_id` when readable) what cannot be used.

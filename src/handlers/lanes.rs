@@ -11,8 +11,9 @@
 //! matters), and past the cap an update is dropped with a warning naming the user. A
 //! pre-checkout query skips the lanes: Telegram waits at most 10 s for its answer.
 //!
-//! Every update keeps its backlog permit while it is decided and while the work it started
-//! runs, so `UPDATE_BACKLOG_MAX` and the drain at shutdown cover both.
+//! Every update keeps its backlog permit (and its journal entry) while it is decided and while
+//! the work it started runs, so `UPDATE_BACKLOG_MAX`, the drain at shutdown and the journal
+//! cover both.
 
 use std::{
     collections::{HashMap, VecDeque, hash_map::Entry},
@@ -20,18 +21,17 @@ use std::{
 };
 
 use teloxide::types::{Update, UpdateKind};
-use tokio::sync::OwnedSemaphorePermit;
 
-use super::{context::Context, router, work};
+use super::{context::Context, router, work, work::Admitted};
 use crate::telemetry::panics::{self, Contained};
 
 /// Updates one user may have waiting in their lane.
 pub const LANE_CAP: usize = 32;
 
-/// An update waiting in a lane, with its backlog permit.
+/// An update waiting in a lane, with its backlog permit and journal entry.
 struct Queued {
     update: Box<Update>,
-    permit: OwnedSemaphorePermit,
+    admitted: Admitted,
 }
 
 /// Whose lane an update belongs to: the user, else the chat.
@@ -84,13 +84,13 @@ impl Lanes {
     }
 
     /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
-    pub fn submit(self: &Arc<Self>, update: Box<Update>, permit: OwnedSemaphorePermit) {
+    pub fn submit(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
         let Some(key) = LaneKey::of(&update) else {
             let lanes = Arc::clone(self);
-            tokio::spawn(async move { lanes.decide(Queued { update, permit }).await });
+            tokio::spawn(async move { lanes.decide(Queued { update, admitted }).await });
             return;
         };
-        let queued = Queued { update, permit };
+        let queued = Queued { update, admitted };
         let mut waiting = self.waiting();
         match waiting.entry(key) {
             Entry::Vacant(slot) => {
@@ -101,6 +101,15 @@ impl Lanes {
             }
             Entry::Occupied(mut lane) => enqueue(key, lane.get_mut(), queued),
         }
+    }
+
+    /// Answers `update`, which an earlier run left too long ago, with an apology (outside the
+    /// lanes: nothing else of the user's is decided by it).
+    pub fn apologise(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
+        let lanes = Arc::clone(self);
+        tokio::spawn(async move {
+            work::with_hold(admitted, router::apologise(&lanes.ctx, &update)).await;
+        });
     }
 
     /// Handles `first`, then whatever arrives meanwhile, until the lane is empty.
@@ -120,9 +129,9 @@ impl Lanes {
     /// with its message and place), the update is given up, and the lane goes on with the
     /// user's next update. Work it started outside the lane knows its `update_id`, so a
     /// panic there is logged with it by the panic hook.
-    async fn decide(&self, Queued { update, permit }: Queued) {
+    async fn decide(&self, Queued { update, admitted }: Queued) {
         let update_id = update.id.0;
-        let decided = work::with_permit(permit, router::route(&self.ctx, update));
+        let decided = work::with_hold(admitted, router::route(&self.ctx, update));
         let decided = panics::for_update(update_id, decided);
         if let Err(panic) = Contained::new(decided).await {
             tracing::error!(
@@ -189,7 +198,7 @@ mod tests {
         Queued {
             // teloxide's `Update` parses from text; from a `Value` its flattened kinds fail.
             update: serde_json::from_str(&update.to_string()).unwrap(),
-            permit: permits.try_acquire_owned().unwrap(),
+            admitted: Admitted::new(permits.try_acquire_owned().unwrap(), None),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod donations;
 pub mod health;
 pub mod lanes;
 pub mod polling;
+pub mod replay;
 pub mod router;
 pub mod settings;
 pub mod stats;

@@ -50,6 +50,20 @@ fn dispatch(ctx: &Context, kind: UpdateKind) -> Option<BoxFuture<'_, ()>> {
     }
 }
 
+/// Tells the sender of `update` (which an earlier run acknowledged and left unanswered for
+/// too long) that it was not answered, in their language.
+pub async fn apologise(ctx: &Context, update: &Update) {
+    let (Some(user), Some(chat)) = (update.from(), update.chat()) else {
+        return;
+    };
+    tracing::info!(
+        update_id = update.id.0,
+        "journaled update too old: apologising"
+    );
+    let lang = ctx.language(user).await;
+    ctx.reply(chat.id, lang.texts().restart_apology);
+}
+
 async fn on_message(ctx: &Context, message: Message) {
     let Some(user) = message.from.clone() else {
         tracing::debug!("message without a sender ignored");

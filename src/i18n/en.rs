@@ -16,6 +16,7 @@ pub(super) static EN: Texts = Texts {
     language_set: "Done: I will speak English.",
     language_name: "English",
     unusable_message: "I can't use that. Send me a location (📎 → 📍) and I'll tell you about a place nearby.",
+    restart_apology: "Sorry, I was restarting and could not answer your last request in time. Please send it again.",
     unknown_command: "I don't know that command. /help shows what I can do.",
     admin_only: "This command is for the bot's administrators.",
     stale_button: "This button has expired.",

@@ -31,8 +31,12 @@ const ID_MARK: &str = "999999999";
 pub enum FloodKind {
     /// Edited text messages: acknowledged, parsed, deduplicated and dropped by the router.
     Ignored,
-    /// `/start` from a few hundred users: each one is answered through the simulated Telegram.
+    /// `/start` from a few hundred users: each one is journaled and answered through the
+    /// simulated Telegram.
     Start,
+    /// One-off locations from a few hundred users, at the city's landmarks: each one is
+    /// journaled (the webhook answers once it is committed) and told a story.
+    Locations,
     /// What a fuzzer holding the secret sends ([`super::hostile`]): mutated updates, bodies
     /// just under the 1 MiB limit and over it. Answered 200 or 413; nothing is replied.
     Hostile,
@@ -70,7 +74,7 @@ pub async fn run(
     let threads = plan.threads.clamp(1, plan.connections.max(1));
     let hostile = Arc::new(match plan.kind {
         FloodKind::Hostile => super::hostile::bodies(),
-        FloodKind::Ignored | FloodKind::Start => Vec::new(),
+        FloodKind::Ignored | FloodKind::Start | FloodKind::Locations => Vec::new(),
     });
     let start = Instant::now() + WARM_UP;
     let stop = start + plan.duration;
@@ -262,6 +266,11 @@ fn body_template(kind: FloodKind, connection: usize) -> (String, String) {
     let placeholder: u32 = 999_999_999;
     let update = match kind {
         FloodKind::Start => updates::command(placeholder, sender, 1, 1_700_000_000, "/start"),
+        FloodKind::Locations => {
+            let (row, col) = super::city::HOT_SPOTS[connection % super::city::HOT_SPOTS.len()];
+            let at = super::city::landmark_point(row, col);
+            updates::location(placeholder, sender, 1, 1_700_000_000, at, false)
+        }
         FloodKind::Ignored | FloodKind::Hostile => {
             updates::ignored(placeholder, sender, 1, 1_700_000_000)
         }
@@ -297,7 +306,7 @@ mod tests {
 
     #[test]
     fn a_template_holds_the_id_once() {
-        for kind in [FloodKind::Ignored, FloodKind::Start] {
+        for kind in [FloodKind::Ignored, FloodKind::Start, FloodKind::Locations] {
             let (prefix, suffix) = body_template(kind, 3);
             let body = format!("{prefix}1234{suffix}");
             let update: teloxide::types::Update = serde_json::from_str(&body).unwrap();

@@ -87,7 +87,7 @@ impl Services {
         self.arbiter.handle()
     }
 
-    /// Writes what the database buffer holds, then stops the actors' thread.
+    /// Writes what the database buffer holds, stops the actors' thread and closes the pool.
     pub async fn stop(self) {
         match self.db.send(Flush).await {
             Ok(Ok(())) => {}
@@ -97,6 +97,9 @@ impl Services {
             Err(error) => tracing::error!(%error, "database actor gone at shutdown"),
         }
         self.arbiter.stop();
+        if let Err(error) = self.connection.close_by_ref().await {
+            tracing::warn!(%error, "closing the database pool");
+        }
     }
 }
 

@@ -33,21 +33,7 @@ fn pre_checkout(update_id: u64, user: i64, payload: &str, total: u32) -> Value {
 
 /// The service message of a payment `charge` of `total` stars by `user`.
 fn payment(update_id: u64, user: i64, charge: &str, total: u32, payload: &str) -> Value {
-    json!({
-        "update_id": update_id,
-        "message": {
-            "message_id": update_id, "date": 1_700_000_000,
-            "chat": { "id": user, "type": "private", "first_name": "Donor" },
-            "from": { "id": user, "is_bot": false, "first_name": "Donor", "language_code": "en" },
-            "successful_payment": {
-                "currency": "XTR",
-                "total_amount": total,
-                "invoice_payload": payload,
-                "telegram_payment_charge_id": charge,
-                "provider_payment_charge_id": ""
-            }
-        }
-    })
+    crate::helpers::payment_update(update_id, user, charge, total, payload)
 }
 
 /// Asks for an invoice of `stars` as `user`; returns the `sendInvoice` body.

@@ -12,6 +12,7 @@ mod faults;
 mod gate;
 mod groups;
 mod hostile;
+mod journal;
 mod lanes;
 mod layers;
 mod llm_answers;

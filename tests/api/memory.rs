@@ -279,10 +279,21 @@ async fn reset_forgets_preferences_and_history(url: String) {
     let first = wait_for_venue_count(&app, 3401, 1).await[0]["title"].clone();
 
     app.post_update(&text_update(3, 3401, "en", "/reset")).await;
-    let question = app.telegram.wait_for_messages_to(3401, 1).await;
-    let yes =
-        question.last().unwrap()["reply_markup"]["inline_keyboard"][0][0]["callback_data"].clone();
-    assert_eq!(yes, "reset:yes");
+    // The live-location hint after the first story may come before or after the question.
+    let button = |message: &Value| message["reply_markup"]["inline_keyboard"][0][0].clone();
+    let messages = crate::helpers::eventually(
+        || app.telegram.messages_to(3401),
+        |messages| {
+            messages
+                .iter()
+                .any(|m| button(m)["callback_data"] == "reset:yes")
+        },
+    )
+    .await;
+    let question = messages
+        .iter()
+        .find(|m| button(m)["callback_data"] == "reset:yes");
+    assert!(question.is_some(), "{messages:?}");
     app.post_update(&button_update(4, 3401, "reset:yes")).await;
     wait_until("the reset is confirmed", || async {
         let edits = app.telegram.calls("editMessageText").await;

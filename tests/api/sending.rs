@@ -3,19 +3,11 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use wiremock::ResponseTemplate;
 
-use crate::helpers::{location_update, spawn_app, spawn_app_with, text_update};
-
-fn too_many_requests(retry_after: u64) -> ResponseTemplate {
-    ResponseTemplate::new(429).set_body_json(json!({
-        "ok": false,
-        "error_code": 429,
-        "description": format!("Too Many Requests: retry after {retry_after}"),
-        "parameters": { "retry_after": retry_after }
-    }))
-}
+use crate::helpers::{
+    location_update, mock_telegram::too_many_requests, spawn_app, spawn_app_with, text_update,
+};
 
 #[actix_web::test]
 async fn a_429_with_retry_after_1_delays_and_then_delivers_the_message() {

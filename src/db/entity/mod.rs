@@ -2,6 +2,7 @@
 
 pub mod donation;
 pub mod fact_delivery;
+pub mod journal_entry;
 pub mod live_session;
 pub mod tour;
 pub mod user;

@@ -69,6 +69,16 @@ pub fn ok(result: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({ "ok": true, "result": result }))
 }
 
+/// Telegram's 429 `Too Many Requests`: every send pauses for `retry_after` seconds.
+pub fn too_many_requests(retry_after: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429).set_body_json(json!({
+        "ok": false,
+        "error_code": 429,
+        "description": format!("Too Many Requests: retry after {retry_after}"),
+        "parameters": { "retry_after": retry_after }
+    }))
+}
+
 /// The real `sendMessage` answer from the samples.
 pub fn sent_message() -> Value {
     let raw = include_str!("../../fixtures/telegram_responses/sendMessage_200_real.json");

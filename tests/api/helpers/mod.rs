@@ -121,8 +121,9 @@ pub async fn build_error(mocks: Mocks, overrides: &[(&str, &str)]) -> String {
     }
 }
 
-/// The test defaults pointing at `mocks`, with `overrides` on top.
-fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, String> {
+/// The test defaults pointing at `mocks`, with `overrides` on top (for a bot run as a child
+/// process: the same variables the in-process app gets).
+pub fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, String> {
     let mut vars: HashMap<String, String> = [
         ("TELEGRAM_BOT_TOKEN", "123456:TEST-token"),
         ("WEBHOOK_URL", "https://excursobot.example"),
@@ -412,6 +413,25 @@ pub fn live_location_update(
     let mut update = private_message(update_id, user_id, "en", json!({ "location": location }));
     update["message"]["date"] = json!(now);
     update
+}
+
+/// The service message of a payment `charge` of `total` stars by `user` in their private chat.
+pub fn payment_update(update_id: u64, user: i64, charge: &str, total: u32, payload: &str) -> Value {
+    json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id, "date": 1_700_000_000,
+            "chat": { "id": user, "type": "private", "first_name": "Donor" },
+            "from": { "id": user, "is_bot": false, "first_name": "Donor", "language_code": "en" },
+            "successful_payment": {
+                "currency": "XTR",
+                "total_amount": total,
+                "invoice_payload": payload,
+                "telegram_payment_charge_id": charge,
+                "provider_payment_charge_id": ""
+            }
+        }
+    })
 }
 
 /// A button press by `user_id` on message `message_id` in their private chat.
