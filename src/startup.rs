@@ -38,10 +38,11 @@ use crate::{
         context::Context as HandlerContext,
         dispatch::Dispatcher,
         health, polling,
+        scrape::{self, Scrape},
         webhook::{self, WebhookState},
     },
     payments::PaymentKey,
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics},
     telegram::{Outbox, setup},
     users::UserStore,
 };
@@ -50,11 +51,16 @@ use tours::TourActors;
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
+/// How often latency samples are folded into their histograms when nobody scrapes.
+const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// A built, not yet running, application.
 pub struct Application {
     port: u16,
     server: Server,
+    /// `METRICS_PORT`'s listener and the port it is bound to, when set.
+    metrics_server: Option<(Server, u16)>,
+    metrics: Metrics,
     dispatcher: Arc<Dispatcher>,
     outbox: Outbox,
     /// Present in long-polling mode.
@@ -78,11 +84,15 @@ impl Application {
         let polling_bot = prepare_ingress(&bot, &settings).await?;
 
         let errors = ErrorLog::default();
-        let services = Services::start(&settings, errors.clone()).await?;
+        let metrics = Metrics::new();
+        metrics.install_global();
+        let services = Services::start(&settings, errors.clone(), &metrics).await?;
         let users = UserStore::new(services.db.clone());
         let blocked = services.db.clone().recipient();
-        let outbox = Outbox::new(bot, settings.send_limits, blocked, errors.clone());
+        let outbox =
+            Outbox::new(bot, settings.send_limits, blocked, errors.clone()).with_metrics(&metrics);
         let steps = story_steps(&settings, &services, &outbox, me.username(), &errors)?;
+        let steps = steps.with_metrics(&metrics);
         let stories = Arc::new(Storyteller::new(steps.clone()));
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let tours = TourActors::start(&services.arbiter(), &settings, store, steps, &users);
@@ -101,11 +111,21 @@ impl Application {
             payment_key: payment_key(&settings),
         });
         let seen = SeenUpdates::new(services.redis.clone());
-        let dispatcher = Arc::new(Dispatcher::new(ctx, settings.update_backlog_max, seen));
-        let (server, port) = serve(&settings, Arc::clone(&dispatcher), services.db.clone())?;
+        let dispatcher = Dispatcher::new(Arc::clone(&ctx), settings.update_backlog_max, seen);
+        let dispatcher = Arc::new(dispatcher.with_metrics(&metrics));
+        let scrape = web::Data::new(Scrape {
+            ctx,
+            dispatcher: Arc::clone(&dispatcher),
+            metrics: metrics.clone(),
+            token: settings.metrics.token.clone(),
+        });
+        let (server, port) = serve(&settings, &dispatcher, services.db.clone(), &scrape)?;
+        let metrics_server = serve_metrics(&settings, scrape)?;
         Ok(Self {
             port,
             server,
+            metrics_server,
+            metrics,
             dispatcher,
             outbox,
             polling_bot,
@@ -120,6 +140,11 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on alone (`METRICS_PORT`), when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     /// Runs until `shutdown` completes, then shuts down in order (see the module docs).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let handle = self.server.handle();
@@ -129,11 +154,16 @@ impl Application {
             let dispatcher = Arc::clone(&self.dispatcher);
             tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
         });
-        let outbox = self.outbox.clone();
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
+        let (outbox, metrics) = (self.outbox.clone(), self.metrics.clone());
         let cleanup = tokio::spawn(async move {
             tokio::join!(
                 forget_idle_chats(outbox),
-                allocator::give_back_freed_memory()
+                allocator::give_back_freed_memory(),
+                keep_metrics_bounded(metrics)
             )
         });
         tokio::select! {
@@ -159,6 +189,10 @@ impl Application {
         self.tours.stop().await;
         self.services.stop().await;
         self.outbox.close();
+        if let Some((task, handle)) = metrics_server {
+            handle.stop(true).await;
+            task.await.context("metrics server task")??;
+        }
         handle.stop(true).await;
         server.await.context("HTTP server task")??;
         tracing::info!("stopped");
@@ -263,8 +297,9 @@ async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Optio
 
 fn serve(
     settings: &Settings,
-    dispatcher: Arc<Dispatcher>,
+    dispatcher: &Arc<Dispatcher>,
     db: Addr<DbActor>,
+    scrape: &web::Data<Scrape>,
 ) -> anyhow::Result<(Server, u16)> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener =
@@ -274,17 +309,25 @@ fn serve(
         Ingress::Webhook { secret, .. } => Some(secret.clone()),
         Ingress::LongPolling => None,
     };
-    let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(&dispatcher)));
-    let dispatcher = web::Data::new(dispatcher);
+    let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(dispatcher)));
+    let dispatcher = web::Data::new(Arc::clone(dispatcher));
     let db = web::Data::new(db);
+    // On the public port only behind a token: Railway makes this port's domain public.
+    let scrape = settings.metrics.token.is_some().then(|| scrape.clone());
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(webhook_state.clone())
             .app_data(dispatcher.clone())
             .app_data(db.clone())
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz))
+            .route("/readyz", web::get().to(health::readyz));
+        match &scrape {
+            Some(scrape) => app
+                .app_data(scrape.clone())
+                .route("/metrics", web::get().to(scrape::metrics)),
+            None => app,
+        }
     })
     .workers(settings.http_workers.max(1))
     .disable_signals()
@@ -292,6 +335,45 @@ fn serve(
     .run();
     tracing::info!(port, "listening");
     Ok((server, port))
+}
+
+/// `METRICS_PORT`: a listener serving only `/metrics`, on one worker. On `0.0.0.0` it binds
+/// `[::]` instead (both IPv4 and IPv6), since Railway's private network is IPv6.
+fn serve_metrics(
+    settings: &Settings,
+    scrape: web::Data<Scrape>,
+) -> anyhow::Result<Option<(Server, u16)>> {
+    let Some(port) = settings.metrics.port else {
+        return Ok(None);
+    };
+    let listener = match settings.host.as_str() {
+        "0.0.0.0" => {
+            TcpListener::bind(("::", port)).or_else(|_| TcpListener::bind(("0.0.0.0", port)))
+        }
+        host => TcpListener::bind((host, port)),
+    }
+    .with_context(|| format!("binding port {port} (METRICS_PORT)"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(scrape.clone())
+            .route("/metrics", web::get().to(scrape::metrics))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    tracing::info!(port, "serving /metrics");
+    Ok(Some((server, port)))
+}
+
+/// Folds latency samples into their buckets now and then (a scrape does it too).
+async fn keep_metrics_bounded(metrics: Metrics) {
+    let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
+    loop {
+        every.tick().await;
+        metrics.upkeep();
+    }
 }
 
 async fn forget_idle_chats(outbox: Outbox) {

@@ -23,7 +23,7 @@ use crate::{
         entity::user_preferences,
         queries::{self, DbStats, Delivery, FinishedTour, UserSeen, UserStats},
     },
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics, registry::names},
 };
 use buffer::{Batch, WriteBuffer};
 
@@ -131,6 +131,17 @@ pub struct Flush;
 #[rtype(result = "bool")]
 pub struct Ping;
 
+/// Rows waiting in the write-behind buffer (for `/metrics`).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct BufferedRows;
+
+/// What the buffer's writes are measured with.
+struct FlushFigures {
+    duration: metrics::Histogram,
+    failures: metrics::Counter,
+}
+
 /// Owner of the pool and the buffer.
 pub struct DbActor {
     db: DatabaseConnection,
@@ -142,6 +153,7 @@ pub struct DbActor {
     /// No periodic write before this.
     next_attempt: Instant,
     errors: ErrorLog,
+    figures: FlushFigures,
 }
 
 impl DbActor {
@@ -154,7 +166,14 @@ impl DbActor {
             failures: 0,
             next_attempt: Instant::now(),
             errors,
+            figures: FlushFigures::new(&Metrics::default()),
         }
+    }
+
+    /// Measures the buffer's writes in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.figures = FlushFigures::new(metrics);
+        self
     }
 
     /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.
@@ -164,9 +183,11 @@ impl DbActor {
         }
         self.flushing = true;
         let batch = self.buffer.take();
+        let started = Instant::now();
         let write = write_batch(self.db.clone(), batch);
-        ctx.spawn(write.into_actor(self).map(|failed, actor, ctx| {
+        ctx.spawn(write.into_actor(self).map(move |failed, actor, ctx| {
             actor.flushing = false;
+            actor.figures.written(started, failed.is_some());
             actor.settle(failed);
             if actor.buffer.len() >= FLUSH_AT_ROWS {
                 actor.flush(ctx);
@@ -187,6 +208,23 @@ impl DbActor {
                 self.errors.record();
                 tracing::warn!(%error, rows, dropped, "database write failed; will retry");
             }
+        }
+    }
+}
+
+impl FlushFigures {
+    fn new(metrics: &Metrics) -> Self {
+        Self {
+            duration: metrics.histogram(names::DB_FLUSH_DURATION, &[]),
+            failures: metrics.counter(names::DB_FLUSH_FAILURES, &[]),
+        }
+    }
+
+    /// A write that began at `started` ended, failed or not.
+    fn written(&self, started: Instant, failed: bool) {
+        self.duration.record(started.elapsed().as_secs_f64());
+        if failed {
+            self.failures.increment(1);
         }
     }
 }
@@ -249,18 +287,29 @@ impl Handler<Flush> for DbActor {
     fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
         let batch = self.buffer.take();
         let rows = batch.len();
+        let started = Instant::now();
         Box::pin(write_batch(self.db.clone(), batch).into_actor(self).map(
             move |failed, actor, _| match failed {
                 None => {
+                    actor.figures.written(started, false);
                     tracing::info!(rows, "write buffer flushed");
                     Ok(())
                 }
                 Some((batch, error)) => {
+                    actor.figures.written(started, true);
                     actor.settle(Some((batch, error.clone())));
                     Err(error)
                 }
             },
         ))
+    }
+}
+
+impl Handler<BufferedRows> for DbActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: BufferedRows, _: &mut Self::Context) -> usize {
+        self.buffer.len()
     }
 }
 

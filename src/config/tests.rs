@@ -125,3 +125,27 @@ fn debug_output_hides_secrets() {
     let printed = format!("{settings:?}");
     assert!(!printed.contains("ABC-def_ghi") && !printed.contains("topsecret"));
 }
+
+#[test]
+fn metrics_stay_off_the_public_port_unless_asked() {
+    let plain = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN)]).unwrap();
+    assert!(plain.metrics.port.is_none() && plain.metrics.token.is_none());
+    let both = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("METRICS_PORT", "9091"),
+        ("METRICS_TOKEN", "0123456789abcdef-xyz"),
+    ])
+    .unwrap();
+    assert_eq!(both.metrics.port, Some(9091));
+    assert!(both.metrics.token.is_some());
+}
+
+#[test]
+fn a_malformed_metrics_variable_is_named_without_echoing_the_token() {
+    let port = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("METRICS_PORT", "http")]);
+    assert_eq!(port.unwrap_err().variable, "METRICS_PORT");
+    let short = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("METRICS_TOKEN", "s3cret")]);
+    let error = short.unwrap_err();
+    assert_eq!(error.variable, "METRICS_TOKEN");
+    assert!(!error.to_string().contains("s3cret"), "{error}");
+}

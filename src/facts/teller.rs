@@ -4,7 +4,10 @@
 //! recorded. The short notes ("nothing new here", "busy"), "typing…" and the map pin go
 //! out here too.
 
-use std::time::{Duration, Instant};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use actix::Addr;
 use teloxide::{
@@ -23,6 +26,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     places::Place,
+    stats::{Metrics, registry::names},
     story::StorySource,
     telegram::{Outbox, SendClass, TelegramError},
 };
@@ -63,10 +67,38 @@ pub struct Told<'a> {
     pub source: StorySource,
 }
 
+/// What the first answer to a location was, for its latency's histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAnswer {
+    /// A story (written or cached).
+    Story,
+    /// The place's own summary (the LLM down, slow or busy).
+    Summary,
+    /// A "busy" note: the send budget could not take the story in time.
+    Busy,
+    /// A note: nothing new nearby, the sources out of reach.
+    Note,
+}
+
+impl FirstAnswer {
+    const ALL: [FirstAnswer; 4] = [Self::Story, Self::Summary, Self::Busy, Self::Note];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Story => "story",
+            Self::Summary => "summary",
+            Self::Busy => "busy",
+            Self::Note => "note",
+        }
+    }
+}
+
 /// Sends stories and notes. Cheap to clone.
 #[derive(Clone)]
 pub struct Teller {
     outbox: Outbox,
+    /// Location-to-first-answer latencies, by [`FirstAnswer`] kind.
+    first_answers: Arc<[metrics::Histogram; 4]>,
     /// What the buttons under recent stories refer to, and whom they belong to.
     buttons: StoryButtons,
     /// Where deliveries are recorded.
@@ -78,9 +110,21 @@ impl Teller {
     pub fn new(outbox: Outbox, db: Addr<DbActor>) -> Self {
         Self {
             outbox,
+            first_answers: Arc::new(first_answer_histograms(&Metrics::default())),
             buttons: StoryButtons::new(),
             db,
         }
+    }
+
+    /// Measures first answers in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.first_answers = Arc::new(first_answer_histograms(metrics));
+        self
+    }
+
+    /// The first answer to a location asked at `asked_at` went out, as `kind`.
+    pub fn answered_first(&self, kind: FirstAnswer, asked_at: Instant) {
+        self.first_answers[kind as usize].record(asked_at.elapsed().as_secs_f64());
     }
 
     /// Sends `told` to `to` as `class` and records it; see the module docs.
@@ -219,6 +263,10 @@ impl Drop for TypingSoon {
 }
 
 /// The delivery row for a story just sent.
+fn first_answer_histograms(metrics: &Metrics) -> [metrics::Histogram; 4] {
+    FirstAnswer::ALL.map(|kind| metrics.histogram(names::FIRST_ANSWER, &[("kind", kind.name())]))
+}
+
 fn delivery(to: &Listener, place: &Place, source: StorySource) -> Delivery {
     Delivery {
         user_id: to.user_id as i64,

@@ -19,7 +19,23 @@ use teloxide::types::{Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{context::Context, lanes::Lanes};
-use crate::cache::SeenUpdates;
+use crate::{
+    cache::SeenUpdates,
+    stats::{Metrics, registry::names},
+};
+
+/// Update kinds counted apart; "unknown" is a body that could not be read (or was not read
+/// at shutdown).
+const KINDS: [&str; 6] = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "pre_checkout_query",
+    "other",
+    "unknown",
+];
+/// Where "unknown" is in [`KINDS`].
+const UNKNOWN_KIND: usize = 5;
 
 /// What happened to an offered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +52,28 @@ pub enum Admission {
     Closed,
 }
 
+impl Admission {
+    /// Every outcome, in the order of their counters.
+    const ALL: [Admission; 5] = [
+        Admission::Accepted,
+        Admission::Duplicate,
+        Admission::Unusable,
+        Admission::Busy,
+        Admission::Closed,
+    ];
+
+    /// The outcome's name, for metrics' labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Admission::Accepted => "accepted",
+            Admission::Duplicate => "duplicate",
+            Admission::Unusable => "unusable",
+            Admission::Busy => "busy",
+            Admission::Closed => "closed",
+        }
+    }
+}
+
 /// Admits updates into the router, bounded and deduplicated.
 pub struct Dispatcher {
     lanes: Arc<Lanes>,
@@ -46,6 +84,8 @@ pub struct Dispatcher {
     seen: SeenUpdates,
     /// Cleared when shutdown begins.
     accepting: AtomicBool,
+    /// Updates by kind, then outcome (registered once: counting is one atomic add).
+    admitted: [[metrics::Counter; Admission::ALL.len()]; KINDS.len()],
 }
 
 impl Dispatcher {
@@ -58,17 +98,24 @@ impl Dispatcher {
             backlog_max,
             seen,
             accepting: AtomicBool::new(true),
+            admitted: admission_counters(&Metrics::default()),
         }
+    }
+
+    /// Counts offered updates in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.admitted = admission_counters(metrics);
+        self
     }
 
     /// Offers a raw webhook body; never waits.
     pub async fn offer_raw(&self, body: &[u8]) -> Admission {
         if !self.is_accepting() {
-            return Admission::Closed;
+            return self.counted(UNKNOWN_KIND, Admission::Closed);
         }
         match parse_update(body) {
             Some(update) => self.offer(update).await,
-            None => Admission::Unusable,
+            None => self.counted(UNKNOWN_KIND, Admission::Unusable),
         }
     }
 
@@ -77,24 +124,35 @@ impl Dispatcher {
     /// The update (~2 KiB) travels boxed: every future that holds it is copied a few times
     /// on its way into a task, once per update.
     pub async fn offer(&self, update: Box<Update>) -> Admission {
-        if !self.is_accepting() {
-            return Admission::Closed;
-        }
-        match self.backlog.clone().try_acquire_owned() {
-            Ok(permit) => self.start(update, permit).await,
-            Err(_) => Admission::Busy,
-        }
+        let kind = kind_index(&update);
+        let admission = if !self.is_accepting() {
+            Admission::Closed
+        } else {
+            match self.backlog.clone().try_acquire_owned() {
+                Ok(permit) => self.start(update, permit).await,
+                Err(_) => Admission::Busy,
+            }
+        };
+        self.counted(kind, admission)
     }
 
     /// Offers a parsed update, waiting for backlog room (polling applies back-pressure).
     pub async fn offer_waiting(&self, update: Box<Update>) -> Admission {
-        if !self.is_accepting() {
-            return Admission::Closed;
-        }
-        match self.backlog.clone().acquire_owned().await {
-            Ok(permit) => self.start(update, permit).await,
-            Err(_) => Admission::Closed,
-        }
+        let kind = kind_index(&update);
+        let admission = if !self.is_accepting() {
+            Admission::Closed
+        } else {
+            match self.backlog.clone().acquire_owned().await {
+                Ok(permit) => self.start(update, permit).await,
+                Err(_) => Admission::Closed,
+            }
+        };
+        self.counted(kind, admission)
+    }
+
+    fn counted(&self, kind: usize, admission: Admission) -> Admission {
+        self.admitted[kind][admission as usize].increment(1);
+        admission
     }
 
     /// Whether new updates are admitted.
@@ -139,6 +197,27 @@ impl Dispatcher {
         }
         self.lanes.submit(update, permit);
         Admission::Accepted
+    }
+}
+
+fn admission_counters(metrics: &Metrics) -> [[metrics::Counter; 5]; KINDS.len()] {
+    KINDS.map(|kind| {
+        Admission::ALL.map(|outcome| {
+            let labels = [("kind", kind), ("outcome", outcome.name())];
+            metrics.counter(names::UPDATES, &labels)
+        })
+    })
+}
+
+/// Where `update`'s kind is in [`KINDS`].
+fn kind_index(update: &Update) -> usize {
+    match update.kind {
+        UpdateKind::Message(_) => 0,
+        UpdateKind::EditedMessage(_) => 1,
+        UpdateKind::CallbackQuery(_) => 2,
+        UpdateKind::PreCheckoutQuery(_) => 3,
+        UpdateKind::Error(_) => UNKNOWN_KIND,
+        _ => 4,
     }
 }
 

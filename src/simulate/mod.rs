@@ -12,7 +12,6 @@ pub mod database;
 pub mod flood;
 pub mod hostile;
 pub mod openai;
-pub mod process;
 pub mod report;
 mod report_text;
 pub mod scenario;

@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{openai::LlmFigures, process::ProcessFigures, telegram::CallLedger};
+use super::{openai::LlmFigures, telegram::CallLedger};
+use crate::stats::process::ProcessFigures;
 
 /// How soon a location must be answered (a story, the fallback, or a note).
 pub const ANSWER_TARGET: Duration = Duration::from_secs(10);

@@ -17,10 +17,8 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    openai::SimOpenAi, process::ProcessFigures, telegram::SimTelegram, wikipedia::SimWikipedia,
-};
-use crate::{config::Settings, startup::Application};
+use super::{openai::SimOpenAi, telegram::SimTelegram, wikipedia::SimWikipedia};
+use crate::{config::Settings, startup::Application, stats::process::ProcessFigures};
 
 /// The webhook secret the simulated Telegram sends.
 pub const SECRET: &str = "simulated-webhook-secret_1";

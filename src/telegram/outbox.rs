@@ -16,6 +16,7 @@
 //! and says something shorter instead. "typing…" is sent only when nothing waits and is
 //! dropped otherwise ([`Outbox::typing`]).
 
+mod figures;
 pub mod queue;
 mod warnings;
 
@@ -39,7 +40,12 @@ use teloxide::{
 use tokio::time::Instant;
 
 use super::TelegramError;
-use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
+use crate::{
+    actors::db_actor::MarkBlocked,
+    config::SendLimits,
+    stats::{ErrorLog, Metrics},
+};
+use figures::SendFigures;
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that failed on the network is tried again.
@@ -144,6 +150,8 @@ pub struct Outbox {
     /// Where failed calls are counted.
     errors: ErrorLog,
     counters: Arc<Counters>,
+    /// Messages and calls counted for `/metrics`.
+    figures: Arc<SendFigures>,
 }
 
 impl Outbox {
@@ -175,7 +183,14 @@ impl Outbox {
             blocked,
             errors,
             counters: Arc::default(),
+            figures: Arc::new(SendFigures::new(&Metrics::default())),
         }
+    }
+
+    /// Counts messages and Bot API calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.figures = Arc::new(SendFigures::new(metrics));
+        self
     }
 
     /// The underlying client, to build requests with.
@@ -200,7 +215,11 @@ impl Outbox {
         let deadline = Instant::now() + class.patience();
         let pending = self.queue.enqueue(chat, class, deadline);
         let outbox = self.clone();
-        async move { outbox.send_in_turn(pending, chat, class, request).await }
+        async move {
+            let result = outbox.send_in_turn(pending, chat, class, request).await;
+            outbox.figures.reply(class, &result);
+            result
+        }
     }
 
     async fn send_in_turn<R>(
@@ -266,8 +285,11 @@ impl Outbox {
             return;
         }
         let action = self.bot.send_chat_action(chat, ChatAction::Typing);
+        let figures = Arc::clone(&self.figures);
         tokio::spawn(async move {
-            if let Err(error) = action.await {
+            let result = action.await;
+            figures.call("SendChatAction", &result);
+            if let Err(error) = result {
                 tracing::debug!(%error, "typing action not sent");
             }
         });
@@ -304,7 +326,9 @@ impl Outbox {
     {
         let mut failures = 0;
         loop {
-            match request.send_ref().await {
+            let result = request.send_ref().await;
+            self.figures.call(<R::Payload as Payload>::NAME, &result);
+            match result {
                 Err(RequestError::Network(error)) if failures < MAX_NETWORK_RETRIES => {
                     failures += 1;
                     tracing::warn!(chat_id = chat.0, %error, "Telegram call failed, retrying");

@@ -13,6 +13,7 @@ mod lanes;
 mod layers;
 mod llm_answers;
 mod memory;
+mod metrics;
 mod onboarding;
 mod places;
 mod polling;
