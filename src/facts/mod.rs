@@ -40,7 +40,6 @@ use crate::{
     i18n::Lang,
     places::{Place, PlaceError, names::same_place},
     stats::{ErrorLog, Metrics},
-    story::StorySource,
     telegram::SendClass,
 };
 use buttons::{ButtonToken, Refused};
@@ -345,11 +344,6 @@ impl Storyteller {
         {
             Ok(()) => {
                 tracing::info!(place = %place.id, ?source, "story told");
-                let kind = match source {
-                    StorySource::Fallback => FirstAnswer::Summary,
-                    StorySource::Cache | StorySource::Llm => FirstAnswer::Story,
-                };
-                self.answered_first(request, class, kind);
                 true
             }
             Err(error) if error.is_budget() => {
@@ -364,7 +358,8 @@ impl Storyteller {
         }
     }
 
-    /// Measures the first answer to a location (a message sent as `class` `FirstAnswer`).
+    /// Measures the first answer to a location that is not a story (a message sent as
+    /// `class` `FirstAnswer`; the teller measures stories).
     fn answered_first(&self, request: &StoryRequest, class: SendClass, kind: FirstAnswer) {
         if class == SendClass::FirstAnswer {
             self.steps.teller.answered_first(kind, request.started);

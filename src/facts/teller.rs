@@ -127,7 +127,8 @@ impl Teller {
         self.first_answers[kind as usize].record(asked_at.elapsed().as_secs_f64());
     }
 
-    /// Sends `told` to `to` as `class` and records it; see the module docs.
+    /// Sends `told` to `to` as `class` and records it (as a first answer's latency too, when
+    /// `class` is [`SendClass::FirstAnswer`]); see the module docs.
     pub async fn deliver(
         &self,
         to: &Listener,
@@ -150,6 +151,13 @@ impl Teller {
             token,
         };
         send_story(&self.outbox, to.chat, class, &reply).await?;
+        if class == SendClass::FirstAnswer {
+            let kind = match told.source {
+                StorySource::Fallback => FirstAnswer::Summary,
+                StorySource::Cache | StorySource::Llm => FirstAnswer::Story,
+            };
+            self.answered_first(kind, to.asked_at);
+        }
         self.db
             .do_send(Delivered(delivery(to, told.place, told.source)));
         Ok(())
