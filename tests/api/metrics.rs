@@ -396,3 +396,64 @@ async fn the_dashboard_shows_only_metrics_the_bot_exposes() {
     }
     assert!(unknown.is_empty(), "not exposed: {unknown:?}");
 }
+
+/// A live location from `user`, shared for an hour.
+fn live_location(update_id: u64, user: i64) -> Value {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    serde_json::json!({
+        "update_id": update_id,
+        "message": {
+            "message_id": 1000 + update_id, "date": now,
+            "chat": { "id": user, "type": "private", "first_name": "Walker" },
+            "from": { "id": user, "is_bot": false, "first_name": "Walker", "language_code": "ru" },
+            "location": { "latitude": LAT, "longitude": LON, "live_period": 3600 }
+        }
+    })
+}
+
+#[actix_web::test]
+async fn a_429_a_refused_tour_and_a_shared_llm_call_are_counted() {
+    let app = spawn_app_with(&[("METRICS_PORT", "0"), ("LIVE_SESSIONS_MAX", "1")]).await;
+    let too_many = wiremock::ResponseTemplate::new(429).set_body_json(serde_json::json!({
+        "ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1",
+        "parameters": { "retry_after": 1 }
+    }));
+    app.telegram.answer_next("sendMessage", too_many, 1).await;
+    app.openai.set_latency(Duration::from_millis(600));
+
+    app.post_update(&text_update(1, 701, "en", "/help")).await;
+    app.post_update(&location_update(2, 702, "en", LAT, LON))
+        .await;
+    app.post_update(&location_update(3, 703, "en", LAT, LON))
+        .await;
+    app.post_update(&live_location(4, 704)).await;
+    app.telegram.wait_for_stories(704, 1).await;
+    app.post_update(&live_location(5, 705)).await;
+
+    let refused = "excursobot_tour_starts_refused_total";
+    let text = eventually(
+        || scrape(&app),
+        |text| {
+            value(text, refused) == Some(1.0)
+                && value(text, "excursobot_telegram_paused_seconds_total") == Some(1.0)
+        },
+    )
+    .await;
+    assert_eq!(value(&text, refused), Some(1.0), "{text}");
+    assert_eq!(
+        value(&text, "excursobot_telegram_rate_limited_total"),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&text, "excursobot_telegram_paused_seconds_total"),
+        Some(1.0)
+    );
+    let limited = r#"excursobot_telegram_calls_total{method="SendMessage",status="rate_limited"}"#;
+    assert_eq!(value(&text, limited), Some(1.0));
+    let joins = value(&text, "excursobot_llm_single_flight_joins_total").unwrap();
+    assert!(joins >= 1.0, "702 and 703 shared one call: {text}");
+    assert_eq!(value(&text, "excursobot_tours_active"), Some(1.0));
+}
