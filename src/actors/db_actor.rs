@@ -131,7 +131,7 @@ pub struct Flush;
 #[rtype(result = "bool")]
 pub struct Ping;
 
-/// Rows waiting in the write-behind buffer (for `/metrics`).
+/// Rows waiting to be written: in the buffer and in the writes in flight (for `/metrics`).
 #[derive(Message)]
 #[rtype(result = "usize")]
 pub struct BufferedRows;
@@ -148,6 +148,8 @@ pub struct DbActor {
     buffer: WriteBuffer,
     /// A periodic write is in flight (at most one at a time).
     flushing: bool,
+    /// Rows taken out of the buffer by the writes in flight: still waiting to be written.
+    writing_rows: usize,
     /// Consecutive failed writes, for back-off.
     failures: u32,
     /// No periodic write before this.
@@ -163,6 +165,7 @@ impl DbActor {
             db,
             buffer: WriteBuffer::new(MAX_BUFFERED_ROWS),
             flushing: false,
+            writing_rows: 0,
             failures: 0,
             next_attempt: Instant::now(),
             errors,
@@ -183,10 +186,12 @@ impl DbActor {
         }
         self.flushing = true;
         let batch = self.buffer.take();
-        let started = Instant::now();
+        let (started, rows) = (Instant::now(), batch.len());
+        self.writing_rows += rows;
         let write = write_batch(self.db.clone(), batch);
         ctx.spawn(write.into_actor(self).map(move |failed, actor, ctx| {
             actor.flushing = false;
+            actor.writing_rows -= rows;
             actor.figures.written(started, failed.is_some());
             actor.settle(failed);
             if actor.buffer.len() >= FLUSH_AT_ROWS {
@@ -286,22 +291,23 @@ impl Handler<Flush> for DbActor {
 
     fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
         let batch = self.buffer.take();
-        let rows = batch.len();
-        let started = Instant::now();
-        Box::pin(write_batch(self.db.clone(), batch).into_actor(self).map(
-            move |failed, actor, _| match failed {
+        let (started, rows) = (Instant::now(), batch.len());
+        self.writing_rows += rows;
+        let write = write_batch(self.db.clone(), batch).into_actor(self);
+        Box::pin(write.map(move |failed, actor, _| {
+            actor.writing_rows -= rows;
+            actor.figures.written(started, failed.is_some());
+            match failed {
                 None => {
-                    actor.figures.written(started, false);
                     tracing::info!(rows, "write buffer flushed");
                     Ok(())
                 }
                 Some((batch, error)) => {
-                    actor.figures.written(started, true);
                     actor.settle(Some((batch, error.clone())));
                     Err(error)
                 }
-            },
-        ))
+            }
+        }))
     }
 }
 
@@ -309,7 +315,7 @@ impl Handler<BufferedRows> for DbActor {
     type Result = usize;
 
     fn handle(&mut self, _: BufferedRows, _: &mut Self::Context) -> usize {
-        self.buffer.len()
+        self.buffer.len() + self.writing_rows
     }
 }
 

@@ -457,3 +457,46 @@ async fn a_429_a_refused_tour_and_a_shared_llm_call_are_counted() {
     assert!(joins >= 1.0, "702 and 703 shared one call: {text}");
     assert_eq!(value(&text, "excursobot_tours_active"), Some(1.0));
 }
+
+#[actix_web::test]
+async fn a_database_outage_shows_as_rows_waiting_and_failed_flushes() {
+    let test = "a_database_outage_shows_as_rows_waiting_and_failed_flushes";
+    let Some(url) = crate::helpers::fresh_postgres_url(test).await else {
+        return;
+    };
+    let proxy = crate::helpers::tcp_proxy::TcpProxy::start(&url).await;
+    let app = spawn_app_with(&[("DATABASE_URL", &proxy.url), ("METRICS_PORT", "0")]).await;
+    app.post_update(&location_update(1, 3601, "en", LAT, LON))
+        .await;
+    app.telegram.wait_for_stories(3601, 1).await;
+
+    proxy.cut();
+    app.post_update(&location_update(2, 3602, "en", LAT + 0.01, LON))
+        .await;
+    app.telegram.wait_for_stories(3602, 1).await;
+    let failures = "excursobot_db_flush_failures_total";
+    let rows = "excursobot_db_buffered_rows";
+    let during = eventually(
+        || scrape(&app),
+        |text| value(text, failures).is_some_and(|n| n >= 1.0),
+    )
+    .await;
+    proxy.restore();
+    let after = eventually(|| scrape(&app), |text| value(text, rows) == Some(0.0)).await;
+
+    assert!(value(&during, failures).unwrap() >= 1.0, "{during}");
+    assert!(
+        value(&during, rows).unwrap() >= 1.0,
+        "the story's rows wait: {during}"
+    );
+    assert_eq!(value(&after, rows), Some(0.0), "written once it is back");
+    let flushes = "excursobot_db_flush_duration_seconds_count";
+    let (flushed, failed) = (
+        value(&after, flushes).unwrap(),
+        value(&after, failures).unwrap(),
+    );
+    assert!(
+        flushed > failed,
+        "{flushed} flushes, {failed} failed: {after}"
+    );
+}
