@@ -500,3 +500,43 @@ async fn a_database_outage_shows_as_rows_waiting_and_failed_flushes() {
         "{flushed} flushes, {failed} failed: {after}"
     );
 }
+
+#[actix_web::test]
+async fn stats_and_metrics_show_the_same_cache_and_llm_figures() {
+    let app = spawn_app_with(&[("METRICS_PORT", "0"), ("ADMIN_USER_IDS", "800")]).await;
+    for (id, user) in [(1, 801), (2, 802)] {
+        app.post_update(&location_update(id, user, "en", LAT, LON))
+            .await;
+        app.telegram.wait_for_stories(user, 1).await;
+    }
+
+    app.post_update(&text_update(3, 800, "en", "/stats")).await;
+    let stats = app
+        .telegram
+        .wait_for_text_to(800, "<b>Bot statistics</b>")
+        .await
+        .expect("the admin's figures");
+    let text = scrape(&app).await;
+
+    let stats = stats["text"].as_str().unwrap();
+    let hits = value(&text, r#"excursobot_cache_hits_total{level="l1"}"#).unwrap()
+        + value(&text, r#"excursobot_cache_hits_total{level="l2"}"#).unwrap();
+    let misses = value(&text, "excursobot_cache_misses_total").unwrap();
+    assert!(
+        hits >= 1.0,
+        "the second visitor's story came from the cache: {text}"
+    );
+    let ratio = format!("Cache hit ratio: {:.0}%", 100.0 * hits / (hits + misses));
+    assert!(stats.contains(&ratio), "{ratio} in {stats}");
+    let permits = value(&text, "excursobot_llm_permits").unwrap();
+    let in_use = value(&text, "excursobot_llm_permits_in_use").unwrap();
+    assert!(
+        stats.contains(&format!("permits in use {in_use} of {permits}")),
+        "{stats}"
+    );
+    let cap = value(&text, "excursobot_tours_cap").unwrap();
+    assert!(
+        stats.contains(&format!("Live tours: 0 of {cap}")),
+        "{stats}"
+    );
+}
