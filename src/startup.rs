@@ -13,6 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+mod scraping;
 mod services;
 mod tours;
 
@@ -51,8 +52,6 @@ use tours::TourActors;
 
 /// How often idle per-chat rate-limit buckets are forgotten.
 const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
-/// How often latency samples are folded into their histograms when nobody scrapes.
-const METRICS_UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
 /// A built, not yet running, application.
 pub struct Application {
@@ -120,7 +119,7 @@ impl Application {
             token: settings.metrics.token.clone(),
         });
         let (server, port) = serve(&settings, &dispatcher, services.db.clone(), &scrape)?;
-        let metrics_server = serve_metrics(&settings, scrape)?;
+        let metrics_server = scraping::serve_metrics(&settings, scrape)?;
         Ok(Self {
             port,
             server,
@@ -163,7 +162,7 @@ impl Application {
             tokio::join!(
                 forget_idle_chats(outbox),
                 allocator::give_back_freed_memory(),
-                keep_metrics_bounded(metrics)
+                scraping::keep_metrics_bounded(metrics)
             )
         });
         tokio::select! {
@@ -335,45 +334,6 @@ fn serve(
     .run();
     tracing::info!(port, "listening");
     Ok((server, port))
-}
-
-/// `METRICS_PORT`: a listener serving only `/metrics`, on one worker. On `0.0.0.0` it binds
-/// `[::]` instead (both IPv4 and IPv6), since Railway's private network is IPv6.
-fn serve_metrics(
-    settings: &Settings,
-    scrape: web::Data<Scrape>,
-) -> anyhow::Result<Option<(Server, u16)>> {
-    let Some(port) = settings.metrics.port else {
-        return Ok(None);
-    };
-    let listener = match settings.host.as_str() {
-        "0.0.0.0" => {
-            TcpListener::bind(("::", port)).or_else(|_| TcpListener::bind(("0.0.0.0", port)))
-        }
-        host => TcpListener::bind((host, port)),
-    }
-    .with_context(|| format!("binding port {port} (METRICS_PORT)"))?;
-    let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(scrape.clone())
-            .route("/metrics", web::get().to(scrape::metrics))
-    })
-    .workers(1)
-    .disable_signals()
-    .listen(listener)?
-    .run();
-    tracing::info!(port, "serving /metrics");
-    Ok(Some((server, port)))
-}
-
-/// Folds latency samples into their buckets now and then (a scrape does it too).
-async fn keep_metrics_bounded(metrics: Metrics) {
-    let mut every = tokio::time::interval(METRICS_UPKEEP_EVERY);
-    loop {
-        every.tick().await;
-        metrics.upkeep();
-    }
 }
 
 async fn forget_idle_chats(outbox: Outbox) {
