@@ -287,3 +287,22 @@ fn delivery(to: &Listener, place: &Place, source: StorySource) -> Delivery {
         at: now_ms(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_first_answer_has_its_own_histogram() {
+        let metrics = Metrics::new();
+        let histograms = first_answer_histograms(&metrics);
+        for kind in FirstAnswer::ALL {
+            histograms[kind as usize].record(0.01);
+        }
+        let text = metrics.render();
+        for kind in ["story", "summary", "busy", "note"] {
+            let line = format!(r#"excursobot_first_answer_seconds_count{{kind="{kind}"}} 1"#);
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+    }
+}
