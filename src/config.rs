@@ -69,6 +69,18 @@ pub struct SendLimits {
     pub global_per_sec: NonZeroU32,
 }
 
+/// Where `GET /metrics` is served. Never open on the public port by default: Railway makes
+/// that port's domain public.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsSettings {
+    /// `METRICS_PORT`: a second listener serving only `/metrics` (reached over private
+    /// networking).
+    pub port: Option<u16>,
+    /// `METRICS_TOKEN`: `/metrics` on the public port, for `Authorization: Bearer <token>`
+    /// (and required on `METRICS_PORT` too when both are set).
+    pub token: Option<SecretString>,
+}
+
 /// The LLM endpoint and how the gate uses it.
 #[derive(Debug, Clone)]
 pub struct LlmSettings {
@@ -190,6 +202,8 @@ pub struct Settings {
     /// `PAYMENT_SECRET`: the key invoice payloads are signed with; `None` derives one from
     /// the bot token.
     pub payment_secret: Option<SecretString>,
+    /// Where Prometheus scrapes the bot.
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -228,6 +242,7 @@ impl Settings {
             database: sections::database(&env)?,
             restarts: sections::restarts(&env)?,
             payment_secret: sections::payment_secret(&env)?,
+            metrics: sections::metrics(&env)?,
         })
     }
 

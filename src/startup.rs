@@ -20,6 +20,7 @@ use std::{
 
 #[cfg(feature = "fault-injection")]
 mod crash;
+mod scraping;
 mod services;
 mod tours;
 
@@ -47,10 +48,11 @@ use crate::{
         context::Context as HandlerContext,
         dispatch::Dispatcher,
         health, polling, replay,
+        scrape::{self, Scrape},
         webhook::{self, WebhookState},
     },
     payments::PaymentKey,
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics},
     telegram::{Outbox, setup},
     users::UserStore,
 };
@@ -64,6 +66,9 @@ const LIMITER_CLEANUP_EVERY: Duration = Duration::from_secs(60);
 pub struct Application {
     port: u16,
     server: Server,
+    /// `METRICS_PORT`'s listener and the port it is bound to, when set.
+    metrics_server: Option<(Server, u16)>,
+    metrics: Metrics,
     dispatcher: Arc<Dispatcher>,
     outbox: Outbox,
     /// Present in long-polling mode.
@@ -91,11 +96,15 @@ impl Application {
         let polling_bot = prepare_ingress(&bot, &settings).await?;
 
         let errors = ErrorLog::default();
-        let services = Services::start(&settings, errors.clone()).await?;
+        let metrics = Metrics::new();
+        metrics.install_global();
+        let services = Services::start(&settings, errors.clone(), &metrics).await?;
         let users = UserStore::new(services.db.clone());
         let blocked = services.db.clone().recipient();
-        let outbox = Outbox::new(bot, settings.send_limits, blocked, errors.clone());
+        let outbox =
+            Outbox::new(bot, settings.send_limits, blocked, errors.clone()).with_metrics(&metrics);
         let steps = story_steps(&settings, &services, &outbox, me.username(), &errors)?;
+        let steps = steps.with_metrics(&metrics);
         let stories = Arc::new(Storyteller::new(steps.clone()));
         let store = Arc::new(DbSessionStore::new(services.connection.clone()));
         let supervision = &services.supervision;
@@ -124,17 +133,27 @@ impl Application {
         });
         let seen = SeenUpdates::new(services.redis.clone());
         let journal = Journal::start(services.connection.clone());
-        let dispatcher = Dispatcher::new(ctx, settings.update_backlog_max, seen);
-        let dispatcher = Arc::new(dispatcher.with_journal(journal.clone()));
+        let dispatcher = Dispatcher::new(Arc::clone(&ctx), settings.update_backlog_max, seen);
+        let dispatcher = dispatcher.with_journal(journal.clone());
+        let dispatcher = Arc::new(dispatcher.with_metrics(&metrics));
         let health = health::Readiness {
             dispatcher: Arc::clone(&dispatcher),
             db: services.db.clone(),
             supervision: services.supervision.clone(),
         };
-        let (server, port) = serve(&settings, Arc::clone(&dispatcher), health)?;
+        let scrape = web::Data::new(Scrape {
+            ctx,
+            dispatcher: Arc::clone(&dispatcher),
+            metrics: metrics.clone(),
+            token: settings.metrics.token.clone(),
+        });
+        let (server, port) = serve(&settings, &dispatcher, health, &scrape)?;
+        let metrics_server = scraping::serve_metrics(&settings, scrape)?;
         Ok(Self {
             port,
             server,
+            metrics_server,
+            metrics,
             dispatcher,
             outbox,
             polling_bot,
@@ -159,6 +178,11 @@ impl Application {
         self.port
     }
 
+    /// The port `/metrics` is served on alone (`METRICS_PORT`), when set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(_, port)| *port)
+    }
+
     /// Runs until `shutdown` completes (or the HTTP server or the polling task ends), then
     /// shuts down in order (see the module docs).
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
@@ -169,11 +193,16 @@ impl Application {
             let dispatcher = Arc::clone(&self.dispatcher);
             tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
         });
-        let outbox = self.outbox.clone();
+        let metrics_server = self.metrics_server.map(|(server, _)| {
+            let handle = server.handle();
+            (tokio::spawn(server), handle)
+        });
+        let (outbox, metrics) = (self.outbox.clone(), self.metrics.clone());
         let cleanup = tokio::spawn(async move {
             tokio::join!(
                 forget_idle_chats(outbox),
-                allocator::give_back_freed_memory()
+                allocator::give_back_freed_memory(),
+                scraping::keep_metrics_bounded(metrics)
             )
         });
         // Not awaited nor aborted: it stops at the first update refused for the shutdown, and
@@ -229,6 +258,10 @@ impl Application {
         self.tours.stop().await;
         self.services.stop().await;
         self.outbox.close();
+        if let Some((task, handle)) = metrics_server {
+            handle.stop(true).await;
+            task.await.context("metrics server task")??;
+        }
         match server_ended {
             Some(result) => result.context("HTTP server task")??,
             None => {
@@ -345,8 +378,9 @@ async fn prepare_ingress(bot: &Bot, settings: &Settings) -> anyhow::Result<Optio
 
 fn serve(
     settings: &Settings,
-    dispatcher: Arc<Dispatcher>,
+    dispatcher: &Arc<Dispatcher>,
     health: health::Readiness,
+    scrape: &web::Data<Scrape>,
 ) -> anyhow::Result<(Server, u16)> {
     let address = format!("{}:{}", settings.host, settings.port);
     let listener =
@@ -356,15 +390,23 @@ fn serve(
         Ingress::Webhook { secret, .. } => Some(secret.clone()),
         Ingress::LongPolling => None,
     };
-    let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(&dispatcher)));
+    let webhook_state = web::Data::new(WebhookState::new(secret, Arc::clone(dispatcher)));
     let health = web::Data::new(health);
+    // On the public port only behind a token: Railway makes this port's domain public.
+    let scrape = settings.metrics.token.is_some().then(|| scrape.clone());
     let server = HttpServer::new(move || {
-        App::new()
+        let app = App::new()
             .app_data(webhook_state.clone())
             .app_data(health.clone())
             .route("/webhook", web::post().to(webhook::receive))
             .route("/healthz", web::get().to(health::healthz))
-            .route("/readyz", web::get().to(health::readyz))
+            .route("/readyz", web::get().to(health::readyz));
+        match &scrape {
+            Some(scrape) => app
+                .app_data(scrape.clone())
+                .route("/metrics", web::get().to(scrape::metrics)),
+            None => app,
+        }
     })
     .workers(settings.http_workers.max(1))
     .disable_signals()

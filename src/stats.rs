@@ -1,5 +1,10 @@
 //! In-process operational figures that are not in the database: errors in the last 24 hours,
-//! and when the process started.
+//! the Prometheus registry ([`registry`]) and the process's own figures ([`process`]).
+
+pub mod process;
+pub mod registry;
+
+pub use registry::Metrics;
 
 use std::{
     collections::VecDeque,

@@ -24,7 +24,7 @@ use crate::{
         entity::user_preferences,
         queries::{self, DbStats, Delivery, FinishedTour, UserSeen, UserStats},
     },
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics, registry::names},
 };
 use buffer::{Batch, WriteBuffer};
 
@@ -141,6 +141,10 @@ struct Written {
     failed: Option<(Batch, DbError)>,
     /// A periodic write (at most one runs at a time), not a [`Flush`].
     periodic: bool,
+    /// Rows it took out of the buffer.
+    rows: usize,
+    /// When it started.
+    started: Instant,
 }
 
 /// Whether the database answers (readiness).
@@ -148,17 +152,31 @@ struct Written {
 #[rtype(result = "bool")]
 pub struct Ping;
 
+/// Rows waiting to be written: in the buffer and in the writes in flight (for `/metrics`).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct BufferedRows;
+
+/// What the buffer's writes are measured with.
+struct FlushFigures {
+    duration: metrics::Histogram,
+    failures: metrics::Counter,
+}
+
 /// Owner of the pool and the buffer.
 pub struct DbActor {
     db: DatabaseConnection,
     buffer: WriteBuffer,
     /// A periodic write is in flight (at most one at a time).
     flushing: bool,
+    /// Rows taken out of the buffer by the writes in flight: still waiting to be written.
+    writing_rows: usize,
     /// Consecutive failed writes, for back-off.
     failures: u32,
     /// No periodic write before this.
     next_attempt: Instant,
     errors: ErrorLog,
+    figures: FlushFigures,
 }
 
 impl DbActor {
@@ -168,10 +186,18 @@ impl DbActor {
             db,
             buffer: WriteBuffer::new(MAX_BUFFERED_ROWS),
             flushing: false,
+            writing_rows: 0,
             failures: 0,
             next_attempt: Instant::now(),
             errors,
+            figures: FlushFigures::new(&Metrics::default()),
         }
+    }
+
+    /// Measures the buffer's writes in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.figures = FlushFigures::new(metrics);
+        self
     }
 
     /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.
@@ -190,18 +216,25 @@ impl DbActor {
     /// future on the actor's context would be dropped with them). Completes with the
     /// write's outcome.
     fn write(
-        &self,
+        &mut self,
         batch: Batch,
         periodic: bool,
         ctx: &mut Context<Self>,
     ) -> impl Future<Output = Result<(), DbError>> + use<> {
+        let (started, rows) = (Instant::now(), batch.len());
+        self.writing_rows += rows;
         let (db, actor) = (self.db.clone(), ctx.address());
         let written = actix_rt::spawn(async move {
             let failed = write_batch(db, batch).await;
             let outcome = failed
                 .as_ref()
                 .map_or(Ok(()), |(_, error)| Err(error.clone()));
-            actor.do_send(Written { failed, periodic });
+            actor.do_send(Written {
+                failed,
+                periodic,
+                rows,
+                started,
+            });
             outcome
         });
         async move { written.await.unwrap_or(Err(DbError::Unavailable)) }
@@ -220,6 +253,23 @@ impl DbActor {
                 self.errors.record();
                 tracing::warn!(%error, rows, dropped, "database write failed; will retry");
             }
+        }
+    }
+}
+
+impl FlushFigures {
+    fn new(metrics: &Metrics) -> Self {
+        Self {
+            duration: metrics.histogram(names::DB_FLUSH_DURATION, &[]),
+            failures: metrics.counter(names::DB_FLUSH_FAILURES, &[]),
+        }
+    }
+
+    /// A write that began at `started` ended, failed or not.
+    fn written(&self, started: Instant, failed: bool) {
+        self.duration.record(started.elapsed().as_secs_f64());
+        if failed {
+            self.failures.increment(1);
         }
     }
 }
@@ -315,14 +365,30 @@ impl Handler<Flush> for DbActor {
 impl Handler<Written> for DbActor {
     type Result = ();
 
-    fn handle(&mut self, Written { failed, periodic }: Written, ctx: &mut Self::Context) {
+    fn handle(&mut self, written: Written, ctx: &mut Self::Context) {
+        let Written {
+            failed,
+            periodic,
+            rows,
+            started,
+        } = written;
         if periodic {
             self.flushing = false;
         }
+        self.writing_rows -= rows;
+        self.figures.written(started, failed.is_some());
         self.settle(failed);
         if self.buffer.len() >= FLUSH_AT_ROWS {
             self.flush(ctx);
         }
+    }
+}
+
+impl Handler<BufferedRows> for DbActor {
+    type Result = usize;
+
+    fn handle(&mut self, _: BufferedRows, _: &mut Self::Context) -> usize {
+        self.buffer.len() + self.writing_rows
     }
 }
 

@@ -162,6 +162,8 @@ pub struct SessionsSnapshot {
     pub batches_applied: u64,
     /// Stories being written right now.
     pub stories_in_flight: usize,
+    /// Tour starts refused because `cap` tours were running.
+    pub refused: u64,
 }
 
 /// Shutdown: cancel the stories being written and give the ones already being sent up to
@@ -193,6 +195,7 @@ struct StoryInFlight {
 struct Counters {
     updates_received: u64,
     batches_applied: u64,
+    refused: u64,
 }
 
 /// The tours actor; see the module docs for its algorithm.
@@ -346,6 +349,7 @@ impl Handler<SessionsStats> for LiveLocationSessions {
             updates_received: self.counters.updates_received,
             batches_applied: self.counters.batches_applied,
             stories_in_flight: self.stories_in_flight(),
+            refused: self.counters.refused,
         })
     }
 }

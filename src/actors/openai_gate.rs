@@ -34,6 +34,7 @@ mod client;
 mod config;
 mod error;
 mod estimate;
+mod figures;
 mod queue;
 mod response;
 mod retry_after;
@@ -47,11 +48,12 @@ use actix::{Actor, ActorContext, Context, Handler, Message, MessageResult};
 use actix::{ResponseFuture, Supervised};
 use tokio::sync::{oneshot, watch};
 
-use crate::{actors::supervision::contained, prompts::ChatPrompt};
+use crate::{actors::supervision::contained, prompts::ChatPrompt, stats::Metrics};
 
 use breaker::CircuitBreaker;
 use client::LlmClient;
 use estimate::CallDurations;
+use figures::CallFigures;
 use queue::{JobQueues, Waiter};
 
 pub use answer::Unusable;
@@ -101,6 +103,15 @@ impl Priority {
             Priority::Interactive => 0,
             Priority::Live => 1,
             Priority::Background => 2,
+        }
+    }
+
+    /// The priority's name, for metrics' labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Interactive => "interactive",
+            Priority::Live => "live",
+            Priority::Background => "background",
         }
     }
 }
@@ -165,6 +176,10 @@ pub struct GateSnapshot {
     pub max_in_flight_seen: usize,
     /// Waiters answered `GateError::Shed`.
     pub shed: u64,
+    /// Requests that joined a job already queued or running for the same key.
+    pub joins: u64,
+    /// The most jobs that may be queued in all.
+    pub queue_cap: usize,
     /// Whether the breaker is open or half-open (not closed).
     pub breaker_open: bool,
 }
@@ -189,6 +204,8 @@ struct CallProgress {
 #[derive(Debug)]
 struct Running {
     started: tokio::time::Instant,
+    /// The job's priority when it started, for the call's figures.
+    priority: Priority,
     waiters: Vec<Waiter>,
     partial: Option<Arc<str>>,
 }
@@ -199,6 +216,7 @@ struct Counters {
     calls_started: u64,
     max_in_flight_seen: usize,
     shed: u64,
+    joins: u64,
 }
 
 /// The gate actor; see the module docs for its algorithm.
@@ -212,6 +230,8 @@ pub struct OpenAiGate {
     durations: CallDurations,
     breaker: CircuitBreaker,
     counters: Counters,
+    /// Finished calls, by priority and outcome, with their durations.
+    figures: CallFigures,
     /// Identifies waiters so a queue-wait timer can find its own waiter.
     next_waiter_id: u64,
 }
@@ -232,8 +252,15 @@ impl OpenAiGate {
             in_flight: HashMap::new(),
             durations: CallDurations::default(),
             counters: Counters::default(),
+            figures: CallFigures::new(&Metrics::default()),
             next_waiter_id: 0,
         })
+    }
+
+    /// Counts finished calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.figures = CallFigures::new(metrics);
+        self
     }
 }
 

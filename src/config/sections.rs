@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{
     ConfigError, DatabaseSettings, Env, FactSettings, Ingress, LiveSettings, LlmSettings,
-    LogFormat, RestartLimits, malformed,
+    LogFormat, MetricsSettings, RestartLimits, malformed,
 };
 
 pub(super) fn telegram_token(env: &Env) -> Result<SecretString, ConfigError> {
@@ -255,4 +255,33 @@ pub(super) fn payment_secret(env: &Env) -> Result<Option<SecretString>, ConfigEr
         });
     }
     Ok(Some(SecretString::from(secret)))
+}
+
+/// Shortest `METRICS_TOKEN` accepted: it guards the figures on a public port.
+const MIN_METRICS_TOKEN: usize = 16;
+
+pub(super) fn metrics(env: &Env) -> Result<MetricsSettings, ConfigError> {
+    let port = match env.get("METRICS_PORT") {
+        None => None,
+        Some(raw) => Some(
+            raw.trim()
+                .parse()
+                .map_err(|_| malformed("METRICS_PORT", &raw, "a port number 0-65535"))?,
+        ),
+    };
+    let token = match env.get("METRICS_TOKEN") {
+        None => None,
+        Some(token) => {
+            let visible = token.chars().all(|c| c.is_ascii_graphic());
+            if token.chars().count() < MIN_METRICS_TOKEN || !visible {
+                return Err(ConfigError {
+                    variable: "METRICS_TOKEN",
+                    problem: "is too short or holds spaces or non-ASCII characters".to_owned(),
+                    expected: "a random string of at least 16 visible ASCII characters",
+                });
+            }
+            Some(SecretString::from(token))
+        }
+    };
+    Ok(MetricsSettings { port, token })
 }

@@ -158,3 +158,27 @@ fn restart_limits_default_to_five_in_ten_seconds_and_name_a_malformed_variable()
     assert_eq!(error.variable, "ACTOR_GIVE_UP_SECS");
     assert_eq!(error.expected, "a whole number of seconds");
 }
+
+#[test]
+fn metrics_stay_off_the_public_port_unless_asked() {
+    let plain = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN)]).unwrap();
+    assert!(plain.metrics.port.is_none() && plain.metrics.token.is_none());
+    let both = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("METRICS_PORT", "9091"),
+        ("METRICS_TOKEN", "0123456789abcdef-xyz"),
+    ])
+    .unwrap();
+    assert_eq!(both.metrics.port, Some(9091));
+    assert!(both.metrics.token.is_some());
+}
+
+#[test]
+fn a_malformed_metrics_variable_is_named_without_echoing_the_token() {
+    let port = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("METRICS_PORT", "http")]);
+    assert_eq!(port.unwrap_err().variable, "METRICS_PORT");
+    let short = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN), ("METRICS_TOKEN", "s3cret")]);
+    let error = short.unwrap_err();
+    assert_eq!(error.variable, "METRICS_TOKEN");
+    assert!(!error.to_string().contains("s3cret"), "{error}");
+}

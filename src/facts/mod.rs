@@ -41,12 +41,12 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     places::{Place, PlaceError, names::same_place},
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics},
     telegram::SendClass,
 };
 use buttons::{ButtonToken, Refused};
 use places::PlaceFinder;
-use teller::{FirstDraft, Listener, Teller, Told};
+use teller::{FirstAnswer, FirstDraft, Listener, Teller, Told};
 use told::{HistoryUnavailable, Reserved, ToldPlaces};
 use writer::{StoryWriter, Subject};
 
@@ -140,6 +140,13 @@ pub enum NoPlace {
 }
 
 impl StorySteps {
+    /// Measures place lookups and first answers in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.finder = self.finder.with_metrics(metrics);
+        self.teller = self.teller.with_metrics(metrics);
+        self
+    }
+
     /// Reserves the place around the user that they were not told about and that `accept`
     /// takes: the venue they shared (a place found there under its name), else the nearest
     /// (see [`ToldPlaces::reserve_nearest`]).
@@ -293,6 +300,7 @@ impl Storyteller {
                 let near = steps.finder.you_are_near(point, lang).await;
                 let note = texts.nothing_nearby.replace("{near}", &near);
                 steps.teller.note(chat, note, class).await;
+                self.answered_first(request, class, FirstAnswer::Note);
             }
             Err(NoPlace::SourcesDown(error)) => {
                 steps.errors.record();
@@ -300,6 +308,7 @@ impl Storyteller {
                 let near = steps.finder.you_are_near(point, lang).await;
                 let note = texts.sources_down.replace("{near}", &near);
                 steps.teller.note(chat, note, class).await;
+                self.answered_first(request, class, FirstAnswer::Note);
             }
             Err(NoPlace::HistoryUnavailable(error)) => {
                 tracing::warn!(%error, "no place chosen: the user's history is unreadable");
@@ -383,12 +392,21 @@ impl Storyteller {
             }
             Err(error) if error.is_budget() => {
                 steps.teller.busy_note(request.chat, request.lang).await;
+                self.answered_first(request, class, FirstAnswer::Busy);
                 false
             }
             Err(error) => {
                 tracing::warn!(%error, "story not delivered");
                 false
             }
+        }
+    }
+
+    /// Measures the first answer to a location that is not a story (a message sent as
+    /// `class` `FirstAnswer`; the teller measures stories).
+    fn answered_first(&self, request: &StoryRequest, class: SendClass, kind: FirstAnswer) {
+        if class == SendClass::FirstAnswer {
+            self.steps.teller.answered_first(kind, request.started);
         }
     }
 

@@ -32,6 +32,7 @@ use crate::{
     geo::Coordinates,
     i18n::Lang,
     places::Place,
+    stats::{Metrics, registry::names},
     story::StorySource,
     telegram::{Outbox, SendClass, TelegramError, outbox::DraftOutcome},
 };
@@ -87,10 +88,38 @@ pub struct Told<'a> {
     pub source: StorySource,
 }
 
+/// What the first answer to a location was, for its latency's histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstAnswer {
+    /// A story (written or cached).
+    Story,
+    /// The place's own summary (the LLM down, slow or busy).
+    Summary,
+    /// A "busy" note: the send budget could not take the story in time.
+    Busy,
+    /// A note: nothing new nearby, the sources out of reach.
+    Note,
+}
+
+impl FirstAnswer {
+    const ALL: [FirstAnswer; 4] = [Self::Story, Self::Summary, Self::Busy, Self::Note];
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Story => "story",
+            Self::Summary => "summary",
+            Self::Busy => "busy",
+            Self::Note => "note",
+        }
+    }
+}
+
 /// Sends stories and notes. Cheap to clone.
 #[derive(Clone)]
 pub struct Teller {
     outbox: Outbox,
+    /// Location-to-first-answer latencies, by [`FirstAnswer`] kind.
+    first_answers: Arc<[metrics::Histogram; 4]>,
     /// What the buttons under recent stories refer to, and whom they belong to.
     buttons: StoryButtons,
     /// Where deliveries are recorded.
@@ -102,12 +131,25 @@ impl Teller {
     pub fn new(outbox: Outbox, db: Addr<DbActor>) -> Self {
         Self {
             outbox,
+            first_answers: Arc::new(first_answer_histograms(&Metrics::default())),
             buttons: StoryButtons::new(),
             db,
         }
     }
 
-    /// Sends `told` to `to` as `class` and records it; see the module docs.
+    /// Measures first answers in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.first_answers = Arc::new(first_answer_histograms(metrics));
+        self
+    }
+
+    /// The first answer to a location asked at `asked_at` went out, as `kind`.
+    pub fn answered_first(&self, kind: FirstAnswer, asked_at: Instant) {
+        self.first_answers[kind as usize].record(asked_at.elapsed().as_secs_f64());
+    }
+
+    /// Sends `told` to `to` as `class` and records it (as a first answer's latency too, when
+    /// `class` is [`SendClass::FirstAnswer`]); see the module docs.
     pub async fn deliver(
         &self,
         to: &Listener,
@@ -139,6 +181,13 @@ impl Teller {
             }
             Err(error) => return Err(error),
         };
+        if class == SendClass::FirstAnswer {
+            let kind = match told.source {
+                StorySource::Fallback => FirstAnswer::Summary,
+                StorySource::Cache | StorySource::Llm => FirstAnswer::Story,
+            };
+            self.answered_first(kind, to.asked_at);
+        }
         self.record(delivery(to, told.place, told.source)).await;
         Ok(StoryMessage { sent, token })
     }
@@ -411,6 +460,10 @@ impl Drop for TypingSoon {
 }
 
 /// The delivery row for a story just sent.
+fn first_answer_histograms(metrics: &Metrics) -> [metrics::Histogram; 4] {
+    FirstAnswer::ALL.map(|kind| metrics.histogram(names::FIRST_ANSWER, &[("kind", kind.name())]))
+}
+
 fn delivery(to: &Listener, place: &Place, source: StorySource) -> Delivery {
     Delivery {
         user_id: to.user_id as i64,
@@ -421,5 +474,24 @@ fn delivery(to: &Listener, place: &Place, source: StorySource) -> Delivery {
         source: source.as_str(),
         latency_ms: i64::try_from(to.asked_at.elapsed().as_millis()).unwrap_or(i64::MAX),
         at: now_ms(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_first_answer_has_its_own_histogram() {
+        let metrics = Metrics::new();
+        let histograms = first_answer_histograms(&metrics);
+        for kind in FirstAnswer::ALL {
+            histograms[kind as usize].record(0.01);
+        }
+        let text = metrics.render();
+        for kind in ["story", "summary", "busy", "note"] {
+            let line = format!(r#"excursobot_first_answer_seconds_count{{kind="{kind}"}} 1"#);
+            assert!(text.contains(&line), "{line} in {text}");
+        }
     }
 }

@@ -29,8 +29,22 @@ use crate::{
         journal::{Journal, JournalError, NewEntry, Ticket, Written},
         now_ms,
     },
+    stats::{Metrics, registry::names},
     telemetry::panics,
 };
+
+/// Update kinds counted apart; "unknown" is a body that could not be read (or was not read
+/// at shutdown).
+const KINDS: [&str; 6] = [
+    "message",
+    "edited_message",
+    "callback_query",
+    "pre_checkout_query",
+    "other",
+    "unknown",
+];
+/// Where "unknown" is in [`KINDS`].
+const UNKNOWN_KIND: usize = 5;
 
 /// What happened to an offered update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +61,28 @@ pub enum Admission {
     Closed,
 }
 
+impl Admission {
+    /// Every outcome, in the order of their counters.
+    const ALL: [Admission; 5] = [
+        Admission::Accepted,
+        Admission::Duplicate,
+        Admission::Unusable,
+        Admission::Busy,
+        Admission::Closed,
+    ];
+
+    /// The outcome's name, for metrics' labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Admission::Accepted => "accepted",
+            Admission::Duplicate => "duplicate",
+            Admission::Unusable => "unusable",
+            Admission::Busy => "busy",
+            Admission::Closed => "closed",
+        }
+    }
+}
+
 /// Admits updates into the router, bounded and deduplicated.
 pub struct Dispatcher {
     lanes: Arc<Lanes>,
@@ -59,6 +95,8 @@ pub struct Dispatcher {
     journal: Option<Journal>,
     /// Cleared when shutdown begins.
     accepting: AtomicBool,
+    /// Updates by kind, then outcome (registered once: counting is one atomic add).
+    admitted: [[metrics::Counter; Admission::ALL.len()]; KINDS.len()],
 }
 
 impl Dispatcher {
@@ -72,7 +110,14 @@ impl Dispatcher {
             seen,
             journal: None,
             accepting: AtomicBool::new(true),
+            admitted: admission_counters(&Metrics::default()),
         }
+    }
+
+    /// Counts offered updates in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.admitted = admission_counters(metrics);
+        self
     }
 
     /// The same, journaling the updates that ask for work in `journal`.
@@ -114,11 +159,11 @@ impl Dispatcher {
     /// Offers a raw webhook body; never waits.
     pub async fn offer_raw(&self, body: &[u8]) -> Admission {
         if !self.is_accepting() {
-            return Admission::Closed;
+            return self.counted(UNKNOWN_KIND, Admission::Closed);
         }
         match parse_update(body) {
             Some(update) => self.offer(update).await,
-            None => Admission::Unusable,
+            None => self.counted(UNKNOWN_KIND, Admission::Unusable),
         }
     }
 
@@ -127,24 +172,35 @@ impl Dispatcher {
     /// The update (~2 KiB) travels boxed: every future that holds it is copied a few times
     /// on its way into a task, once per update.
     pub async fn offer(&self, update: Box<Update>) -> Admission {
-        if !self.is_accepting() {
-            return Admission::Closed;
-        }
-        match self.backlog.clone().try_acquire_owned() {
-            Ok(permit) => self.start(update, permit).await,
-            Err(_) => Admission::Busy,
-        }
+        let kind = kind_index(&update);
+        let admission = if !self.is_accepting() {
+            Admission::Closed
+        } else {
+            match self.backlog.clone().try_acquire_owned() {
+                Ok(permit) => self.start(update, permit).await,
+                Err(_) => Admission::Busy,
+            }
+        };
+        self.counted(kind, admission)
     }
 
     /// Offers a parsed update, waiting for backlog room (polling applies back-pressure).
     pub async fn offer_waiting(&self, update: Box<Update>) -> Admission {
-        if !self.is_accepting() {
-            return Admission::Closed;
-        }
-        match self.backlog.clone().acquire_owned().await {
-            Ok(permit) => self.start(update, permit).await,
-            Err(_) => Admission::Closed,
-        }
+        let kind = kind_index(&update);
+        let admission = if !self.is_accepting() {
+            Admission::Closed
+        } else {
+            match self.backlog.clone().acquire_owned().await {
+                Ok(permit) => self.start(update, permit).await,
+                Err(_) => Admission::Closed,
+            }
+        };
+        self.counted(kind, admission)
+    }
+
+    fn counted(&self, kind: usize, admission: Admission) -> Admission {
+        self.admitted[kind][admission as usize].increment(1);
+        admission
     }
 
     /// Whether new updates are admitted.
@@ -329,6 +385,27 @@ impl std::fmt::Display for Unquoted<'_> {
         let cut = if kept.len() < head.len() { " …" } else { "" };
         let (line, column) = (self.0.line(), self.0.column());
         write!(f, "{}{cut} at line {line} column {column}", kept.trim_end())
+    }
+}
+
+fn admission_counters(metrics: &Metrics) -> [[metrics::Counter; 5]; KINDS.len()] {
+    KINDS.map(|kind| {
+        Admission::ALL.map(|outcome| {
+            let labels = [("kind", kind), ("outcome", outcome.name())];
+            metrics.counter(names::UPDATES, &labels)
+        })
+    })
+}
+
+/// Where `update`'s kind is in [`KINDS`].
+fn kind_index(update: &Update) -> usize {
+    match update.kind {
+        UpdateKind::Message(_) => 0,
+        UpdateKind::EditedMessage(_) => 1,
+        UpdateKind::CallbackQuery(_) => 2,
+        UpdateKind::PreCheckoutQuery(_) => 3,
+        UpdateKind::Error(_) => UNKNOWN_KIND,
+        _ => 4,
     }
 }
 

@@ -63,3 +63,17 @@ fn a_serde_message_keeps_its_category_and_position_without_the_quoted_input() {
         "invalid type: string … at line 1 column 8"
     );
 }
+
+#[test]
+fn each_outcome_counts_under_its_own_name() {
+    let metrics = Metrics::new();
+    let counters = admission_counters(&metrics);
+    for admission in Admission::ALL {
+        counters[0][admission as usize].increment(1);
+    }
+    let text = metrics.render();
+    for outcome in ["accepted", "duplicate", "unusable", "busy", "closed"] {
+        let line = format!(r#"excursobot_updates_total{{kind="message",outcome="{outcome}"}} 1"#);
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+}

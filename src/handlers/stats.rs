@@ -1,18 +1,14 @@
 //! `/stats`: operational figures for admins (by numeric user id, `ADMIN_USER_IDS`); for
 //! anyone else only their own numbers. Only ever in a private chat: in a group the command
-//! gets a note to ask in private (see `commands`).
+//! gets a note to ask in private (see `commands`). The in-process figures are the ones
+//! `/metrics` shows ([`Figures`]).
 
 use actix::MailboxError;
 use teloxide::types::{ChatId, User};
 
-use super::context::Context;
+use super::{context::Context, figures::Figures};
 use crate::{
-    actors::{
-        db_actor::{AdminStats, DonationFigures, DonorStars, OwnStats},
-        fact_cache::Stats as CacheStats,
-        live_sessions::SessionsStats,
-        openai_gate::GateStats,
-    },
+    actors::db_actor::{AdminStats, DonationFigures, DonorStars, OwnStats},
     db::{DbError, now_ms, queries::DbStats},
     i18n::Lang,
 };
@@ -65,20 +61,9 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
     let db: DbStats = answered(ctx, ctx.db.send(AdminStats).await)?;
     let day_ago_ms = now_ms() - 24 * 3600 * 1000;
     let gifts = answered(ctx, ctx.db.send(DonationFigures { day_ago_ms }).await)?;
-    let cache = ctx.cache.send(CacheStats).await.unwrap_or_else(|error| {
-        tracing::error!(%error, "the fact cache is unreachable; its figures are left out");
-        Default::default()
-    });
-    let gate = match &ctx.gate {
-        Some(gate) => match gate.send(GateStats).await {
-            Ok(snapshot) => Some(snapshot),
-            Err(error) => {
-                tracing::error!(%error, "the LLM gate is unreachable; its figures are left out");
-                None
-            }
-        },
-        None => None,
-    };
+    // The same snapshots `/metrics` reads: one source for both.
+    let figures = Figures::gather(ctx).await;
+    let (cache, gate) = (figures.cache.unwrap_or_default(), figures.gate);
     let lookups = cache.l1_hits + cache.l2_hits + cache.misses;
     let hits = cache.l1_hits + cache.l2_hits;
     let hit_ratio = if lookups == 0 {
@@ -91,11 +76,9 @@ async fn admin_text(ctx: &Context, lang: Lang) -> Option<String> {
         (g.queued, g.in_flight, g.permits, g.calls_started)
     });
     let uptime = ctx.started_at.elapsed().as_secs();
-    let tours = ctx.tours.send(SessionsStats).await.inspect_err(|error| {
-        tracing::error!(%error, "the tours actor is unreachable; its figures are left out");
-    });
-    let tours = tours.ok();
-    let (live, live_cap) = tours.map_or((0, 0), |tours| (tours.active, tours.cap));
+    let (live, live_cap) = figures
+        .tours
+        .map_or((0, 0), |tours| (tours.active, tours.cap));
     Some(fill(
         lang.texts().admin_stats,
         &[

@@ -9,11 +9,12 @@
 
 pub mod city;
 pub mod database;
+pub mod exposition;
 pub mod flood;
 pub mod hostile;
 pub mod mutate;
 pub mod openai;
-pub mod process;
+pub mod progress;
 pub mod report;
 mod report_text;
 pub mod scenario;
@@ -31,8 +32,10 @@ use anyhow::Context;
 
 use self::{
     database::ScratchDatabase,
+    exposition::Exposition,
     flood::{FloodKind, FloodPlan},
     openai::SimOpenAi,
+    progress::Progress,
     report::Report,
     scenario::{Plan, Stage},
     telegram::SimTelegram,
@@ -208,6 +211,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         BotUnderTest::in_process(&vars).await?
     };
     let outcome = drive(&args, &simulators, &bot).await;
+    let metrics = Exposition::scrape(&reqwest::Client::new(), bot.metrics_addr()).await;
     let process = bot.figures();
     let stopped = bot.stop().await;
     simulators.stop().await;
@@ -217,6 +221,7 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     stopped.context("stopping the bot")?;
     let (transcript, mut report) = outcome;
     report.process = process;
+    report.metrics = metrics;
     report.llm = simulators.openai.ledger().figures();
     report.telegram = simulators.telegram.ledger();
     Ok(Outcome { transcript, report })
@@ -236,6 +241,7 @@ async fn drive(
         telegram: simulators.telegram.ledger(),
         permits: LLM_PERMITS,
         process: None,
+        metrics: None,
         rss_before_kib: bot.figures().map(|figures| figures.rss_kib),
     };
     if let Some(kind) = args.flood {
@@ -245,8 +251,16 @@ async fn drive(
             threads: usize::try_from(args.client_threads).unwrap_or(1),
             duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_FLOOD_SECS)),
         };
+        let progress = Progress::start(progress::Plan {
+            metrics: bot.metrics_addr(),
+            arrivals: Vec::new(),
+            duration: plan.duration,
+        });
         report.flood = Some(flood::run(plan, bot.addr(), SECRET, &simulators.telegram).await);
         tokio::time::sleep(SETTLE_AFTER_FLOOD).await;
+        if let Some(progress) = progress {
+            progress.finish().await;
+        }
         return (None, report);
     }
     let plan = Plan {
@@ -264,7 +278,15 @@ async fn drive(
         plan.duration,
     );
     let walkers = scenario::walkers(&plan);
+    let progress = Progress::start(progress::Plan {
+        metrics: bot.metrics_addr(),
+        arrivals: walkers.iter().map(|walker| walker.arrival).collect(),
+        duration: plan.duration,
+    });
     let (figures, transcripts) = walk::run(&stage, &walkers).await;
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
     report.scenario = Some(figures);
     let transcript = (args.transcript || args.users == 1)
         .then(|| transcripts.first().map(|lines| transcript::render(lines)))

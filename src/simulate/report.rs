@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use super::{openai::LlmFigures, process::ProcessFigures, telegram::CallLedger};
+use super::{exposition::Exposition, openai::LlmFigures, telegram::CallLedger};
+use crate::stats::process::ProcessFigures;
 
 /// How soon a location must be answered (a story, the fallback, or a note).
 pub const ANSWER_TARGET: Duration = Duration::from_secs(10);
@@ -207,6 +208,8 @@ pub struct Report {
     pub process: Option<ProcessFigures>,
     /// Resident memory of the same process just before the load began, in KiB.
     pub rss_before_kib: Option<u64>,
+    /// The bot's own `/metrics` at the end of the run.
+    pub metrics: Option<Exposition>,
 }
 
 #[cfg(test)]

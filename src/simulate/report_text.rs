@@ -4,6 +4,7 @@
 use std::fmt;
 
 use super::{
+    exposition::Digest,
     openai::LlmFigures,
     report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, show},
     telegram::CallLedger,
@@ -26,6 +27,9 @@ impl fmt::Display for Report {
             )?;
         }
         telegram(f, &self.telegram)?;
+        if let Some(metrics) = &self.metrics {
+            write!(f, "{}", Digest(metrics))?;
+        }
         match &self.process {
             Some(process) => writeln!(f, "{process}"),
             None => writeln!(f, "process      figures unavailable (no /proc)"),

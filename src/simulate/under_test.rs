@@ -17,10 +17,8 @@ use anyhow::Context;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{
-    openai::SimOpenAi, process::ProcessFigures, telegram::SimTelegram, wikipedia::SimWikipedia,
-};
-use crate::{config::Settings, startup::Application};
+use super::{openai::SimOpenAi, telegram::SimTelegram, wikipedia::SimWikipedia};
+use crate::{config::Settings, startup::Application, stats::process::ProcessFigures};
 
 /// The webhook secret the simulated Telegram sends.
 pub const SECRET: &str = "simulated-webhook-secret_1";
@@ -65,6 +63,8 @@ pub fn variables(endpoints: &Endpoints, deployment: &Deployment) -> HashMap<Stri
         ("WEBHOOK_URL", "http://127.0.0.1/simulated".to_owned()),
         ("WEBHOOK_SECRET", SECRET.to_owned()),
         ("PORT", "0".to_owned()),
+        // The report reads the bot's own figures there at the end.
+        ("METRICS_PORT", "0".to_owned()),
         ("SHUTDOWN_GRACE_SECS", "5".to_owned()),
         ("OPENAI_API_KEY", "simulated-key".to_owned()),
         ("OPENAI_BASE_URL", endpoints.openai.base_url()),
@@ -137,6 +137,8 @@ pub enum BotUnderTest {
     InProcess {
         /// Where its webhook listens.
         port: u16,
+        /// Where its `/metrics` listens.
+        metrics_port: u16,
         /// Cancelling it begins the shutdown.
         shutdown: CancellationToken,
         /// The running application.
@@ -146,6 +148,8 @@ pub enum BotUnderTest {
     Child {
         /// Where its webhook listens.
         port: u16,
+        /// Where its `/metrics` listens.
+        metrics_port: u16,
         /// The process.
         child: Child,
     },
@@ -159,11 +163,15 @@ impl BotUnderTest {
         settings.host = "127.0.0.1".to_owned();
         let application = Application::build(settings).await?;
         let port = application.port();
+        let metrics_port = application
+            .metrics_port()
+            .context("the bot serves no METRICS_PORT")?;
         let shutdown = CancellationToken::new();
         let running =
             tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
         Ok(Self::InProcess {
             port,
+            metrics_port,
             shutdown,
             running,
         })
@@ -172,15 +180,20 @@ impl BotUnderTest {
     /// Starts `binary` (the real `excursobot`) with `vars` as its whole environment, on a free
     /// port, and waits until it listens.
     pub async fn child(binary: &Path, vars: &HashMap<String, String>) -> anyhow::Result<Self> {
-        let port = free_port()?;
+        let (port, metrics_port) = (free_port()?, free_port()?);
         let child = Command::new(binary)
             .env_clear()
             .envs(vars)
             .env("PORT", port.to_string())
+            .env("METRICS_PORT", metrics_port.to_string())
             .stdin(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", binary.display()))?;
-        let mut bot = Self::Child { port, child };
+        let mut bot = Self::Child {
+            port,
+            metrics_port,
+            child,
+        };
         let started = Instant::now();
         while TcpStream::connect(bot.addr()).is_err() {
             if let Self::Child { child, .. } = &mut bot
@@ -200,6 +213,16 @@ impl BotUnderTest {
     pub fn addr(&self) -> SocketAddr {
         let port = match self {
             Self::InProcess { port, .. } | Self::Child { port, .. } => *port,
+        };
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Where `/metrics` listens.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let port = match self {
+            Self::InProcess { metrics_port, .. } | Self::Child { metrics_port, .. } => {
+                *metrics_port
+            }
         };
         SocketAddr::from(([127, 0, 0, 1], port))
     }

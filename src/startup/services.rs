@@ -27,7 +27,7 @@ use crate::{
         PlaceSource,
         wikipedia::{WikipediaConfig, WikipediaSource},
     },
-    stats::ErrorLog,
+    stats::{ErrorLog, Metrics},
 };
 
 crate::answers_probes!(
@@ -57,20 +57,24 @@ pub struct Services {
 }
 
 impl Services {
-    /// Connects and migrates the database, then starts the actors.
-    pub async fn start(settings: &Settings, errors: ErrorLog) -> anyhow::Result<Self> {
+    /// Connects and migrates the database, then starts the actors, measured in `metrics`.
+    pub async fn start(
+        settings: &Settings,
+        errors: ErrorLog,
+        metrics: &Metrics,
+    ) -> anyhow::Result<Self> {
         let connection = migrated_database(settings).await?;
         let redis = redis_store(settings)?;
         let (arbiter, supervision) = (Arbiter::new(), Supervision::new(settings.restarts));
-        let actor_connection = connection.clone();
+        let (actor_connection, db_metrics) = (connection.clone(), metrics.clone());
         let db = supervision.start_in_arbiter(&arbiter.handle(), "db", move |_| {
-            DbActor::new(actor_connection, errors)
+            DbActor::new(actor_connection, errors).with_metrics(&db_metrics)
         });
         let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
         let cache = supervision.start_in_arbiter(&arbiter.handle(), "cache", move |_| {
             FactCache::new(cache_redis, ttl)
         });
-        let gate = start_gate(settings, &arbiter.handle(), &supervision)?;
+        let gate = start_gate(settings, &arbiter.handle(), &supervision, metrics)?;
         Ok(Self {
             db,
             connection,
@@ -120,6 +124,7 @@ fn start_gate(
     settings: &Settings,
     arbiter: &ArbiterHandle,
     supervision: &Supervision,
+    metrics: &Metrics,
 ) -> anyhow::Result<Option<Addr<OpenAiGate>>> {
     let Some(api_key) = &settings.llm.api_key else {
         tracing::warn!("OPENAI_API_KEY is not set: stories will be the places' own summaries");
@@ -143,6 +148,7 @@ fn start_gate(
     };
     let gate =
         OpenAiGate::new(config, endpoint).context("building the LLM client (OPENAI_BASE_URL)")?;
+    let gate = gate.with_metrics(metrics);
     Ok(Some(supervision.start_in_arbiter(
         arbiter,
         "gate",

@@ -20,6 +20,7 @@
 
 pub mod blocked;
 mod draft;
+mod figures;
 pub mod queue;
 mod warnings;
 
@@ -43,9 +44,14 @@ use teloxide::{
 use tokio::time::Instant;
 
 use super::TelegramError;
-use crate::{actors::db_actor::MarkBlocked, config::SendLimits, stats::ErrorLog};
+use crate::{
+    actors::db_actor::MarkBlocked,
+    config::SendLimits,
+    stats::{ErrorLog, Metrics},
+};
 use blocked::BlockedChats;
 pub use draft::{DraftOutcome, SendMessageDraft};
+use figures::SendFigures;
 use queue::{Caps, Limiters, Pending, QueueSnapshot, Refusal, SendQueue};
 
 /// How many times a request that could not connect is tried again (one that went out and
@@ -170,6 +176,8 @@ pub struct Outbox {
     /// Where failed calls are counted.
     errors: ErrorLog,
     counters: Arc<Counters>,
+    /// Messages and calls counted for `/metrics`.
+    figures: Arc<SendFigures>,
 }
 
 impl Outbox {
@@ -201,7 +209,14 @@ impl Outbox {
             blocked: Arc::new(BlockedChats::new(blocked)),
             errors,
             counters: Arc::default(),
+            figures: Arc::new(SendFigures::new(&Metrics::default())),
         }
+    }
+
+    /// Counts messages and Bot API calls in `metrics`.
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
+        self.figures = Arc::new(SendFigures::new(metrics));
+        self
     }
 
     /// `listener` also hears of every user who blocks the bot from now on (the tours, which
@@ -250,7 +265,9 @@ impl Outbox {
                 tracing::debug!(chat_id = chat.0, "not sent: the user blocked the bot");
                 return Err(TelegramError::Blocked);
             };
-            outbox.send_in_turn(pending, chat, class, request).await
+            let result = outbox.send_in_turn(pending, chat, class, request).await;
+            outbox.figures.reply(class, &result);
+            result
         }
     }
 
@@ -328,8 +345,11 @@ impl Outbox {
             return;
         }
         let action = self.bot.send_chat_action(chat, ChatAction::Typing);
+        let figures = Arc::clone(&self.figures);
         tokio::spawn(async move {
-            if let Err(error) = action.await {
+            let result = action.await;
+            figures.call("SendChatAction", &result);
+            if let Err(error) = result {
                 tracing::debug!(%error, "typing action not sent");
             }
         });
@@ -369,7 +389,9 @@ impl Outbox {
     {
         let (mut network_failures, mut server_failures) = (0, 0);
         loop {
-            match request.send_ref().await {
+            let result = request.send_ref().await;
+            self.figures.call(<R::Payload as Payload>::NAME, &result);
+            match result {
                 Err(RequestError::Network(error))
                     if error.is_connect() && network_failures < MAX_NETWORK_RETRIES =>
                 {

@@ -18,6 +18,7 @@ mod layers;
 mod llm_answers;
 mod log_hygiene;
 mod memory;
+mod metrics;
 mod onboarding;
 mod places;
 mod polling;

@@ -62,6 +62,20 @@ async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
     assert_eq!(telegram.rate_limited, 0, "{report}");
     assert!(telegram.stories >= 6, "{report}");
     assert!(telegram.story_calls * 2 <= telegram.stories * 3, "{report}");
+    let metrics = report
+        .metrics
+        .as_ref()
+        .expect("the bot's /metrics read at the end");
+    let accepted = metrics.sum("excursobot_updates_total", &[("outcome", "accepted")]);
+    assert_eq!(accepted, 21.0, "the bot counted what the simulator sent");
+    let first = metrics.sum("excursobot_first_answer_seconds_count", &[]);
+    assert_eq!(first, 6.0, "one first answer per location: {report}");
+    assert!(
+        report
+            .to_string()
+            .contains("metrics      first answers: story"),
+        "{report}"
+    );
 }
 
 #[actix_web::test]
@@ -170,6 +184,9 @@ async fn a_short_flood_of_ignored_updates_is_acknowledged() {
     let flood = outcome.report.flood.as_ref().expect("flood figures");
     assert!(flood.accepted > 100, "{}", outcome.report);
     assert_eq!((flood.busy, flood.errors), (0, 0), "{}", outcome.report);
+    let metrics = outcome.report.metrics.as_ref().expect("the bot's /metrics");
+    let counted = metrics.sum("excursobot_updates_total", &[("outcome", "accepted")]);
+    assert_eq!(counted, flood.accepted as f64, "{}", outcome.report);
 }
 
 #[actix_web::test]

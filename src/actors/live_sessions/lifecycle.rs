@@ -38,6 +38,7 @@ impl LiveLocationSessions {
         }
         if self.tours.len() >= self.settings.max_sessions {
             tracing::info!(active = self.tours.len(), "tour refused: at the cap");
+            self.counters.refused += 1;
             return StartOutcome::Full {
                 active: self.tours.len(),
                 cap: self.settings.max_sessions,

@@ -31,6 +31,7 @@ impl OpenAiGate {
                 waiter.progress(partial);
             }
             running.waiters.push(waiter);
+            self.counters.joins += 1;
             return;
         }
         if self.breaker.rejects_requests(Instant::now()) {
@@ -39,7 +40,10 @@ impl OpenAiGate {
         }
         let (id, priority) = (waiter.id, waiter.priority);
         let queued = match self.queues.join(&key, waiter) {
-            Ok(()) => true,
+            Ok(()) => {
+                self.counters.joins += 1;
+                true
+            }
             Err(waiter) if priority == Priority::Interactive && self.cannot_start_in_time() => {
                 tracing::info!(%key, "the LLM queue cannot reach this request in time");
                 waiter.answer(Err(GateError::QueueWait));
@@ -150,6 +154,7 @@ impl OpenAiGate {
         actix::spawn(call.instrument(span));
         let running = Running {
             started: Instant::now(),
+            priority: job.priority,
             waiters: job.waiters,
             partial: None,
         };
@@ -171,7 +176,9 @@ impl OpenAiGate {
         let Some(running) = self.in_flight.remove(&key) else {
             return;
         };
-        self.durations.record(running.started.elapsed());
+        let took = running.started.elapsed();
+        self.durations.record(took);
+        self.figures.finished(running.priority, &result, took);
         running
             .waiters
             .into_iter()
@@ -205,6 +212,8 @@ impl OpenAiGate {
             calls_started: self.counters.calls_started,
             max_in_flight_seen: self.counters.max_in_flight_seen,
             shed: self.counters.shed,
+            joins: self.counters.joins,
+            queue_cap: self.config.total_queue_cap,
             breaker_open: self.breaker.is_open(),
         }
     }

@@ -52,6 +52,8 @@ impl Mocks {
 /// A running application and its mocks.
 pub struct TestApp {
     pub address: String,
+    /// `METRICS_PORT`'s listener, when the test set one.
+    pub metrics_address: Option<String>,
     pub telegram: MockTelegram,
     pub wikipedia: MockWikipedia,
     pub openai: MockOpenAi,
@@ -161,6 +163,9 @@ async fn start(mocks: Mocks, vars: HashMap<String, String>) -> TestApp {
     let application = Application::build(settings).await.expect("app builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     let crash = application.crash_switch();
+    let metrics_address = application
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(application.run_until_stopped(shutdown.clone().cancelled_owned()));
     let Mocks {
@@ -170,6 +175,7 @@ async fn start(mocks: Mocks, vars: HashMap<String, String>) -> TestApp {
     } = mocks;
     TestApp {
         address,
+        metrics_address,
         telegram,
         wikipedia,
         openai,

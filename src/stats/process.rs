@@ -1,6 +1,7 @@
 //! Peak and current memory and CPU time of a process, read from `/proc/PID/status` (`VmHWM`,
 //! the resident set's high-water mark, and `VmRSS`, the resident set now) and
-//! `/proc/PID/stat` (user and system time in clock ticks).
+//! `/proc/PID/stat` (user and system time in clock ticks), and this process's open file
+//! descriptors (`/proc/self/fd`) against its limit.
 
 use std::{fmt, time::Duration};
 
@@ -55,6 +56,20 @@ impl fmt::Display for ProcessFigures {
     }
 }
 
+/// File descriptors this process has open, and the most it may (`RLIMIT_NOFILE`).
+pub fn open_fds() -> Option<(u64, u64)> {
+    let open = std::fs::read_dir("/proc/self/fd").ok()?.count();
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct it is given and has no other effect.
+    let read = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
+    let max = if read == 0 { limit.rlim_cur } else { 0 };
+    // The directory listing holds its own descriptor while it is read.
+    Some((open.saturating_sub(1) as u64, max))
+}
+
 /// The figure of `field` (`VmHWM:`, `VmRSS:`) in a `/proc/PID/status` text, in KiB.
 fn status_kib(status: &str, field: &str) -> Option<u64> {
     let line = status.lines().find(|line| line.starts_with(field))?;
@@ -102,5 +117,18 @@ mod tests {
         assert_eq!(status_kib(status, "VmRSS:"), Some(999));
         let figures = ProcessFigures::read("self", "test").unwrap();
         assert!(figures.peak_rss_kib > 0);
+    }
+
+    #[test]
+    fn open_descriptors_are_counted_under_their_limit() {
+        let (before, max) = open_fds().unwrap();
+        let file = std::fs::File::open("/proc/self/status").unwrap();
+        let (during, _) = open_fds().unwrap();
+        drop(file);
+        assert!(before >= 3, "stdin, stdout and stderr at least: {before}");
+        assert!(
+            during > before && during <= max,
+            "{before} then {during} of {max}"
+        );
     }
 }
