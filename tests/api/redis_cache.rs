@@ -6,7 +6,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use crate::helpers::{
-    Mocks, TestApp, location_update, tcp_proxy::TcpProxy, test_redis_url, text_update,
+    Mocks, TestApp, eventually, location_update, tcp_proxy::TcpProxy, test_redis_url, text_update,
     unique_redis_prefix,
 };
 
@@ -84,7 +84,17 @@ async fn redis_stopping_mid_test_keeps_stories_flowing_and_redis_is_used_again_w
     app.post_update(&location_update(1, 1201, "en", LAT, LON))
         .await;
     assert_eq!(venues_to(&app, 1201, 1).await, 1);
-    let keys_before = keys_under(&url, &prefix).await.len();
+    // The story and its place list reach Redis in the background, a moment after the story
+    // went out: count the keys once both are there.
+    let keys_before = eventually(
+        || keys_under(&url, &prefix),
+        |keys| {
+            keys.iter().any(|key| key.contains("fact:v1:"))
+                && keys.iter().any(|key| key.contains("places:v1:"))
+        },
+    )
+    .await
+    .len();
 
     proxy.cut();
     app.post_update(&location_update(2, 1202, "en", LAT + 0.01, LON))
