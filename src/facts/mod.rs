@@ -324,6 +324,9 @@ impl Storyteller {
     /// permits are idle (see [`StoryWriter::write_ahead`]).
     async fn write_next_ahead(&self, request: &StoryRequest) {
         let steps = &self.steps;
+        if !steps.writer.writes_ahead() {
+            return;
+        }
         let (user, point, lang) = (request.user_id, request.point, request.lang);
         let Ok(places) = steps.finder.near(point, lang, request.radius_m).await else {
             return;

@@ -104,6 +104,11 @@ impl StoryWriter {
         self
     }
 
+    /// Whether idle permits write ahead: `LLM_WRITE_AHEAD` and an LLM to write with.
+    pub fn writes_ahead(&self) -> bool {
+        self.write_ahead && self.gate.is_some()
+    }
+
     /// Sets whether idle permits write ahead (`LLM_WRITE_AHEAD`).
     pub fn with_write_ahead(mut self, write_ahead: bool) -> Self {
         self.write_ahead = write_ahead;
@@ -134,23 +139,8 @@ impl StoryWriter {
         wait: Option<Duration>,
         progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource), GateBusy> {
-        let key = story_key(subject);
-        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
-            return Ok((text.to_string(), StorySource::Cache));
-        }
-        let Some(gate) = &self.gate else {
-            return Ok(summary(subject));
-        };
-        let prompt = story_prompt(subject);
-        let mut request = Generate::new(key, prompt, priority);
-        if let Some(progress) = progress {
-            request = request.with_progress(progress.clone());
-        }
-        match self.written(gate, request, wait).await {
-            Ok(text) => Ok((text, StorySource::Llm)),
-            Err(NoStory::Busy) => Err(GateBusy),
-            Err(NoStory::Failed | NoStory::Late(_)) => Ok(summary(subject)),
-        }
+        let (text, source, _late) = self.attempt(subject, priority, wait, progress).await?;
+        Ok((text, source))
     }
 
     /// Like [`StoryWriter::story`], and when the summary is told because the story was not
@@ -161,36 +151,53 @@ impl StoryWriter {
         priority: Priority,
         progress: Option<&StoryProgress>,
     ) -> (String, StorySource, Option<LateStory>) {
+        let wait = Some(self.llm_wait);
+        self.attempt(subject, priority, wait, progress)
+            .await
+            .unwrap_or_else(|GateBusy| {
+                let (text, source) = summary(subject);
+                (text, source, None)
+            })
+    }
+
+    /// The cache, else the LLM (waiting at most `wait`), else the summary, with the story
+    /// still being written when the wait ran out; `Err(GateBusy)` when the gate shed the
+    /// request or it waited too long in the queue.
+    async fn attempt(
+        &self,
+        subject: Subject<'_>,
+        priority: Priority,
+        wait: Option<Duration>,
+        progress: Option<&StoryProgress>,
+    ) -> Result<(String, StorySource, Option<LateStory>), GateBusy> {
         let key = story_key(subject);
         if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
-            return (text.to_string(), StorySource::Cache, None);
+            return Ok((text.to_string(), StorySource::Cache, None));
         }
-        let Some(gate) = &self.gate else {
+        let summarised = |late| {
             let (text, source) = summary(subject);
-            return (text, source, None);
+            (text, source, late)
+        };
+        let Some(gate) = &self.gate else {
+            return Ok(summarised(None));
         };
         let mut request = Generate::new(key, story_prompt(subject), priority);
         if let Some(progress) = progress {
             request = request.with_progress(progress.clone());
         }
-        match self.written(gate, request, Some(self.llm_wait)).await {
-            Ok(text) => (text, StorySource::Llm, None),
-            Err(NoStory::Late(late)) => {
-                let (text, source) = summary(subject);
-                (text, source, Some(late))
-            }
-            Err(NoStory::Busy | NoStory::Failed) => {
-                let (text, source) = summary(subject);
-                (text, source, None)
-            }
+        match self.written(gate, request, wait).await {
+            Ok(text) => Ok((text, StorySource::Llm, None)),
+            Err(NoStory::Busy) => Err(GateBusy),
+            Err(NoStory::Failed) => Ok(summarised(None)),
+            Err(NoStory::Late(late)) => Ok(summarised(Some(late))),
         }
     }
 
     /// Writes the story about `subject` ahead, at `Background` priority, while LLM permits
     /// are idle, for the cache: someone is about to ask for it. Returns at once; nothing is
-    /// asked when the story is cached already, there is no LLM or `LLM_WRITE_AHEAD` is off. The gate never gives such a
-    /// call the last free permit and sheds it first; a person asking for the same story
-    /// meanwhile joins the call.
+    /// asked when the story is cached already, there is no LLM or `LLM_WRITE_AHEAD` is off.
+    /// The gate never gives such a call the last free permit and sheds it first; a person
+    /// asking for the same story meanwhile joins the call.
     pub async fn write_ahead(&self, subject: Subject<'_>) {
         let Some(gate) = self.gate.as_ref().filter(|_| self.write_ahead) else {
             return;
