@@ -106,7 +106,7 @@ pub struct MockOpenAi {
 impl MockOpenAi {
     /// Starts a mock answering `Reply::AboutThePlace` at once.
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         let state = Arc::new(Mutex::new(State {
             script: VecDeque::new(),
             fallback: Reply::AboutThePlace,

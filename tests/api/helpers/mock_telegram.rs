@@ -89,7 +89,7 @@ pub fn sent_message() -> Value {
 impl MockTelegram {
     /// Starts the mock with sensible answers for every method the bot calls.
     pub async fn start() -> Self {
-        let server = MockServer::start().await;
+        let server = MockServer::builder().start().await;
         let me = json!({
             "id": 7000001, "is_bot": true, "first_name": "Excursobot",
             "username": "excursobot_test_bot", "can_join_groups": true,

@@ -43,7 +43,7 @@ impl MockWikipedia {
     /// Starts the server on a random local port, answering nothing yet (unmatched → 404).
     pub async fn start() -> Self {
         Self {
-            server: MockServer::start().await,
+            server: MockServer::builder().start().await,
         }
     }
 
