@@ -25,7 +25,7 @@ use excursobot::{
     },
     cache::{SeenUpdates, fact_key, places_key},
     config::Settings,
-    db,
+    db::{self, reachability::Reachability},
     facts::{
         StorySteps, Storyteller, choose_place, places::PlaceFinder, teller::Teller,
         told::ToldPlaces, tour::TourGuide, writer::StoryWriter,
@@ -104,7 +104,12 @@ async fn dispatcher() -> Dispatcher {
         panic!("migrations");
     }
     let errors = ErrorLog::default();
-    let db = DbActor::new(connection, errors.clone()).start();
+    let db = DbActor::new(
+        connection.clone(),
+        Reachability::new(connection),
+        errors.clone(),
+    )
+    .start();
     let users = UserStore::new(db.clone());
     let outbox = Outbox::new(
         teloxide::Bot::new(token),

@@ -132,7 +132,7 @@ impl Application {
             payment_key: payment_key(&settings),
         });
         let seen = SeenUpdates::new(services.redis.clone());
-        let journal = Journal::start(services.connection.clone());
+        let journal = Journal::start(services.connection.clone(), services.reach.clone());
         let dispatcher = Dispatcher::new(Arc::clone(&ctx), settings.update_backlog_max, seen);
         let dispatcher = dispatcher.with_journal(journal.clone());
         let dispatcher = Arc::new(dispatcher.with_metrics(&metrics));

@@ -14,6 +14,7 @@ mod m20261201_000010_donations;
 mod m20261201_000011_user_hints;
 mod m20261201_000012_journal;
 mod m20261201_000013_tours_once;
+mod m20261201_000014_deliveries_once;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_user_hints::Migration),
             Box::new(m20261201_000012_journal::Migration),
             Box::new(m20261201_000013_tours_once::Migration),
+            Box::new(m20261201_000014_deliveries_once::Migration),
         ]
     }
 }

@@ -15,7 +15,7 @@ mod queries_at_once;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnAcquireErr, DatabaseConnection, DbErr};
 
 use crate::actors::supervision::contained;
 use crate::{
@@ -23,6 +23,7 @@ use crate::{
         DbError,
         entity::user_preferences,
         queries::{self, DbStats, Delivery, FinishedTour, UserSeen, UserStats},
+        reachability::Reachability,
     },
     stats::{ErrorLog, Metrics, registry::names},
 };
@@ -166,6 +167,8 @@ struct FlushFigures {
 /// Owner of the pool and the buffer.
 pub struct DbActor {
     db: DatabaseConnection,
+    /// Shared with the journal: queries fail at once while the database is unreachable.
+    reach: Reachability,
     buffer: WriteBuffer,
     /// A periodic write is in flight (at most one at a time).
     flushing: bool,
@@ -180,10 +183,12 @@ pub struct DbActor {
 }
 
 impl DbActor {
-    /// An actor over `db`, reporting failures to `errors`.
-    pub fn new(db: DatabaseConnection, errors: ErrorLog) -> Self {
+    /// An actor over `db` (whose reachability `reach` tracks), reporting failures to
+    /// `errors`.
+    pub fn new(db: DatabaseConnection, reach: Reachability, errors: ErrorLog) -> Self {
         Self {
             db,
+            reach,
             buffer: WriteBuffer::new(MAX_BUFFERED_ROWS),
             flushing: false,
             writing_rows: 0,
@@ -198,6 +203,21 @@ impl DbActor {
     pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
         self.figures = FlushFigures::new(metrics);
         self
+    }
+
+    /// Runs the query `make` builds over a clone of the pool, in a future of its own (so the
+    /// mailbox never waits on it), at once or, while the database is unreachable, not at all.
+    fn at_once<T, F>(
+        &self,
+        ctx: &mut Context<Self>,
+        make: impl FnOnce(DatabaseConnection) -> F,
+    ) -> ResponseFuture<Result<T, DbError>>
+    where
+        T: 'static,
+        F: Future<Output = Result<T, DbErr>> + 'static,
+    {
+        let (reach, query) = (self.reach.clone(), make(self.db.clone()));
+        contained(ctx, async move { reach.query(query).await })
     }
 
     /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.
@@ -223,9 +243,9 @@ impl DbActor {
     ) -> impl Future<Output = Result<(), DbError>> + use<> {
         let (started, rows) = (Instant::now(), batch.len());
         self.writing_rows += rows;
-        let (db, actor) = (self.db.clone(), ctx.address());
+        let (db, reach, actor) = (self.db.clone(), self.reach.clone(), ctx.address());
         let written = actix_rt::spawn(async move {
-            let failed = write_batch(db, batch).await;
+            let failed = write_batch(db, &reach, batch).await;
             let outcome = failed
                 .as_ref()
                 .map_or(Ok(()), |(_, error)| Err(error.clone()));
@@ -244,6 +264,15 @@ impl DbActor {
     fn settle(&mut self, failed: Option<(Batch, DbError)>) {
         match failed {
             None => self.failures = 0,
+            // Not tried (the database is known unreachable): cheap to try again soon, and
+            // the rows go as soon as the probe reaches the database.
+            Some((batch, DbError::Unreachable)) => {
+                self.next_attempt = Instant::now() + FIRST_BACKOFF;
+                let dropped = self.buffer.put_back(batch);
+                if dropped > 0 {
+                    tracing::warn!(dropped, "database unreachable and the write buffer full");
+                }
+            }
             Some((batch, error)) => {
                 self.failures += 1;
                 let backoff = FIRST_BACKOFF * 2u32.pow(self.failures.min(6));
@@ -275,18 +304,22 @@ impl FlushFigures {
 }
 
 /// Writes a batch; on failure returns the rows not written with the error.
-async fn write_batch(db: DatabaseConnection, mut batch: Batch) -> Option<(Batch, DbError)> {
+async fn write_batch(
+    db: DatabaseConnection,
+    reach: &Reachability,
+    mut batch: Batch,
+) -> Option<(Batch, DbError)> {
     if !batch.users.is_empty() {
         let users: Vec<UserSeen> = batch.users.values().cloned().collect();
-        if let Err(error) = queries::upsert_users(&db, users).await {
-            return Some((batch, error.into()));
+        if let Err(error) = reach.query(queries::upsert_users(&db, users)).await {
+            return Some((batch, error));
         }
         batch.users.clear();
     }
     if !batch.deliveries.is_empty() {
         let rows = batch.deliveries.clone();
-        if let Err(error) = queries::insert_deliveries(&db, rows).await {
-            return Some((batch, error.into()));
+        if let Err(error) = reach.query(queries::insert_deliveries(&db, rows)).await {
+            return Some((batch, error));
         }
     }
     None
@@ -333,15 +366,18 @@ impl Handler<DeliveredNow> for DbActor {
     type Result = ResponseActFuture<Self, Result<(), DbError>>;
 
     fn handle(&mut self, DeliveredNow(row): DeliveredNow, _: &mut Self::Context) -> Self::Result {
-        let (db, kept) = (self.db.clone(), row.clone());
-        let write = async move { queries::insert_deliveries(&db, vec![row]).await };
+        let (db, reach, kept) = (self.db.clone(), self.reach.clone(), row.clone());
+        let write = async move {
+            reach
+                .query(queries::insert_deliveries(&db, vec![row]))
+                .await
+        };
         Box::pin(write.into_actor(self).map(move |written, actor, _| {
-            written.map_err(|error| {
+            written.inspect_err(|_| {
                 actor.errors.record();
                 if actor.buffer.push_delivery(kept) {
                     tracing::error!("write buffer full: dropped the oldest delivery row");
                 }
-                DbError::from(error)
             })
         }))
     }
@@ -396,12 +432,14 @@ impl Handler<Ping> for DbActor {
     type Result = ResponseFuture<bool>;
 
     fn handle(&mut self, _: Ping, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
+        let (db, reach) = (self.db.clone(), self.reach.clone());
         contained(ctx, async move {
-            matches!(
-                tokio::time::timeout(PING_TIMEOUT, db.ping()).await,
-                Ok(Ok(()))
-            )
+            let ping = reach.query(async {
+                tokio::time::timeout(PING_TIMEOUT, db.ping())
+                    .await
+                    .unwrap_or(Err(DbErr::ConnectionAcquire(ConnAcquireErr::Timeout)))
+            });
+            ping.await.is_ok()
         })
     }
 }

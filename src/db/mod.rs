@@ -5,6 +5,7 @@ pub mod donations;
 pub mod entity;
 pub mod journal;
 pub mod queries;
+pub mod reachability;
 pub mod sessions;
 
 use std::time::Duration;
@@ -29,6 +30,9 @@ pub enum DbError {
     /// The `DbActor` is gone (shutting down).
     #[error("database actor unavailable")]
     Unavailable,
+    /// Not tried: the database could not be reached lately ([`reachability`]).
+    #[error("database unreachable")]
+    Unreachable,
 }
 
 /// Opens the pool for `url` with at most `pool_max` connections (SQLite: WAL, busy timeout).

@@ -146,7 +146,16 @@ pub async fn insert_deliveries(db: &DatabaseConnection, rows: Vec<Delivery>) -> 
         delivered_at: Set(row.at),
         ..Default::default()
     });
+    // A retry of a write the database committed but whose answer was lost adds nothing.
+    let once = OnConflict::columns([
+        fact_delivery::Column::UserId,
+        fact_delivery::Column::DeliveredAt,
+        fact_delivery::Column::PlaceId,
+    ])
+    .do_nothing()
+    .to_owned();
     fact_delivery::Entity::insert_many(rows)
+        .on_conflict(once)
         .exec_without_returning(db)
         .await
         .map(|_| ())

@@ -22,7 +22,7 @@ use crate::{
     },
     cache::RedisStore,
     config::Settings,
-    db,
+    db::{self, reachability::Reachability},
     places::{
         PlaceSource,
         wikipedia::{WikipediaConfig, WikipediaSource},
@@ -44,6 +44,8 @@ pub struct Services {
     pub db: Addr<DbActor>,
     /// The pool itself, for the live-tour store (its own writer task, not the actor).
     pub connection: DatabaseConnection,
+    /// Whether the pool's database answers, shared by the actor and the journal.
+    pub reach: Reachability,
     /// Stories and place lists.
     pub cache: Addr<FactCache>,
     /// The LLM, when `OPENAI_API_KEY` is set.
@@ -66,9 +68,11 @@ impl Services {
         let connection = migrated_database(settings).await?;
         let redis = redis_store(settings)?;
         let (arbiter, supervision) = (Arbiter::new(), Supervision::new(settings.restarts));
-        let (actor_connection, db_metrics) = (connection.clone(), metrics.clone());
+        let reach = Reachability::new(connection.clone());
+        let (actor_connection, actor_reach) = (connection.clone(), reach.clone());
+        let db_metrics = metrics.clone();
         let db = supervision.start_in_arbiter(&arbiter.handle(), "db", move |_| {
-            DbActor::new(actor_connection, errors).with_metrics(&db_metrics)
+            DbActor::new(actor_connection, actor_reach, errors).with_metrics(&db_metrics)
         });
         let (cache_redis, ttl) = (redis.clone(), settings.facts.cache_ttl);
         let cache = supervision.start_in_arbiter(&arbiter.handle(), "cache", move |_| {
@@ -78,6 +82,7 @@ impl Services {
         Ok(Self {
             db,
             connection,
+            reach,
             cache,
             gate,
             redis,

@@ -222,11 +222,14 @@ async fn on_postgres_entries_another_instance_is_claiming_are_skipped_not_waited
 
 #[actix_web::test]
 async fn on_postgres_concurrent_writers_commit_every_entry_and_close_waits_for_their_removals() {
-    use excursobot::db::journal::{Journal, NewEntry, Written};
+    use excursobot::db::{
+        journal::{Journal, NewEntry, Written},
+        reachability::Reachability,
+    };
     let Some((url, db)) = migrated_postgres("journal_writers").await else {
         return;
     };
-    let journal = Journal::start(db.clone());
+    let journal = Journal::start(db.clone(), Reachability::new(db.clone()));
     let entry = |update_id| NewEntry {
         update_id,
         body: "{}".into(),

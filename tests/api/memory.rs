@@ -19,6 +19,7 @@ const LAT: f64 = 59.9343;
 const LON: f64 = 30.3351;
 
 on_both_databases!(migrations_run_up_and_down);
+on_both_databases!(a_delivery_written_again_after_a_lost_answer_is_one_row);
 on_both_databases!(preferences_round_trip_through_the_buttons);
 on_both_databases!(no_place_repeats_across_a_restart);
 on_both_databases!(stats_for_an_admin_and_for_anyone_else);
@@ -121,6 +122,60 @@ async fn migrations_run_up_and_down(url: String) {
         Migrator::get_pending_migrations(&db).await.unwrap().len(),
         0
     );
+}
+
+/// A write the database committed but whose answer was lost (a connection cut mid-answer) is
+/// retried from the buffer; the retry must not record the place a second time. Rows such
+/// retries doubled before the unique index are removed by its migration.
+async fn a_delivery_written_again_after_a_lost_answer_is_one_row(url: String) {
+    use excursobot::db::queries::{Delivery, insert_deliveries};
+    use sea_orm::ActiveValue::Set;
+    let db = connect(&url).await;
+    let once = Migrator::migrations()
+        .into_iter()
+        .position(|m| m.name() == "m20261201_000014_deliveries_once")
+        .expect("the migration exists");
+    Migrator::up(&db, Some(once as u32)).await.unwrap();
+    let row = |place: &str, at: i64| Delivery {
+        user_id: 3601,
+        place_id: place.to_owned(),
+        place_title: place.to_owned(),
+        lat: LAT,
+        lon: LON,
+        source: "llm",
+        latency_ms: 900,
+        at,
+    };
+    // Written as the bot wrote them before (no conflict clause: there was no unique index).
+    for place in ["Q1", "Q1", "Q2"] {
+        let doubled = fact_delivery::ActiveModel {
+            user_id: Set(3601),
+            place_id: Set(place.to_owned()),
+            place_title: Set(place.to_owned()),
+            lat: Set(LAT),
+            lon: Set(LON),
+            source: Set("llm".to_owned()),
+            latency_ms: Set(900),
+            delivered_at: Set(1_000),
+            ..Default::default()
+        };
+        fact_delivery::Entity::insert(doubled)
+            .exec_without_returning(&db)
+            .await
+            .unwrap();
+    }
+    assert_eq!(fact_delivery::Entity::find().count(&db).await.unwrap(), 3);
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(
+        fact_delivery::Entity::find().count(&db).await.unwrap(),
+        2,
+        "the doubled row is gone, the other place at the same moment stays"
+    );
+    let retried = vec![row("Q1", 1_000), row("Q3", 2_000)];
+    insert_deliveries(&db, retried.clone()).await.unwrap();
+    insert_deliveries(&db, retried).await.unwrap();
+    assert_eq!(fact_delivery::Entity::find().count(&db).await.unwrap(), 3);
 }
 
 async fn preferences_round_trip_through_the_buttons(url: String) {
@@ -329,6 +384,8 @@ async fn the_database_unreachable_then_back_loses_no_delivery_row() {
     let Some(url) = fresh_postgres_url("the_database_unreachable_then_back").await else {
         return;
     };
+    crate::helpers::logs::capture();
+    let t0 = std::time::Instant::now();
     let proxy = TcpProxy::start(&url).await;
     let app = spawn_app_with(&[("DATABASE_URL", &proxy.url)]).await;
     app.post_update(&location_update(1, 3501, "en", LAT, LON))
@@ -336,7 +393,9 @@ async fn the_database_unreachable_then_back_loses_no_delivery_row() {
     wait_for_venue_count(&app, 3501, 1).await;
 
     proxy.cut();
+    let mut waits = Vec::new();
     for (id, user) in [(2, 3502), (3, 3503)] {
+        let posted = Instant::now();
         app.post_update(&location_update(
             id,
             user,
@@ -350,7 +409,16 @@ async fn the_database_unreachable_then_back_loses_no_delivery_row() {
             1,
             "stories keep flowing"
         );
+        waits.push(posted.elapsed());
     }
+    // Once one query found the database unreachable the others fail at once: before, each
+    // of the location's reads (preferences, told places, the hint) and its journal entry
+    // waited out the pool's 3 s acquire timeout, 9-12 s a story.
+    assert!(
+        waits[1] < Duration::from_secs(4),
+        "a story during the outage waited {:?}",
+        waits[1]
+    );
     assert_eq!(
         app.get("/readyz").await.status(),
         503,
@@ -359,10 +427,18 @@ async fn the_database_unreachable_then_back_loses_no_delivery_row() {
     assert_eq!(app.get("/healthz").await.status(), 200);
 
     proxy.restore();
-    wait_until("every delivery is written", || async {
-        deliveries(&url).await == 3
-    })
+    eprintln!("T {:?} restored", t0.elapsed());
+    let _ = tokio::time::timeout(
+        Duration::from_secs(15),
+        wait_until("every delivery is written", || async {
+            deliveries(&url).await == 3
+        }),
+    )
     .await;
+    eprintln!("T {:?} deliveries {}", t0.elapsed(), deliveries(&url).await);
+    for l in crate::helpers::logs::lines_containing("") {
+        eprintln!("L {l}");
+    }
     wait_until("ready again", || async {
         app.get("/readyz").await.status() == 200
     })

@@ -4,7 +4,6 @@
 use actix::prelude::*;
 
 use super::DbActor;
-use crate::actors::supervision::contained;
 use crate::db::{
     DbError,
     donations::{self, Credit, DonationStats, Payment},
@@ -61,10 +60,7 @@ pub struct DonationFigures {
 
 /// Runs `query` over the pool in a future of its own, mapping its error.
 macro_rules! at_once {
-    ($actor:expr, $ctx:expr, |$db:ident| $query:expr) => {{
-        let $db = $actor.db.clone();
-        contained($ctx, async move { Ok($query.await?) })
-    }};
+    ($actor:expr, $ctx:expr, |$db:ident| $query:expr) => {{ $actor.at_once($ctx, move |$db| async move { $query.await }) }};
 }
 
 impl Handler<CreditDonation> for DbActor {

@@ -72,9 +72,8 @@ impl Handler<LoadPreferences> for DbActor {
     type Result = ResponseFuture<Result<Option<user_preferences::Model>, DbError>>;
 
     fn handle(&mut self, msg: LoadPreferences, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        contained(ctx, async move {
-            Ok(queries::preferences(&db, msg.user_id).await?)
+        self.at_once(ctx, move |db| async move {
+            queries::preferences(&db, msg.user_id).await
         })
     }
 }
@@ -87,9 +86,8 @@ impl Handler<SavePreferences> for DbActor {
         SavePreferences(row): SavePreferences,
         ctx: &mut Self::Context,
     ) -> Self::Result {
-        let db = self.db.clone();
-        contained(ctx, async move {
-            Ok(queries::save_preferences(&db, row).await?)
+        self.at_once(ctx, move |db| async move {
+            queries::save_preferences(&db, row).await
         })
     }
 }
@@ -98,11 +96,10 @@ impl Handler<LoadToldPlaces> for DbActor {
     type Result = ResponseFuture<Result<Vec<String>, DbError>>;
 
     fn handle(&mut self, msg: LoadToldPlaces, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
         // Rows still buffered count too, or a place could repeat right after a restart of
         // the cache.
         let buffered = self.buffer.told_places(msg.user_id);
-        contained(ctx, async move {
+        self.at_once(ctx, move |db| async move {
             let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
             places.extend(buffered);
             Ok(places)
@@ -118,9 +115,8 @@ impl Handler<FirstHint> for DbActor {
         FirstHint { user_id, hint }: FirstHint,
         ctx: &mut Self::Context,
     ) -> Self::Result {
-        let db = self.db.clone();
-        contained(ctx, async move {
-            Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?)
+        self.at_once(ctx, move |db| async move {
+            queries::first_hint(&db, user_id, hint, now_ms()).await
         })
     }
 }
@@ -134,11 +130,9 @@ impl Handler<ResetUser> for DbActor {
         ctx: &mut Self::Context,
     ) -> Self::Result {
         self.buffer.forget_deliveries_of(user_id);
-        let db = self.db.clone();
-        contained(
-            ctx,
-            async move { Ok(queries::reset_user(&db, user_id).await?) },
-        )
+        self.at_once(ctx, move |db| async move {
+            queries::reset_user(&db, user_id).await
+        })
     }
 }
 
@@ -146,8 +140,7 @@ impl Handler<AdminStats> for DbActor {
     type Result = ResponseFuture<Result<DbStats, DbError>>;
 
     fn handle(&mut self, _: AdminStats, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        contained(ctx, async move { Ok(queries::stats(&db, now_ms()).await?) })
+        self.at_once(ctx, |db| async move { queries::stats(&db, now_ms()).await })
     }
 }
 
@@ -155,10 +148,8 @@ impl Handler<OwnStats> for DbActor {
     type Result = ResponseFuture<Result<UserStats, DbError>>;
 
     fn handle(&mut self, OwnStats { user_id }: OwnStats, ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
-        contained(
-            ctx,
-            async move { Ok(queries::user_stats(&db, user_id).await?) },
-        )
+        self.at_once(ctx, move |db| async move {
+            queries::user_stats(&db, user_id).await
+        })
     }
 }

@@ -28,7 +28,7 @@ use std::{
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{DbError, entity::journal_entry, now_ms};
+use super::{DbError, entity::journal_entry, now_ms, reachability::Reachability};
 pub use store::NewEntry;
 use writer::Op;
 
@@ -92,6 +92,8 @@ struct State {
     sealed: AtomicBool,
     /// No write is tried before this (Unix ms), after a failed commit.
     down_until: AtomicI64,
+    /// Shared with the `DbActor`: no write is tried while the database is unreachable.
+    reach: Reachability,
     /// When this run started (Unix ms): entries older than this are an earlier run's.
     started_at: i64,
     /// Entries in the journal and when each was acknowledged, for the gauges.
@@ -121,12 +123,13 @@ impl State {
 }
 
 impl Journal {
-    /// Starts the writer over `db` on the current runtime.
-    pub fn start(db: DatabaseConnection) -> Self {
+    /// Starts the writer over `db` (whose reachability `reach` tracks) on the current runtime.
+    pub fn start(db: DatabaseConnection, reach: Reachability) -> Self {
         let (ops, receiver) = mpsc::unbounded_channel();
         let state = Arc::new(State {
             sealed: AtomicBool::new(false),
             down_until: AtomicI64::new(0),
+            reach,
             started_at: now_ms(),
             live: Mutex::default(),
             commits: AtomicU64::new(0),
@@ -151,7 +154,7 @@ impl Journal {
 
     /// Writes `entry` down; answers once it is committed (with others arriving meanwhile).
     pub async fn write(&self, entry: NewEntry) -> Result<Written, JournalError> {
-        if now_ms() < self.state.down_until.load(Ordering::Relaxed) {
+        if self.state.reach.is_down() || now_ms() < self.state.down_until.load(Ordering::Relaxed) {
             return Err(JournalError::Database(None));
         }
         let update_id = entry.update_id;
@@ -173,7 +176,11 @@ impl Journal {
         db: &DatabaseConnection,
         limit: u64,
     ) -> Result<Vec<journal_entry::Model>, DbError> {
-        let rows = store::claim(db, self.state.started_at, limit).await?;
+        let rows = self
+            .state
+            .reach
+            .query(store::claim(db, self.state.started_at, limit))
+            .await?;
         let mut live = self.state.live();
         for row in &rows {
             if let Ok(id) = u32::try_from(row.update_id) {
@@ -289,7 +296,7 @@ mod tests {
     #[tokio::test]
     async fn updates_written_at_once_share_transactions_and_a_dropped_ticket_removes_its_entry() {
         let db = sqlite().await;
-        let journal = Journal::start(db.clone());
+        let journal = Journal::start(db.clone(), Reachability::new(db.clone()));
 
         let writes = (1..=200).map(|id| journal.write(entry(id)));
         let written = futures::future::join_all(writes).await;
@@ -317,7 +324,7 @@ mod tests {
     #[tokio::test]
     async fn after_the_seal_a_dropped_ticket_keeps_its_entry() {
         let db = sqlite().await;
-        let journal = Journal::start(db.clone());
+        let journal = Journal::start(db.clone(), Reachability::new(db.clone()));
         let Ok(Written::New(ticket)) = journal.write(entry(1)).await else {
             panic!("not written");
         };

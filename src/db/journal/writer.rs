@@ -131,6 +131,7 @@ async fn commit(db: &DatabaseConnection, group: Group, state: &State) -> Vec<u32
             Vec::new()
         }
         Err(error) => {
+            state.reach.saw(&error);
             let error = DbError::from(error);
             let down_until = now_ms() + i64::try_from(DOWN_PAUSE.as_millis()).unwrap_or(1000);
             state.down_until.store(down_until, Ordering::Relaxed);

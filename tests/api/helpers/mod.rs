@@ -225,6 +225,14 @@ pub async fn fresh_postgres_url(test: &str) -> Option<String> {
 }
 
 /// Drops the test databases earlier test processes left behind (once per process).
+/// Whether the process that created the test database `name` (`excursobot_test_{pid}_…`) is
+/// still running.
+fn test_process_alive(name: &str) -> bool {
+    name.strip_prefix("excursobot_test_")
+        .and_then(|rest| rest.split('_').next())
+        .is_some_and(|pid| std::path::Path::new(&format!("/proc/{pid}")).exists())
+}
+
 async fn drop_databases_of_earlier_runs(admin: &sea_orm::DatabaseConnection) {
     use sea_orm::{ConnectionTrait, Statement};
     static DONE: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
@@ -237,6 +245,10 @@ async fn drop_databases_of_earlier_runs(admin: &sea_orm::DatabaseConnection) {
         let rows = admin.query_all_raw(statement).await.unwrap_or_default();
         for row in rows {
             if let Ok(name) = row.try_get::<String>("", "datname") {
+                if test_process_alive(&name) {
+                    // Another test binary (or another worktree's run) still uses it.
+                    continue;
+                }
                 let _ = admin
                     .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                     .await;
