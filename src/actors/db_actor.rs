@@ -363,23 +363,26 @@ impl Handler<Delivered> for DbActor {
 }
 
 impl Handler<DeliveredNow> for DbActor {
-    type Result = ResponseActFuture<Self, Result<(), DbError>>;
+    type Result = ResponseFuture<Result<(), DbError>>;
 
-    fn handle(&mut self, DeliveredNow(row): DeliveredNow, _: &mut Self::Context) -> Self::Result {
-        let (db, reach, kept) = (self.db.clone(), self.reach.clone(), row.clone());
-        let write = async move {
-            reach
-                .query(queries::insert_deliveries(&db, vec![row]))
-                .await
-        };
-        Box::pin(write.into_actor(self).map(move |written, actor, _| {
-            written.inspect_err(|_| {
-                actor.errors.record();
-                if actor.buffer.push_delivery(kept) {
-                    tracing::error!("write buffer full: dropped the oldest delivery row");
-                }
-            })
-        }))
+    /// The write runs in a task of its own, not on the actor's context: a restart of the actor
+    /// while it runs drops every future on the context, and the row with it (the caller saw
+    /// the mailbox fail and the place went unrecorded). A failed write hands its row to the
+    /// buffer through the actor's address.
+    fn handle(&mut self, DeliveredNow(row): DeliveredNow, ctx: &mut Self::Context) -> Self::Result {
+        let (db, reach, actor) = (self.db.clone(), self.reach.clone(), ctx.address());
+        let errors = self.errors.clone();
+        let written = actix_rt::spawn(async move {
+            let written = reach
+                .query(queries::insert_deliveries(&db, vec![row.clone()]))
+                .await;
+            if written.is_err() {
+                errors.record();
+                actor.do_send(Delivered(row));
+            }
+            written
+        });
+        Box::pin(async move { written.await.unwrap_or(Err(DbError::Unavailable)) })
     }
 }
 

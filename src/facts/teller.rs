@@ -223,10 +223,15 @@ impl Teller {
             self.db.do_send(Delivered(row));
             return;
         }
-        match self.db.send(DeliveredNow(row)).await {
+        match self.db.send(DeliveredNow(row.clone())).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "delivery not written at once; buffered"),
-            Err(error) => tracing::warn!(%error, "database actor gone; delivery not written"),
+            // The actor restarting (the write may or may not have run: a second write of the
+            // row adds nothing), or gone.
+            Err(error) => {
+                tracing::warn!(%error, "delivery not written at once; buffered");
+                self.db.do_send(Delivered(row));
+            }
         }
     }
 

@@ -351,3 +351,41 @@ async fn drop_private_database(url: &str) {
     let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
     let _ = admin.execute_unprepared(&drop).await;
 }
+
+/// A journaled story's delivery row is written at once, while the update waits in the
+/// journal. A restart of the database actor in the middle of that write used to drop it (the
+/// write was a future on the actor's context, which a restart clears): the place went
+/// unrecorded, and after a crash it could be told again. Now the write is a task of its own.
+#[actix_web::test]
+async fn a_restart_of_the_database_actor_during_a_journaled_delivery_write_loses_no_row() {
+    let test = "a_restart_during_a_journaled_delivery_write";
+    let Some(url) = private_postgres_url(test).await else {
+        return;
+    };
+    // Migrated first, directly: through the slow proxy it would take half a minute.
+    let direct = Database::connect(url.as_str()).await.unwrap();
+    <migration::Migrator as migration::MigratorTrait>::up(&direct, None)
+        .await
+        .unwrap();
+    // Each answer of the database takes 300 ms: the row's write (a connection check, then the
+    // insert) is in flight for at least 600 ms after the story reaches Telegram.
+    let proxy = TcpProxy::start_with_latency(&url, Duration::from_millis(300)).await;
+    let app = app_with(&[("DATABASE_URL", &proxy.url)]).await;
+    app.post_update(&location_in_cell(1, 14_751, 1)).await;
+    assert_eq!(app.telegram.wait_for_stories(14_751, 1).await.len(), 1);
+    crash(&app, "db", Crash::InActorFuture).await;
+
+    let rows = || {
+        fact_delivery::Entity::find()
+            .filter(fact_delivery::Column::UserId.eq(14_751))
+            .count(&direct)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while rows().await.unwrap() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await; // any second write would be in
+    assert_eq!(rows().await.unwrap(), 1, "the story's row, once");
+    drop(app);
+    drop_private_database(&url).await;
+}
