@@ -18,6 +18,7 @@ use teloxide::{
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
@@ -342,7 +343,7 @@ impl Teller {
             first,
             stop: stop.clone(),
         };
-        let task = tokio::spawn(shown.run(written));
+        let task = tokio::spawn(shown.run(written).in_current_span());
         Some((progress, DraftStream { stop, task }))
     }
 
@@ -350,10 +351,11 @@ impl Teller {
     /// has room then); dropping the guard cancels it.
     pub fn typing_soon(&self, chat: ChatId) -> TypingSoon {
         let outbox = self.outbox.clone();
-        TypingSoon(tokio::spawn(async move {
+        let typing = async move {
             tokio::time::sleep(TYPING_AFTER).await;
             outbox.typing(chat);
-        }))
+        };
+        TypingSoon(tokio::spawn(typing.in_current_span()))
     }
 }
 

@@ -19,8 +19,9 @@ use std::{
     time::Duration,
 };
 
-use teloxide::types::{Update, UpdateKind};
+use teloxide::types::{ChatKind, PublicChatKind, Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::{context::Context, lanes::Lanes, work::Admitted};
 use crate::{
@@ -134,6 +135,18 @@ impl Dispatcher {
     /// redelivery of it is a duplicate; its entry goes once it is done. When shutdown has begun
     /// the entry stays for the next start.
     pub async fn replay(&self, update: Box<Update>, ticket: Ticket, apologise: bool) -> Admission {
+        let span = update_span(&update);
+        self.replay_in_span(update, ticket, apologise)
+            .instrument(span)
+            .await
+    }
+
+    async fn replay_in_span(
+        &self,
+        update: Box<Update>,
+        ticket: Ticket,
+        apologise: bool,
+    ) -> Admission {
         let Some(permit) = self.permit_waiting().await else {
             ticket.keep();
             return Admission::Closed;
@@ -177,7 +190,10 @@ impl Dispatcher {
             Admission::Closed
         } else {
             match self.backlog.clone().try_acquire_owned() {
-                Ok(permit) => self.start(update, permit).await,
+                Ok(permit) => {
+                    let span = update_span(&update);
+                    self.start(update, permit).instrument(span).await
+                }
                 Err(_) => Admission::Busy,
             }
         };
@@ -191,7 +207,10 @@ impl Dispatcher {
             Admission::Closed
         } else {
             match self.backlog.clone().acquire_owned().await {
-                Ok(permit) => self.start(update, permit).await,
+                Ok(permit) => {
+                    let span = update_span(&update);
+                    self.start(update, permit).instrument(span).await
+                }
                 Err(_) => Admission::Closed,
             }
         };
@@ -290,6 +309,36 @@ enum Journaled {
     Existing,
     /// Not journaled (no work asked, or the database refused).
     Not,
+}
+
+/// The span every line logged about `update` is in, from its admission through its lane to
+/// the work it starts and the sends it makes; the actors' spans for it `follow_from` it.
+///
+/// It is an ERROR-level span so that it is enabled whenever any line is: a span below the
+/// filter's level is not recorded, and a warning logged inside it would lose the ids (the
+/// simulator and many deployments run at `RUST_LOG=warn`). Created only for an update that
+/// got a backlog permit: a flood refused as busy costs no span.
+pub fn update_span(update: &Update) -> tracing::Span {
+    tracing::error_span!(
+        "update",
+        update_id = update.id.0,
+        user_id = update.from().map(|user| user.id.0),
+        chat_id = update.chat().map(|chat| chat.id.0),
+        chat = update.chat().map(|chat| chat_kind(&chat.kind)),
+        kind = KINDS[kind_index(update)],
+    )
+}
+
+/// The kind of a chat, as Telegram names it.
+fn chat_kind(kind: &ChatKind) -> &'static str {
+    match kind {
+        ChatKind::Private(_) => "private",
+        ChatKind::Public(public) => match public.kind {
+            PublicChatKind::Channel(_) => "channel",
+            PublicChatKind::Group => "group",
+            PublicChatKind::Supergroup(_) => "supergroup",
+        },
+    }
 }
 
 /// Whether `update` asks for work worth journaling: anything said in a private chat (a

@@ -21,6 +21,7 @@ use std::{
 };
 
 use teloxide::types::{Update, UpdateKind};
+use tracing::Instrument;
 
 use super::{context::Context, router, work, work::Admitted};
 use crate::telemetry::panics::{self, Contained};
@@ -32,6 +33,9 @@ pub const LANE_CAP: usize = 32;
 struct Queued {
     update: Box<Update>,
     admitted: Admitted,
+    /// The update's span ([`super::dispatch::update_span`]): the lane's task runs many
+    /// users' updates in turn, so each is decided in its own.
+    span: tracing::Span,
 }
 
 /// Whose lane an update belongs to: the user, else the chat.
@@ -83,14 +87,25 @@ impl Lanes {
         self.waiting().len()
     }
 
-    /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
+    /// Puts `update` in its user's lane, starting the lane if it is idle; never waits. The
+    /// update is decided in the span current here (its own).
     pub fn submit(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
+        let span = tracing::Span::current();
         let Some(key) = LaneKey::of(&update) else {
             let lanes = Arc::clone(self);
-            tokio::spawn(async move { lanes.decide(Queued { update, admitted }).await });
+            let queued = Queued {
+                update,
+                admitted,
+                span,
+            };
+            tokio::spawn(async move { lanes.decide(queued).await });
             return;
         };
-        let queued = Queued { update, admitted };
+        let queued = Queued {
+            update,
+            admitted,
+            span,
+        };
         let mut waiting = self.waiting();
         match waiting.entry(key) {
             Entry::Vacant(slot) => {
@@ -107,9 +122,10 @@ impl Lanes {
     /// lanes: nothing else of the user's is decided by it).
     pub fn apologise(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
         let lanes = Arc::clone(self);
-        tokio::spawn(async move {
+        let apology = async move {
             work::with_hold(admitted, router::apologise(&lanes.ctx, &update)).await;
-        });
+        };
+        tokio::spawn(apology.in_current_span());
     }
 
     /// Handles `first`, then whatever arrives meanwhile, until the lane is empty.
@@ -129,11 +145,18 @@ impl Lanes {
     /// with its message and place), the update is given up, and the lane goes on with the
     /// user's next update. Work it started outside the lane knows its `update_id`, so a
     /// panic there is logged with it by the panic hook.
-    async fn decide(&self, Queued { update, admitted }: Queued) {
+    async fn decide(&self, queued: Queued) {
+        let Queued {
+            update,
+            admitted,
+            span,
+        } = queued;
         let update_id = update.id.0;
         let decided = work::with_hold(admitted, router::route(&self.ctx, update));
         let decided = panics::for_update(update_id, decided);
-        if let Err(panic) = Contained::new(decided).await {
+        let contained = Contained::new(decided.instrument(span.clone())).await;
+        if let Err(panic) = contained {
+            let _in_span = span.enter();
             tracing::error!(
                 update_id,
                 panic.message = %panic.message,
@@ -199,6 +222,7 @@ mod tests {
             // teloxide's `Update` parses from text; from a `Value` its flattened kinds fail.
             update: serde_json::from_str(&update.to_string()).unwrap(),
             admitted: Admitted::new(permits.try_acquire_owned().unwrap(), None),
+            span: tracing::Span::none(),
         }
     }
 
