@@ -12,6 +12,7 @@
 
 pub mod panics;
 pub mod traces;
+pub mod warnings;
 
 use std::io::IsTerminal;
 

@@ -22,7 +22,6 @@ pub mod blocked;
 mod draft;
 mod figures;
 pub mod queue;
-mod warnings;
 
 use std::{
     future::Future,
