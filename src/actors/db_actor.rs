@@ -18,6 +18,7 @@ use actix::prelude::*;
 use sea_orm::DatabaseConnection;
 
 use crate::actors::supervision::contained;
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     db::{
         DbError,
@@ -81,6 +82,8 @@ pub struct RecordTour(pub FinishedTour);
 pub struct LoadPreferences {
     /// Telegram user id.
     pub user_id: i64,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Saves a user's preferences at once.
@@ -96,6 +99,8 @@ pub struct LoadToldPlaces {
     pub user_id: i64,
     /// Oldest delivery that counts.
     pub since_ms: i64,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Records that a user is shown a one-time hint; answers whether it is the first time.
@@ -106,6 +111,8 @@ pub struct FirstHint {
     pub user_id: i64,
     /// Which hint.
     pub hint: &'static str,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Forgets a user's preferences and history (including rows still buffered).

@@ -24,6 +24,7 @@ use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
     reply::{SentStory, StoryReply, header, send_pin, send_story, upgrade_story},
 };
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     actors::{
         db_actor::{DbActor, Delivered, DeliveredNow, FirstHint},
@@ -257,6 +258,7 @@ impl Teller {
             .send(FirstHint {
                 user_id: user_id as i64,
                 hint: LIVE_HINT,
+                sender: SenderSpan::current(),
             })
             .await;
         match first {

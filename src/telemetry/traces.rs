@@ -90,6 +90,25 @@ impl Traces {
     }
 }
 
+/// The span a message to an actor was sent from, carried in the message: the handler opens
+/// a span of its own (a root, so one long-lived actor does not grow one giant trace) that
+/// `follows_from` it, which links the actor's work to the update that asked for it.
+#[derive(Debug, Clone)]
+pub struct SenderSpan(tracing::Span);
+
+impl SenderSpan {
+    /// The sender's current span.
+    pub fn current() -> Self {
+        Self(tracing::Span::current())
+    }
+
+    /// `span`, the handler's own, linked to the sender's.
+    pub fn followed_by(&self, span: tracing::Span) -> tracing::Span {
+        span.follows_from(&self.0);
+        span
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

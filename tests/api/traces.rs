@@ -1,7 +1,7 @@
 //! Traces: every line logged about an update carries its `update_id` and user id, and with
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` set the real binary exports its spans over OTLP/HTTP to a
-//! collector (a local mock here): the update's span, and the gate's and the sends' spans
-//! linked to it or under it.
+//! collector (a local mock here): the update's span, the actors' spans (the gate's, the
+//! cache's, the database's) linked to it, and the sends' spans under it.
 
 use std::collections::HashMap;
 
@@ -90,11 +90,16 @@ async fn with_an_otlp_endpoint_the_spans_of_an_answered_location_reach_the_colle
         .find(|span| span.name == "update" && number(span, "update_id") == Some(742_001))
         .unwrap_or_else(|| panic!("no update span: {:?}", names(&spans)));
     assert_eq!(number(update, "user_id"), Some(7421));
-    let gate_call = spans.iter().find(|span| {
-        span.name == "openai_gate.call"
-            && span.links.iter().any(|link| link.span_id == update.span_id)
-    });
-    assert!(gate_call.is_some(), "the LLM call follows from the update");
+    for actor in ["openai_gate.call", "fact_cache.get", "db.load_told_places"] {
+        let linked = spans.iter().find(|span| {
+            span.name == actor && span.links.iter().any(|link| link.span_id == update.span_id)
+        });
+        let linked = linked.unwrap_or_else(|| panic!("no {actor} span follows from the update"));
+        assert_ne!(
+            linked.trace_id, update.trace_id,
+            "{actor}: a trace of its own"
+        );
+    }
     let sends: Vec<_> = spans
         .iter()
         .filter(|span| span.name == "outbox.send" && span.trace_id == update.trace_id)

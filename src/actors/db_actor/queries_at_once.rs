@@ -10,6 +10,8 @@ use super::{
     AdminStats, DbActor, FirstHint, LoadPreferences, LoadToldPlaces, MarkBlocked, OwnStats,
     RecordTour, ResetUser, SavePreferences,
 };
+use tracing::Instrument;
+
 use crate::actors::supervision::contained;
 use crate::db::{
     DbError,
@@ -73,9 +75,12 @@ impl Handler<LoadPreferences> for DbActor {
 
     fn handle(&mut self, msg: LoadPreferences, ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        contained(ctx, async move {
-            Ok(queries::preferences(&db, msg.user_id).await?)
-        })
+        let span = msg.sender.followed_by(tracing::info_span!(
+            parent: None,
+            "db.load_preferences"
+        ));
+        let query = async move { Ok(queries::preferences(&db, msg.user_id).await?) };
+        contained(ctx, query.instrument(span))
     }
 }
 
@@ -102,11 +107,16 @@ impl Handler<LoadToldPlaces> for DbActor {
         // Rows still buffered count too, or a place could repeat right after a restart of
         // the cache.
         let buffered = self.buffer.told_places(msg.user_id);
-        contained(ctx, async move {
+        let span = msg.sender.followed_by(tracing::info_span!(
+            parent: None,
+            "db.load_told_places"
+        ));
+        let query = async move {
             let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
             places.extend(buffered);
             Ok(places)
-        })
+        };
+        contained(ctx, query.instrument(span))
     }
 }
 
@@ -115,13 +125,17 @@ impl Handler<FirstHint> for DbActor {
 
     fn handle(
         &mut self,
-        FirstHint { user_id, hint }: FirstHint,
+        FirstHint {
+            user_id,
+            hint,
+            sender,
+        }: FirstHint,
         ctx: &mut Self::Context,
     ) -> Self::Result {
         let db = self.db.clone();
-        contained(ctx, async move {
-            Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?)
-        })
+        let span = sender.followed_by(tracing::info_span!(parent: None, "db.first_hint"));
+        let query = async move { Ok(queries::first_hint(&db, user_id, hint, now_ms()).await?) };
+        contained(ctx, query.instrument(span))
     }
 }
 
