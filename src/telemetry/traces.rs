@@ -1,7 +1,7 @@
 //! Span export over OTLP (HTTP/protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 //!
-//! The spans are the ones the bot already makes for its logs ([`crate::handlers::dispatch::
-//! update_span`] and those below it); [`Traces::layer`] hands them to
+//! The spans are the ones the bot already makes for its logs (each update's `update` span,
+//! opened at admission, and those below and linked to it); [`Traces::layer`] hands them to
 //! `tracing-opentelemetry`, whose spans go in batches to `{endpoint}/v1/traces` from the SDK's
 //! own thread, sent with reqwest's blocking client. Unset, there is no exporter, no thread and
 //! no layer: nothing runs that would not run without this module. At shutdown
