@@ -33,7 +33,7 @@ use excursobot::{
     geo::Coordinates,
     handlers::{
         context::Context,
-        dispatch::{Admission, Dispatcher, parse_update},
+        dispatch::{Admission, Dispatcher, UnusableWarnings, parse_update},
     },
     places::{Place, PlaceError, PlaceId, PlaceSource},
     simulate::{city, updates},
@@ -61,6 +61,7 @@ fn short() -> Criterion {
 }
 
 fn parse(c: &mut Criterion) {
+    let warnings = UnusableWarnings::default();
     for (name, body) in [
         ("start", START),
         ("location", LOCATION),
@@ -68,7 +69,7 @@ fn parse(c: &mut Criterion) {
         ("ignored", IGNORED),
     ] {
         c.bench_function(&format!("parse_update/{name}"), |b| {
-            b.iter(|| parse_update(black_box(body.as_bytes())))
+            b.iter(|| parse_update(black_box(body.as_bytes()), &warnings))
         });
     }
 }

@@ -151,6 +151,16 @@ impl Default for RestartLimits {
     }
 }
 
+/// Where spans are exported: OpenTelemetry's standard variables.
+#[derive(Debug, Clone)]
+pub struct TraceSettings {
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: the collector's OTLP/HTTP base URL (spans go to
+    /// `{endpoint}/v1/traces`); `None` exports nothing.
+    pub otlp_endpoint: Option<Url>,
+    /// `OTEL_SERVICE_NAME`: the `service.name` the spans carry.
+    pub service_name: String,
+}
+
 /// Where users' memory lives.
 #[derive(Debug, Clone)]
 pub struct DatabaseSettings {
@@ -204,6 +214,8 @@ pub struct Settings {
     pub payment_secret: Option<SecretString>,
     /// Where Prometheus scrapes the bot.
     pub metrics: MetricsSettings,
+    /// Where spans are exported.
+    pub traces: TraceSettings,
 }
 
 impl Settings {
@@ -243,6 +255,7 @@ impl Settings {
             restarts: sections::restarts(&env)?,
             payment_secret: sections::payment_secret(&env)?,
             metrics: sections::metrics(&env)?,
+            traces: sections::traces(&env)?,
         })
     }
 

@@ -10,7 +10,7 @@ use excursobot::{
     config::{LogFormat, Settings},
     simulate::{self, SimulateArgs},
     startup::{self, Application},
-    telemetry,
+    telemetry::{self, traces::Traces},
 };
 
 /// A Telegram bot that tells short, true stories about real places near you.
@@ -49,14 +49,23 @@ fn serve(migrate_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(settings.log_format, &settings.log_filter);
     excursobot::install_tls_provider();
+    let traces = match Traces::start(&settings.traces) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(settings.log_format, &settings.log_filter, &traces);
     let system = actix_web::rt::System::new();
     let outcome = if migrate_only {
         system.block_on(startup::migrate(settings))
     } else {
         system.block_on(run(settings))
     };
+    // After the application stopped and its runtime is gone: the exporter's client blocks.
+    traces.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -77,7 +86,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
 /// Logs only warnings unless `RUST_LOG` says otherwise, so the report stays readable.
 fn run_simulation(args: SimulateArgs) -> ExitCode {
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".to_owned());
-    telemetry::init(LogFormat::Pretty, &filter);
+    telemetry::init(LogFormat::Pretty, &filter, &Traces::off());
     match actix_web::rt::System::new().block_on(simulate::run(args)) {
         Ok(outcome) => {
             println!("{outcome}");

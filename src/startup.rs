@@ -9,7 +9,8 @@
 //! nothing more of it is sent); commit the journal's last removals; drain the live tours into
 //! their store (buffered updates applied, every tour written, so the next instance restores
 //! them); flush the write-behind buffer; stop the actors and close the pool; stop the HTTP
-//! server.
+//! server. Last, once the runtime is gone, `main` sends the spans still batched for the
+//! OTLP exporter ([`crate::telemetry::traces::Traces::shutdown`]).
 
 use std::{
     future::Future,

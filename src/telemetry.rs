@@ -1,6 +1,7 @@
 //! Log set-up: tracing-subscriber writing JSON lines (`LOG_FORMAT=json`) or readable lines,
-//! filtered by `RUST_LOG` (default `info`), and a panic hook writing each panic as one such
-//! line ([`panics`]).
+//! filtered by `RUST_LOG` (default `info`), a panic hook writing each panic as one such
+//! line ([`panics`]), and, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, the same spans exported
+//! over OTLP ([`traces`]).
 //!
 //! Secrets never reach these logs: settings hold them as `SecretString`, and Telegram errors
 //! have the token stripped from their URLs by teloxide before we see them.
@@ -10,6 +11,8 @@
 //! stranger could fill the log with them. [`ClientMistakes`] drops exactly those lines.
 
 pub mod panics;
+pub mod traces;
+pub mod warnings;
 
 use std::io::IsTerminal;
 
@@ -25,6 +28,7 @@ use tracing_subscriber::{
 };
 
 use crate::config::LogFormat;
+use traces::Traces;
 
 /// Where actix-http's HTTP/1 connection loop logs.
 const ACTIX_DISPATCHER: &str = "actix_http::h1::dispatcher";
@@ -33,12 +37,13 @@ const ACTIX_DISPATCHER: &str = "actix_http::h1::dispatcher";
 /// large").
 const PARSE_ERROR_LINE: &str = "stream error: request parse error";
 
-/// Installs the global subscriber, writing to stderr, and the panic hook sending panics
-/// through it ([`panics`]). Call once, from `main`; a second call is ignored.
-pub fn init(format: LogFormat, filter: &str) {
+/// Installs the global subscriber, writing to stderr and exporting spans through `traces`,
+/// and the panic hook sending panics through it ([`panics`]). Call once, from `main`; a
+/// second call is ignored.
+pub fn init(format: LogFormat, filter: &str, traces: &Traces) {
     // Colours only on a terminal: a log piped to a file or a collector stays plain text.
     let ansi = std::io::stderr().is_terminal();
-    if subscriber(format, filter, std::io::stderr, ansi)
+    if subscriber(format, filter, std::io::stderr, ansi, traces)
         .try_init()
         .is_err()
     {
@@ -49,12 +54,14 @@ pub fn init(format: LogFormat, filter: &str) {
 }
 
 /// The bot's subscriber writing to `writer`: `filter` (`RUST_LOG` directives; `info` when
-/// they do not parse) and [`ClientMistakes`]. Tests capture the bot's logs through it.
+/// they do not parse; spans below it are neither logged nor exported), [`ClientMistakes`]
+/// and the export of `traces` when it is on. Tests capture the bot's logs through it.
 pub fn subscriber<W>(
     format: LogFormat,
     filter: &str,
     writer: W,
     ansi: bool,
+    traces: &Traces,
 ) -> Box<dyn Subscriber + Send + Sync>
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
@@ -65,15 +72,18 @@ where
         .with_writer(writer)
         .with_ansi(ansi);
     match format {
-        LogFormat::Json => Box::new(
-            builder
+        LogFormat::Json => {
+            let logs = builder
                 .json()
                 .flatten_event(true)
                 .with_current_span(true)
-                .finish()
-                .with(ClientMistakes),
-        ),
-        LogFormat::Pretty => Box::new(builder.compact().finish().with(ClientMistakes)),
+                .finish();
+            Box::new(logs.with(traces.layer()).with(ClientMistakes))
+        }
+        LogFormat::Pretty => {
+            let logs = builder.compact().finish();
+            Box::new(logs.with(traces.layer()).with(ClientMistakes))
+        }
     }
 }
 

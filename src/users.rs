@@ -9,6 +9,7 @@ use actix::Addr;
 use moka::future::Cache;
 use teloxide::types::User;
 
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     actors::db_actor::{DbActor, LoadPreferences, ResetUser, SavePreferences, SeenUser},
     db::{DbError, entity::user_preferences, now_ms, queries::UserSeen},
@@ -113,6 +114,7 @@ impl UserStore {
             .db
             .send(LoadPreferences {
                 user_id: user_id as i64,
+                sender: SenderSpan::current(),
             })
             .await;
         match loaded {

@@ -18,6 +18,7 @@ use actix::prelude::*;
 use sea_orm::{ConnAcquireErr, DatabaseConnection, DbErr};
 
 use crate::actors::supervision::contained;
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     db::{
         DbError,
@@ -82,6 +83,8 @@ pub struct RecordTour(pub FinishedTour);
 pub struct LoadPreferences {
     /// Telegram user id.
     pub user_id: i64,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Saves a user's preferences at once.
@@ -97,6 +100,8 @@ pub struct LoadToldPlaces {
     pub user_id: i64,
     /// Oldest delivery that counts.
     pub since_ms: i64,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Records that a user is shown a one-time hint; answers whether it is the first time.
@@ -107,6 +112,8 @@ pub struct FirstHint {
     pub user_id: i64,
     /// Which hint.
     pub hint: &'static str,
+    /// The asker's span; the query's span follows from it.
+    pub sender: SenderSpan,
 }
 
 /// Forgets a user's preferences and history (including rows still buffered).
@@ -216,8 +223,25 @@ impl DbActor {
         T: 'static,
         F: Future<Output = Result<T, DbErr>> + 'static,
     {
+        self.at_once_in(tracing::Span::none(), ctx, make)
+    }
+
+    /// [`Self::at_once`] inside `span`.
+    fn at_once_in<T, F>(
+        &self,
+        span: tracing::Span,
+        ctx: &mut Context<Self>,
+        make: impl FnOnce(DatabaseConnection) -> F,
+    ) -> ResponseFuture<Result<T, DbError>>
+    where
+        T: 'static,
+        F: Future<Output = Result<T, DbErr>> + 'static,
+    {
         let (reach, query) = (self.reach.clone(), make(self.db.clone()));
-        contained(ctx, async move { reach.query(query).await })
+        contained(
+            ctx,
+            tracing::Instrument::instrument(async move { reach.query(query).await }, span),
+        )
     }
 
     /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.

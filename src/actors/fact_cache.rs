@@ -19,8 +19,9 @@ use std::{
 
 use actix::prelude::*;
 use moka::future::Cache;
+use tracing::Instrument;
 
-use crate::{actors::supervision::contained, cache::RedisStore};
+use crate::{actors::supervision::contained, cache::RedisStore, telemetry::traces::SenderSpan};
 
 /// Bytes of keys and values kept in process (stories are ~1 KiB, place lists ~10 KiB, so
 /// about 1,500 place lists or 15,000 stories). Weighed in bytes, not entries: 20,000 entries
@@ -30,7 +31,22 @@ pub const L1_BUDGET_BYTES: u64 = 16 * 1024 * 1024;
 /// Reads a cached value.
 #[derive(Message)]
 #[rtype(result = "Option<Arc<str>>")]
-pub struct Get(pub String);
+pub struct Get {
+    /// The full key.
+    pub key: String,
+    /// The asker's span; the read's span follows from it.
+    sender: SenderSpan,
+}
+
+impl Get {
+    /// A read of `key`, from the current span.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            sender: SenderSpan::current(),
+        }
+    }
+}
 
 /// Stores a value under a key for the cache's TTL.
 #[derive(Message)]
@@ -113,9 +129,10 @@ impl Supervised for FactCache {}
 impl Handler<Get> for FactCache {
     type Result = ResponseFuture<Option<Arc<str>>>;
 
-    fn handle(&mut self, Get(key): Get, ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, Get { key, sender }: Get, ctx: &mut Self::Context) -> Self::Result {
         let (l1, redis, counters) = (self.l1.clone(), self.redis.clone(), self.counters.clone());
-        contained(ctx, async move {
+        let span = sender.followed_by(tracing::info_span!(parent: None, "fact_cache.get"));
+        let read = async move {
             if let Some(value) = l1.get(&key).await {
                 counters.l1_hits.fetch_add(1, Ordering::Relaxed);
                 return Some(value);
@@ -132,7 +149,8 @@ impl Handler<Get> for FactCache {
             let value: Arc<str> = value.into();
             l1.insert(key, Arc::clone(&value)).await;
             Some(value)
-        })
+        };
+        contained(ctx, read.instrument(span))
     }
 }
 

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::{
     ConfigError, DatabaseSettings, Env, FactSettings, Ingress, LiveSettings, LlmSettings,
-    LogFormat, MetricsSettings, RestartLimits, malformed,
+    LogFormat, MetricsSettings, RestartLimits, TraceSettings, malformed,
 };
 
 pub(super) fn telegram_token(env: &Env) -> Result<SecretString, ConfigError> {
@@ -284,4 +284,21 @@ pub(super) fn metrics(env: &Env) -> Result<MetricsSettings, ConfigError> {
         }
     };
     Ok(MetricsSettings { port, token })
+}
+
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` (unset: no export) and `OTEL_SERVICE_NAME` (default
+/// `excursobot`).
+pub(super) fn traces(env: &Env) -> Result<TraceSettings, ConfigError> {
+    const ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    let otlp_endpoint = match env.get(ENDPOINT) {
+        None => None,
+        Some(_) => Some(env.url(ENDPOINT, "")?),
+    };
+    let service_name = env
+        .get("OTEL_SERVICE_NAME")
+        .map_or_else(|| "excursobot".to_owned(), |name| name.trim().to_owned());
+    Ok(TraceSettings {
+        otlp_endpoint,
+        service_name,
+    })
 }

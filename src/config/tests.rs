@@ -182,3 +182,31 @@ fn a_malformed_metrics_variable_is_named_without_echoing_the_token() {
     assert_eq!(error.variable, "METRICS_TOKEN");
     assert!(!error.to_string().contains("s3cret"), "{error}");
 }
+
+#[test]
+fn traces_are_off_by_default_and_named_excursobot() {
+    let off = settings(&[("TELEGRAM_BOT_TOKEN", TOKEN)]).unwrap();
+    assert!(off.traces.otlp_endpoint.is_none());
+    assert_eq!(off.traces.service_name, "excursobot");
+
+    let on = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+        ("OTEL_SERVICE_NAME", "excursobot-eu"),
+    ])
+    .unwrap();
+    let endpoint = on.traces.otlp_endpoint.unwrap();
+    assert_eq!(endpoint.as_str(), "http://collector:4318/");
+    assert_eq!(on.traces.service_name, "excursobot-eu");
+}
+
+#[test]
+fn a_malformed_otlp_endpoint_is_named() {
+    let error = settings(&[
+        ("TELEGRAM_BOT_TOKEN", TOKEN),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "OTEL_EXPORTER_OTLP_ENDPOINT");
+    assert!(error.expected.contains("http"), "{error}");
+}

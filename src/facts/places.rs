@@ -119,7 +119,7 @@ impl PlaceFinder {
         radius: u32,
     ) -> Result<Arc<Vec<Place>>, PlaceError> {
         let started = Instant::now();
-        if let Ok(Some(json)) = self.cache.send(Get(key.clone())).await
+        if let Ok(Some(json)) = self.cache.send(Get::new(key.clone())).await
             && let Ok(places) = serde_json::from_str::<Vec<Place>>(&json)
         {
             self.figures.looked_up(Source::Cache, true, started);

@@ -18,11 +18,13 @@ use teloxide::{
 };
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
     reply::{SentStory, StoryReply, header, send_pin, send_story, upgrade_story},
 };
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     actors::{
         db_actor::{DbActor, Delivered, DeliveredNow, FirstHint},
@@ -261,6 +263,7 @@ impl Teller {
             .send(FirstHint {
                 user_id: user_id as i64,
                 hint: LIVE_HINT,
+                sender: SenderSpan::current(),
             })
             .await;
         match first {
@@ -347,7 +350,7 @@ impl Teller {
             first,
             stop: stop.clone(),
         };
-        let task = tokio::spawn(shown.run(written));
+        let task = tokio::spawn(shown.run(written).in_current_span());
         Some((progress, DraftStream { stop, task }))
     }
 
@@ -355,10 +358,11 @@ impl Teller {
     /// has room then); dropping the guard cancels it.
     pub fn typing_soon(&self, chat: ChatId) -> TypingSoon {
         let outbox = self.outbox.clone();
-        TypingSoon(tokio::spawn(async move {
+        let typing = async move {
             tokio::time::sleep(TYPING_AFTER).await;
             outbox.typing(chat);
-        }))
+        };
+        TypingSoon(tokio::spawn(typing.in_current_span()))
     }
 }
 

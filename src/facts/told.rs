@@ -24,6 +24,7 @@ use std::{
 use actix::Addr;
 use moka::future::Cache;
 
+use crate::telemetry::traces::SenderSpan;
 use crate::{
     actors::db_actor::{DbActor, LoadToldPlaces},
     db::{DbError, now_ms},
@@ -108,6 +109,7 @@ impl ToldPlaces {
             let request = LoadToldPlaces {
                 user_id: user_id as i64,
                 since_ms,
+                sender: SenderSpan::current(),
             };
             let ids = self
                 .db

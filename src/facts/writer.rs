@@ -171,7 +171,7 @@ impl StoryWriter {
         progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource, Option<LateStory>), GateBusy> {
         let key = story_key(subject);
-        if let Ok(Some(text)) = self.cache.send(Get(key.clone())).await {
+        if let Ok(Some(text)) = self.cache.send(Get::new(key.clone())).await {
             return Ok((text.to_string(), StorySource::Cache, None));
         }
         let summarised = |late| {
@@ -203,7 +203,7 @@ impl StoryWriter {
             return;
         };
         let key = story_key(subject);
-        if let Ok(Some(_)) = self.cache.send(Get(key.clone())).await {
+        if let Ok(Some(_)) = self.cache.send(Get::new(key.clone())).await {
             return;
         }
         let prompt = story_prompt(subject);

@@ -19,8 +19,9 @@ use std::{
     time::Duration,
 };
 
-use teloxide::types::{Update, UpdateKind};
+use teloxide::types::{ChatKind, PublicChatKind, Update, UpdateKind};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::{context::Context, lanes::Lanes, work::Admitted};
 use crate::{
@@ -30,7 +31,7 @@ use crate::{
         now_ms,
     },
     stats::{Metrics, registry::names},
-    telemetry::panics,
+    telemetry::{panics, warnings::RateLimitedWarning},
 };
 
 /// Update kinds counted apart; "unknown" is a body that could not be read (or was not read
@@ -97,6 +98,8 @@ pub struct Dispatcher {
     accepting: AtomicBool,
     /// Updates by kind, then outcome (registered once: counting is one atomic add).
     admitted: [[metrics::Counter; Admission::ALL.len()]; KINDS.len()],
+    /// Warnings about bodies and updates that cannot be used.
+    unusable: UnusableWarnings,
 }
 
 impl Dispatcher {
@@ -111,6 +114,7 @@ impl Dispatcher {
             journal: None,
             accepting: AtomicBool::new(true),
             admitted: admission_counters(&Metrics::default()),
+            unusable: UnusableWarnings::default(),
         }
     }
 
@@ -134,6 +138,18 @@ impl Dispatcher {
     /// redelivery of it is a duplicate; its entry goes once it is done. When shutdown has begun
     /// the entry stays for the next start.
     pub async fn replay(&self, update: Box<Update>, ticket: Ticket, apologise: bool) -> Admission {
+        let span = update_span(&update);
+        self.replay_in_span(update, ticket, apologise)
+            .instrument(span)
+            .await
+    }
+
+    async fn replay_in_span(
+        &self,
+        update: Box<Update>,
+        ticket: Ticket,
+        apologise: bool,
+    ) -> Admission {
         let Some(permit) = self.permit_waiting().await else {
             ticket.keep();
             return Admission::Closed;
@@ -161,7 +177,7 @@ impl Dispatcher {
         if !self.is_accepting() {
             return self.counted(UNKNOWN_KIND, Admission::Closed);
         }
-        match parse_update(body) {
+        match parse_update(body, &self.unusable) {
             Some(update) => self.offer(update).await,
             None => self.counted(UNKNOWN_KIND, Admission::Unusable),
         }
@@ -177,7 +193,10 @@ impl Dispatcher {
             Admission::Closed
         } else {
             match self.backlog.clone().try_acquire_owned() {
-                Ok(permit) => self.start(update, permit).await,
+                Ok(permit) => {
+                    let span = update_span(&update);
+                    self.start(update, permit).instrument(span).await
+                }
                 Err(_) => Admission::Busy,
             }
         };
@@ -191,7 +210,10 @@ impl Dispatcher {
             Admission::Closed
         } else {
             match self.backlog.clone().acquire_owned().await {
-                Ok(permit) => self.start(update, permit).await,
+                Ok(permit) => {
+                    let span = update_span(&update);
+                    self.start(update, permit).instrument(span).await
+                }
                 Err(_) => Admission::Closed,
             }
         };
@@ -201,6 +223,11 @@ impl Dispatcher {
     fn counted(&self, kind: usize, admission: Admission) -> Admission {
         self.admitted[kind][admission as usize].increment(1);
         admission
+    }
+
+    /// Parses a body (from `getUpdates`), warning about it as the webhook's are.
+    pub fn parse(&self, body: &[u8]) -> Option<Box<Update>> {
+        parse_update(body, &self.unusable)
     }
 
     /// Whether new updates are admitted.
@@ -232,7 +259,7 @@ impl Dispatcher {
     }
 
     async fn start(&self, update: Box<Update>, permit: OwnedSemaphorePermit) -> Admission {
-        if !usable(&update) {
+        if !usable(&update, &self.unusable) {
             return Admission::Unusable;
         }
         let ticket = match self.write_down(&update).await {
@@ -292,6 +319,36 @@ enum Journaled {
     Not,
 }
 
+/// The span every line logged about `update` is in, from its admission through its lane to
+/// the work it starts and the sends it makes; the actors' spans for it `follow_from` it.
+///
+/// It is an ERROR-level span so that it is enabled whenever any line is: a span below the
+/// filter's level is not recorded, and a warning logged inside it would lose the ids (the
+/// simulator and many deployments run at `RUST_LOG=warn`). Created only for an update that
+/// got a backlog permit: a flood refused as busy costs no span.
+pub fn update_span(update: &Update) -> tracing::Span {
+    tracing::error_span!(
+        "update",
+        update_id = update.id.0,
+        user_id = update.from().map(|user| user.id.0),
+        chat_id = update.chat().map(|chat| chat.id.0),
+        chat = update.chat().map(|chat| chat_kind(&chat.kind)),
+        kind = KINDS[kind_index(update)],
+    )
+}
+
+/// The kind of a chat, as Telegram names it.
+fn chat_kind(kind: &ChatKind) -> &'static str {
+    match kind {
+        ChatKind::Private(_) => "private",
+        ChatKind::Public(public) => match public.kind {
+            PublicChatKind::Channel(_) => "channel",
+            PublicChatKind::Group => "group",
+            PublicChatKind::Supergroup(_) => "supergroup",
+        },
+    }
+}
+
 /// Whether `update` asks for work worth journaling: anything said in a private chat (a
 /// location, a live start, a command), a button press, a payment. Edits (live positions,
 /// coalesced anyway), membership changes, group chatter and pre-checkout queries (answered
@@ -310,8 +367,8 @@ pub fn asks_for_work(update: &Update) -> bool {
 /// What admission decides about a parsed update before it goes to a lane: `Unusable` for a
 /// kind teloxide could not read, `Duplicate` for an `update_id` seen before, else `Accepted`
 /// (from then on the id counts as seen).
-pub async fn check(update: &Update, seen: &SeenUpdates) -> Admission {
-    if !usable(update) {
+pub async fn check(update: &Update, seen: &SeenUpdates, warnings: &UnusableWarnings) -> Admission {
+    if !usable(update, warnings) {
         return Admission::Unusable;
     }
     if !seen.first_time(update.id.0).await {
@@ -321,43 +378,74 @@ pub async fn check(update: &Update, seen: &SeenUpdates) -> Admission {
     Admission::Accepted
 }
 
-/// Whether `update` is of a kind the bot can read (logged when not).
-fn usable(update: &Update) -> bool {
+/// The warnings about what cannot be used, each written at most once a second with how many
+/// bodies it stands for (the line describes the first of them): a stranger's flood of
+/// malformed bodies costs a line a second, not a line a body.
+#[derive(Default)]
+pub struct UnusableWarnings {
+    /// Bodies teloxide's parser panicked on.
+    panicked: RateLimitedWarning,
+    /// Bodies with an `update_id` that are not an update.
+    schema_invalid: RateLimitedWarning,
+    /// Bodies that are no update at all (not JSON, no `update_id`).
+    unparsable: RateLimitedWarning,
+    /// Updates teloxide read as a kind it does not know.
+    unknown_kind: RateLimitedWarning,
+}
+
+/// Whether `update` is of a kind the bot can read (warned about when not).
+fn usable(update: &Update, warnings: &UnusableWarnings) -> bool {
     if let UpdateKind::Error(_) = update.kind {
-        tracing::warn!(
-            update_id = update.id.0,
-            "update of an unknown or malformed kind"
-        );
+        if let Some(updates) = warnings.unknown_kind.record(1) {
+            tracing::warn!(
+                updates,
+                update_id = update.id.0,
+                "update of an unknown or malformed kind"
+            );
+        }
         return false;
     }
     true
 }
 
-/// Parses a webhook body, logging (with the `update_id` when readable) what cannot be used.
+/// Parses a webhook body, warning through `warnings` (with the `update_id` when readable)
+/// about what cannot be used.
 ///
 /// Never panics: teloxide's parser can (a `message_reaction` with neither `user` nor
 /// `actor_chat` unwraps a `None`), so a panic is contained and the body is unusable like any
 /// other. Nothing of the body reaches the log but its `update_id`, its length and where and
 /// why the parser stopped (serde's messages quote the offending value; that part is cut).
-pub fn parse_update(body: &[u8]) -> Option<Box<Update>> {
+pub fn parse_update(body: &[u8], warnings: &UnusableWarnings) -> Option<Box<Update>> {
     let error = match panics::contain(|| serde_json::from_slice::<Box<Update>>(body)) {
         Ok(Ok(update)) => return Some(update),
         Ok(Err(error)) => error,
         Err(panic) => {
-            tracing::warn!(
-                update_id = update_id_of(body),
-                bytes = body.len(),
-                panic.message = %panic.message,
-                panic.location = panic.location.as_deref(),
-                "the update parser panicked; update given up"
-            );
+            if let Some(bodies) = warnings.panicked.record(1) {
+                tracing::warn!(
+                    bodies,
+                    update_id = update_id_of(body),
+                    bytes = body.len(),
+                    panic.message = %panic.message,
+                    panic.location = panic.location.as_deref(),
+                    "the update parser panicked; update given up"
+                );
+            }
             return None;
         }
     };
     let reason = Unquoted(&error);
     match update_id_of(body) {
-        Some(id) => tracing::warn!(update_id = id, error = %reason, "schema-invalid update"),
-        None => tracing::warn!(error = %reason, bytes = body.len(), "unparsable webhook body"),
+        Some(id) => {
+            if let Some(bodies) = warnings.schema_invalid.record(1) {
+                tracing::warn!(bodies, update_id = id, error = %reason, "schema-invalid update");
+            }
+        }
+        None => {
+            if let Some(bodies) = warnings.unparsable.record(1) {
+                let bytes = body.len();
+                tracing::warn!(bodies, error = %reason, bytes, "unparsable webhook body");
+            }
+        }
     }
     None
 }

@@ -22,7 +22,7 @@ fn reaction_without_actor() -> Vec<u8> {
 #[test]
 #[traced_test]
 fn a_body_the_parser_panics_on_is_unusable_and_one_warning() {
-    assert!(parse_update(&reaction_without_actor()).is_none());
+    assert!(parse_update(&reaction_without_actor(), &UnusableWarnings::default()).is_none());
 
     logs_assert(|lines: &[&str]| {
         let panicked: Vec<_> = lines.iter().filter(|l| l.contains("panicked")).collect();
@@ -47,7 +47,7 @@ fn what_a_body_says_never_reaches_the_log() {
     ];
 
     for body in &bodies {
-        assert!(parse_update(body.as_bytes()).is_none());
+        assert!(parse_update(body.as_bytes(), &UnusableWarnings::default()).is_none());
     }
 
     assert!(!logs_contain(secret));

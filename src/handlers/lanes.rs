@@ -8,7 +8,8 @@
 //! hold the lane. A lane exists only while it has updates to handle: a user with nothing
 //! queued costs nothing. A lane holds at most [`LANE_CAP`] updates; an edit of a live
 //! location replaces an edit of the same message still waiting (only the newest position
-//! matters), and past the cap an update is dropped with a warning naming the user. A
+//! matters), and past the cap an update is dropped with a warning naming the user (at most
+//! one a second, with how many were dropped since the last). A
 //! pre-checkout query skips the lanes: Telegram waits at most 10 s for its answer.
 //!
 //! Every update keeps its backlog permit (and its journal entry) while it is decided and while
@@ -21,9 +22,13 @@ use std::{
 };
 
 use teloxide::types::{Update, UpdateKind};
+use tracing::Instrument;
 
 use super::{context::Context, router, work, work::Admitted};
-use crate::telemetry::panics::{self, Contained};
+use crate::telemetry::{
+    panics::{self, Contained},
+    warnings::RateLimitedWarning,
+};
 
 /// Updates one user may have waiting in their lane.
 pub const LANE_CAP: usize = 32;
@@ -32,6 +37,9 @@ pub const LANE_CAP: usize = 32;
 struct Queued {
     update: Box<Update>,
     admitted: Admitted,
+    /// The update's span ([`super::dispatch::update_span`]): the lane's task runs many
+    /// users' updates in turn, so each is decided in its own.
+    span: tracing::Span,
 }
 
 /// Whose lane an update belongs to: the user, else the chat.
@@ -63,6 +71,8 @@ pub struct Lanes {
     ctx: Arc<Context>,
     /// A key is present exactly while its lane's task runs.
     waiting: Mutex<HashMap<LaneKey, VecDeque<Queued>>>,
+    /// Updates dropped from full lanes, warned about once a second.
+    dropped: RateLimitedWarning,
 }
 
 impl Lanes {
@@ -71,6 +81,7 @@ impl Lanes {
         Arc::new(Self {
             ctx,
             waiting: Mutex::default(),
+            dropped: RateLimitedWarning::default(),
         })
     }
 
@@ -83,14 +94,25 @@ impl Lanes {
         self.waiting().len()
     }
 
-    /// Puts `update` in its user's lane, starting the lane if it is idle; never waits.
+    /// Puts `update` in its user's lane, starting the lane if it is idle; never waits. The
+    /// update is decided in the span current here (its own).
     pub fn submit(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
+        let span = tracing::Span::current();
         let Some(key) = LaneKey::of(&update) else {
             let lanes = Arc::clone(self);
-            tokio::spawn(async move { lanes.decide(Queued { update, admitted }).await });
+            let queued = Queued {
+                update,
+                admitted,
+                span,
+            };
+            tokio::spawn(async move { lanes.decide(queued).await });
             return;
         };
-        let queued = Queued { update, admitted };
+        let queued = Queued {
+            update,
+            admitted,
+            span,
+        };
         let mut waiting = self.waiting();
         match waiting.entry(key) {
             Entry::Vacant(slot) => {
@@ -99,7 +121,7 @@ impl Lanes {
                 let lanes = Arc::clone(self);
                 tokio::spawn(async move { lanes.run(key, queued).await });
             }
-            Entry::Occupied(mut lane) => enqueue(key, lane.get_mut(), queued),
+            Entry::Occupied(mut lane) => enqueue(key, lane.get_mut(), queued, &self.dropped),
         }
     }
 
@@ -107,9 +129,10 @@ impl Lanes {
     /// lanes: nothing else of the user's is decided by it).
     pub fn apologise(self: &Arc<Self>, update: Box<Update>, admitted: Admitted) {
         let lanes = Arc::clone(self);
-        tokio::spawn(async move {
+        let apology = async move {
             work::with_hold(admitted, router::apologise(&lanes.ctx, &update)).await;
-        });
+        };
+        tokio::spawn(apology.in_current_span());
     }
 
     /// Handles `first`, then whatever arrives meanwhile, until the lane is empty.
@@ -129,11 +152,18 @@ impl Lanes {
     /// with its message and place), the update is given up, and the lane goes on with the
     /// user's next update. Work it started outside the lane knows its `update_id`, so a
     /// panic there is logged with it by the panic hook.
-    async fn decide(&self, Queued { update, admitted }: Queued) {
+    async fn decide(&self, queued: Queued) {
+        let Queued {
+            update,
+            admitted,
+            span,
+        } = queued;
         let update_id = update.id.0;
         let decided = work::with_hold(admitted, router::route(&self.ctx, update));
         let decided = panics::for_update(update_id, decided);
-        if let Err(panic) = Contained::new(decided).await {
+        let contained = Contained::new(decided.instrument(span.clone())).await;
+        if let Err(panic) = contained {
+            let _in_span = span.enter();
             tracing::error!(
                 update_id,
                 panic.message = %panic.message,
@@ -146,8 +176,14 @@ impl Lanes {
 
 /// Adds `queued` to a running lane: an edit of a live location replaces the edit of the same
 /// message waiting last in the lane (order with anything else is kept); past [`LANE_CAP`] it
-/// is dropped.
-fn enqueue(key: LaneKey, lane: &mut VecDeque<Queued>, queued: Queued) {
+/// is dropped, and `dropped` says so at most once a second (one user's flood, or many users'
+/// at once, is one line a second naming the user of the first drop and how many there were).
+fn enqueue(
+    key: LaneKey,
+    lane: &mut VecDeque<Queued>,
+    queued: Queued,
+    dropped: &RateLimitedWarning,
+) {
     if let Some(edit) = live_edit(&queued.update)
         && let Some(last) = lane.back_mut()
         && live_edit(&last.update) == Some(edit)
@@ -156,11 +192,14 @@ fn enqueue(key: LaneKey, lane: &mut VecDeque<Queued>, queued: Queued) {
         return;
     }
     if lane.len() >= LANE_CAP {
-        tracing::warn!(
-            lane = ?key,
-            update_id = queued.update.id.0,
-            "a user's lane is full; update dropped"
-        );
+        if let Some(dropped) = dropped.record(1) {
+            tracing::warn!(
+                dropped,
+                lane = ?key,
+                update_id = queued.update.id.0,
+                "a user's lane is full; update dropped"
+            );
+        }
         return;
     }
     lane.push_back(queued);
@@ -199,6 +238,7 @@ mod tests {
             // teloxide's `Update` parses from text; from a `Value` its flattened kinds fail.
             update: serde_json::from_str(&update.to_string()).unwrap(),
             admitted: Admitted::new(permits.try_acquire_owned().unwrap(), None),
+            span: tracing::Span::none(),
         }
     }
 
@@ -224,27 +264,35 @@ mod tests {
 
     #[test]
     fn waiting_edits_of_a_live_location_coalesce_to_the_newest_but_a_stop_stays() {
-        let key = LaneKey::User(7);
+        let (key, dropped) = (LaneKey::User(7), RateLimitedWarning::default());
         let mut lane = VecDeque::new();
-        enqueue(key, &mut lane, edit(1, 55.0, true));
-        enqueue(key, &mut lane, edit(2, 55.1, true));
-        enqueue(key, &mut lane, edit(3, 55.2, true));
+        enqueue(key, &mut lane, edit(1, 55.0, true), &dropped);
+        enqueue(key, &mut lane, edit(2, 55.1, true), &dropped);
+        enqueue(key, &mut lane, edit(3, 55.2, true), &dropped);
         assert_eq!(ids(&lane), [3]);
-        enqueue(key, &mut lane, edit(4, 55.2, false));
-        enqueue(key, &mut lane, edit(5, 55.3, true));
+        enqueue(key, &mut lane, edit(4, 55.2, false), &dropped);
+        enqueue(key, &mut lane, edit(5, 55.3, true), &dropped);
         assert_eq!(ids(&lane), [3, 4, 5], "the stop is never replaced");
     }
 
     #[test]
     #[traced_test]
-    fn past_the_cap_an_update_is_dropped_with_a_warning_naming_the_user() {
-        let key = LaneKey::User(7);
+    fn past_the_cap_updates_are_dropped_with_one_warning_a_second_naming_the_user() {
+        let (key, dropped) = (LaneKey::User(7), RateLimitedWarning::default());
         let mut lane = VecDeque::new();
-        for id in 0..=LANE_CAP as u64 {
-            enqueue(key, &mut lane, edit(id, 55.0, false));
+        for id in 0..LANE_CAP as u64 + 500 {
+            enqueue(key, &mut lane, edit(id, 55.0, false), &dropped);
         }
         assert_eq!(lane.len(), LANE_CAP);
-        assert!(logs_contain("a user's lane is full; update dropped"));
-        assert!(logs_contain("User(7)"));
+        logs_assert(|lines: &[&str]| {
+            let full: Vec<_> = lines
+                .iter()
+                .filter(|l| l.contains("lane is full"))
+                .collect();
+            match full.as_slice() {
+                [line] if line.contains("User(7)") && line.contains("dropped=1") => Ok(()),
+                _ => Err(format!("{full:?}")),
+            }
+        });
     }
 }

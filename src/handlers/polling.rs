@@ -21,7 +21,7 @@ use teloxide::{
 };
 use tokio_util::sync::CancellationToken;
 
-use super::dispatch::{Admission, Dispatcher, parse_update};
+use super::dispatch::{Admission, Dispatcher};
 use crate::{telegram::setup::ALLOWED_UPDATES, telemetry::panics::Contained};
 
 /// How long Telegram holds a `getUpdates` call open when there is nothing new.
@@ -216,7 +216,7 @@ async fn admit_raw_batch(dispatcher: &Dispatcher, raw: &str, mut offset: i32) ->
             continue;
         };
         let next = next_offset(u32::try_from(id).unwrap_or(u32::MAX));
-        if let Some(update) = parse_update(item.to_string().as_bytes())
+        if let Some(update) = dispatcher.parse(item.to_string().as_bytes())
             && dispatcher.offer_waiting(update).await == Admission::Closed
         {
             break;

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 use sea_orm::DatabaseConnection;
 use teloxide::types::{Update, UpdateKind};
 
-use super::dispatch::{Admission, Dispatcher, parse_update};
+use super::dispatch::{Admission, Dispatcher};
 use crate::db::{entity::journal_entry, journal::Journal, now_ms};
 
 /// Entries younger than this are handled again; older ones get an apology.
@@ -103,7 +103,7 @@ async fn one(
         return true;
     };
     let ticket = journal.adopt(update_id);
-    let Some(update) = parse_update(row.body.as_bytes()) else {
+    let Some(update) = dispatcher.parse(row.body.as_bytes()) else {
         // Dropping the ticket removes an entry no run could use.
         replayed.unreadable += 1;
         return true;

@@ -1,9 +1,9 @@
 //! Routes one update to what handles it: commands, locations, button presses, membership
-//! changes, payments. Each update runs in a span carrying its `update_id` and chat id.
+//! changes, payments. Each update runs in its span from admission on
+//! ([`super::dispatch::update_span`]), carrying its `update_id`, user and chat.
 
 use futures::future::BoxFuture;
 use teloxide::types::{ChatMemberUpdated, Location, Message, Update, UpdateKind, User};
-use tracing::Instrument;
 
 use super::{commands, context::Context, donations, tours, work::spawn_work};
 use crate::{
@@ -17,11 +17,8 @@ pub async fn route(ctx: &Context, update: Box<Update>) {
         // a `my_chat_member` one, is marked again below).
         ctx.outbox.heard_from(chat.id);
     }
-    let chat_id = update.chat().map(|chat| chat.id.0);
-    let span = tracing::info_span!("update", update_id = update.id.0, chat_id);
-    let work = span.in_scope(|| dispatch(ctx, update.kind));
-    if let Some(work) = work {
-        work.instrument(span).await;
+    if let Some(work) = dispatch(ctx, update.kind) {
+        work.await;
     }
 }
 

@@ -5,11 +5,17 @@
 //! target (`fuzz/`) and the hostile-bodies property test feed it what a stranger could send:
 //! it runs the very functions the webhook runs, which must never panic.
 
+use std::sync::LazyLock;
+
 use super::{
-    dispatch::{self, Admission},
+    dispatch::{self, Admission, UnusableWarnings},
     lanes::{self, LaneKey},
 };
 use crate::cache::SeenUpdates;
+
+/// The warnings of the bodies triaged in this process (one a second per reason, as the
+/// webhook's).
+static WARNINGS: LazyLock<UnusableWarnings> = LazyLock::new(UnusableWarnings::default);
 
 /// Where a body would go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,10 +34,10 @@ pub enum Triage {
 
 /// Decides what the webhook would do with `body`, `seen` standing for the dedup store.
 pub async fn triage(body: &[u8], seen: &SeenUpdates) -> Triage {
-    let Some(update) = dispatch::parse_update(body) else {
+    let Some(update) = dispatch::parse_update(body, &WARNINGS) else {
         return Triage::Unusable;
     };
-    match dispatch::check(&update, seen).await {
+    match dispatch::check(&update, seen, &WARNINGS).await {
         Admission::Accepted => Triage::Lane {
             key: LaneKey::of(&update),
             coalesces: lanes::live_edit(&update).is_some(),

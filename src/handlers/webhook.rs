@@ -8,20 +8,14 @@
 //! full or we are shutting down, which makes Telegram keep the update and try again, and 400
 //! for a body that breaks off.
 
-use std::{
-    num::NonZeroU32,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, http::header, web, web::Bytes};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
 
 use super::dispatch::{Admission, Dispatcher};
+use crate::telemetry::warnings::RateLimitedWarning;
 
 /// Header Telegram puts the webhook secret in.
 pub const SECRET_HEADER: &str = "X-Telegram-Bot-Api-Secret-Token";
@@ -39,9 +33,9 @@ pub struct WebhookState {
     /// Where admitted updates go.
     dispatcher: Arc<Dispatcher>,
     /// Calls refused for a missing or wrong secret: anyone on the internet can make them.
-    unauthorised: Refusals,
+    unauthorised: RateLimitedWarning,
     /// Updates refused for a full backlog.
-    busy: Refusals,
+    busy: RateLimitedWarning,
 }
 
 impl WebhookState {
@@ -50,8 +44,8 @@ impl WebhookState {
         Self {
             secret,
             dispatcher,
-            unauthorised: Refusals::new(),
-            busy: Refusals::new(),
+            unauthorised: RateLimitedWarning::default(),
+            busy: RateLimitedWarning::default(),
         }
     }
 
@@ -75,14 +69,14 @@ pub async fn receive(
     state: web::Data<WebhookState>,
 ) -> HttpResponse {
     if !state.authorised(&request) {
-        state.unauthorised.record(|refused| {
+        if let Some(refused) = state.unauthorised.record(1) {
             let peer = request.peer_addr();
             tracing::warn!(
                 refused,
                 ?peer,
                 "webhook calls refused: missing or wrong secret"
             );
-        });
+        }
         return HttpResponse::Unauthorized().finish();
     }
     let body = match read_body(&request, payload).await {
@@ -94,9 +88,9 @@ pub async fn receive(
             HttpResponse::Ok().finish()
         }
         Admission::Busy => {
-            state.busy.record(|refused| {
+            if let Some(refused) = state.busy.record(1) {
                 tracing::warn!(refused, "backlog full: asking Telegram to retry");
-            });
+            }
             retry_later(BUSY_RETRY_AFTER_SECS)
         }
         Admission::Closed => retry_later(CLOSED_RETRY_AFTER_SECS),
@@ -119,65 +113,8 @@ async fn read_body(request: &HttpRequest, payload: web::Payload) -> Result<Bytes
     }
 }
 
-/// Counts requests refused for one reason and warns at most once a second with how many: an
-/// overloaded bot writing one line per refused update (thousands a second) would only spend
-/// its last CPU on logging, and a stranger's flood of bad calls would drown the log.
-struct Refusals {
-    warnings: DefaultDirectRateLimiter,
-    /// Refused since the last warning.
-    unreported: AtomicU64,
-}
-
-impl Refusals {
-    fn new() -> Self {
-        Self {
-            warnings: RateLimiter::direct(Quota::per_second(NonZeroU32::MIN)),
-            unreported: AtomicU64::new(0),
-        }
-    }
-
-    /// Counts one refusal; when a warning is due, `warn` writes it with the number refused
-    /// since the last one (this one included).
-    fn record(&self, warn: impl FnOnce(u64)) {
-        self.unreported.fetch_add(1, Ordering::Relaxed);
-        if self.warnings.check().is_ok() {
-            warn(self.unreported.swap(0, Ordering::Relaxed));
-        }
-    }
-}
-
 fn retry_later(seconds: u32) -> HttpResponse {
     HttpResponse::ServiceUnavailable()
         .insert_header((header::RETRY_AFTER, seconds.to_string()))
         .finish()
-}
-
-#[cfg(test)]
-mod tests {
-    use tracing_test::traced_test;
-
-    use super::*;
-
-    #[test]
-    #[traced_test]
-    fn a_burst_of_refusals_is_one_warning_and_the_rest_are_counted_for_the_next() {
-        let refusals = Refusals::new();
-
-        for _ in 0..1000 {
-            refusals.record(|refused| tracing::warn!(refused, "backlog full"));
-        }
-
-        logs_assert(|lines: &[&str]| {
-            match lines
-                .iter()
-                .filter(|line| line.contains("backlog full"))
-                .count()
-            {
-                1 => Ok(()),
-                n => Err(format!("{n} warnings: {lines:?}")),
-            }
-        });
-        assert!(logs_contain("refused=1"));
-        assert_eq!(refusals.unreported.load(Ordering::Relaxed), 999);
-    }
 }

@@ -22,7 +22,6 @@ pub mod blocked;
 mod draft;
 mod figures;
 pub mod queue;
-mod warnings;
 
 use std::{
     future::Future,
@@ -42,6 +41,7 @@ use teloxide::{
     types::{ChatAction, ChatId},
 };
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::TelegramError;
 use crate::{
@@ -260,6 +260,7 @@ impl Outbox {
         let pending =
             (!self.blocked.contains(chat)).then(|| self.queue.enqueue(chat, class, deadline));
         let outbox = self.clone();
+        let span = send_span::<R>(chat, Some(class));
         async move {
             let Some(pending) = pending else {
                 tracing::debug!(chat_id = chat.0, "not sent: the user blocked the bot");
@@ -269,6 +270,7 @@ impl Outbox {
             outbox.figures.reply(class, &result);
             result
         }
+        .instrument(span)
     }
 
     async fn send_in_turn<R>(
@@ -329,6 +331,7 @@ impl Outbox {
             return Err(TelegramError::Blocked);
         }
         self.attempt(chat, &request)
+            .instrument(send_span::<R>(chat, None))
             .await
             .map_err(|error| self.classify(chat, error))
     }
@@ -454,6 +457,17 @@ impl From<Refusal> for TelegramError {
             Refusal::Closed => TelegramError::ShuttingDown,
         }
     }
+}
+
+/// The span of one Bot API call, from its turn in the queue (`class`; `None` for a call that
+/// does not wait) to Telegram's answer: a child of the caller's (an update's or a tour's).
+fn send_span<R: HasPayload>(chat: ChatId, class: Option<SendClass>) -> tracing::Span {
+    tracing::info_span!(
+        "outbox.send",
+        method = <R::Payload as Payload>::NAME,
+        chat_id = chat.0,
+        class = class.map(SendClass::name),
+    )
 }
 
 /// The bot-wide quota for at most `per_sec` messages in any one second: a burst of a few,

@@ -9,7 +9,10 @@ use std::{
 use serde_json::Value;
 
 use super::*;
-use crate::{config::LogFormat, telemetry};
+use crate::{
+    config::LogFormat,
+    telemetry::{self, traces::Traces},
+};
 
 /// A log writer the test reads back.
 #[derive(Clone, Default)]
@@ -44,7 +47,13 @@ fn with_hook_and_json_logs(f: impl FnOnce() + Send + 'static) -> Buffer {
     let writer = buffer.clone();
     install();
     let thread = std::thread::spawn(move || {
-        let logs = telemetry::subscriber(LogFormat::Json, "info", move || writer.clone(), false);
+        let logs = telemetry::subscriber(
+            LogFormat::Json,
+            "info",
+            move || writer.clone(),
+            false,
+            &Traces::off(),
+        );
         tracing::subscriber::with_default(logs, f);
     });
     let joined = thread.join();

@@ -42,6 +42,22 @@ fn a_malformed_variable_is_named_with_its_expected_form() {
 }
 
 #[test]
+fn a_malformed_otlp_endpoint_stops_start_up_naming_it() {
+    let vars = [
+        ("TELEGRAM_BOT_TOKEN", "1:abc"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318"),
+    ];
+
+    let (code, stderr) = run_binary(&vars);
+
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("OTEL_EXPORTER_OTLP_ENDPOINT: is malformed"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn webhook_mode_without_a_secret_is_refused() {
     let vars = [
         ("TELEGRAM_BOT_TOKEN", "1:abc"),

@@ -29,6 +29,7 @@ mod simulate;
 mod streaming;
 mod supervision;
 mod tours;
+mod traces;
 mod upgrade;
 mod venues;
 mod webhook;

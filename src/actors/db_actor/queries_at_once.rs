@@ -10,6 +10,7 @@ use super::{
     AdminStats, DbActor, FirstHint, LoadPreferences, LoadToldPlaces, MarkBlocked, OwnStats,
     RecordTour, ResetUser, SavePreferences,
 };
+
 use crate::actors::supervision::contained;
 use crate::db::{
     DbError,
@@ -72,7 +73,11 @@ impl Handler<LoadPreferences> for DbActor {
     type Result = ResponseFuture<Result<Option<user_preferences::Model>, DbError>>;
 
     fn handle(&mut self, msg: LoadPreferences, ctx: &mut Self::Context) -> Self::Result {
-        self.at_once(ctx, move |db| async move {
+        let span = msg.sender.followed_by(tracing::info_span!(
+            parent: None,
+            "db.load_preferences"
+        ));
+        self.at_once_in(span, ctx, move |db| async move {
             queries::preferences(&db, msg.user_id).await
         })
     }
@@ -99,7 +104,11 @@ impl Handler<LoadToldPlaces> for DbActor {
         // Rows still buffered count too, or a place could repeat right after a restart of
         // the cache.
         let buffered = self.buffer.told_places(msg.user_id);
-        self.at_once(ctx, move |db| async move {
+        let span = msg.sender.followed_by(tracing::info_span!(
+            parent: None,
+            "db.load_told_places"
+        ));
+        self.at_once_in(span, ctx, move |db| async move {
             let mut places = queries::told_places(&db, msg.user_id, msg.since_ms).await?;
             places.extend(buffered);
             Ok(places)
@@ -112,10 +121,15 @@ impl Handler<FirstHint> for DbActor {
 
     fn handle(
         &mut self,
-        FirstHint { user_id, hint }: FirstHint,
+        FirstHint {
+            user_id,
+            hint,
+            sender,
+        }: FirstHint,
         ctx: &mut Self::Context,
     ) -> Self::Result {
-        self.at_once(ctx, move |db| async move {
+        let span = sender.followed_by(tracing::info_span!(parent: None, "db.first_hint"));
+        self.at_once_in(span, ctx, move |db| async move {
             queries::first_hint(&db, user_id, hint, now_ms()).await
         })
     }

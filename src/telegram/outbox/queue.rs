@@ -32,7 +32,8 @@ use tokio::{
     time::Instant,
 };
 
-use super::{SendClass, warnings::RateLimitedWarning};
+use super::SendClass;
+use crate::telemetry::warnings::RateLimitedWarning;
 
 /// Classes, highest first; a class's index is its position here.
 const CLASSES: usize = SendClass::ALL.len();

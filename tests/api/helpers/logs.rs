@@ -8,7 +8,10 @@ use std::{
     sync::{Mutex, Once},
 };
 
-use excursobot::{config::LogFormat, telemetry};
+use excursobot::{
+    config::LogFormat,
+    telemetry::{self, traces::Traces},
+};
 
 /// Everything logged since [`capture`] was first called.
 static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
@@ -17,7 +20,8 @@ static BUFFER: Mutex<Vec<u8>> = Mutex::new(Vec::new());
 pub fn capture() {
     static INSTALLED: Once = Once::new();
     INSTALLED.call_once(|| {
-        let subscriber = telemetry::subscriber(LogFormat::Pretty, "warn", || Writer, false);
+        let subscriber =
+            telemetry::subscriber(LogFormat::Pretty, "warn", || Writer, false, &Traces::off());
         tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
     });
 }

@@ -1,6 +1,7 @@
 //! `spawn_app()`: the real application on port 0, configured through the same variables as in
 //! production, talking over real HTTP to a mock Telegram.
 
+pub mod bot_process;
 pub mod logs;
 pub mod mock_openai;
 pub mod mock_telegram;

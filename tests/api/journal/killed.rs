@@ -1,79 +1,15 @@
 //! The real binary as a child process, killed with SIGKILL mid-story and started again: the
 //! journal is replayed and the location is answered once.
 
-use std::{
-    collections::HashMap,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::time::Duration;
 
 use super::{deliveries, entries, llm_called, mocks_with_a_hanging_first_llm_call};
-use crate::helpers::{SECRET, eventually, location_update, on_both_databases, test_vars};
+use crate::helpers::{
+    bot_process::{BotProcess as Bot, free_port},
+    eventually, location_update, on_both_databases, test_vars,
+};
 
 on_both_databases!(the_bot_killed_with_sigkill_mid_story_answers_once_after_it_starts_again);
-
-/// The bot running as a child process; killed when dropped.
-struct Bot {
-    child: Child,
-    address: String,
-}
-
-impl Bot {
-    /// Starts the real binary with `vars` and waits until it is ready.
-    async fn start(vars: &HashMap<String, String>) -> Self {
-        let child = Command::new(env!("CARGO_BIN_EXE_excursobot"))
-            .env_clear()
-            .envs(vars)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the bot starts");
-        let bot = Self {
-            child,
-            address: format!("http://127.0.0.1:{}", vars["PORT"]),
-        };
-        let ready = eventually(
-            || async {
-                let readyz = reqwest::get(format!("{}/readyz", bot.address)).await;
-                readyz.is_ok_and(|answer| answer.status() == 200)
-            },
-            |ready| *ready,
-        )
-        .await;
-        assert!(ready, "the bot did not become ready");
-        bot
-    }
-
-    async fn post_update(&self, update: &serde_json::Value) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/webhook", self.address))
-            .header("X-Telegram-Bot-Api-Secret-Token", SECRET)
-            .json(update)
-            .send()
-            .await
-            .expect("webhook answers")
-            .status()
-            .as_u16()
-    }
-
-    /// SIGKILL: no shutdown, no flush, nothing.
-    fn kill(mut self) {
-        self.child.kill().expect("SIGKILL");
-        self.child.wait().expect("the bot is gone");
-    }
-}
-
-impl Drop for Bot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port().to_string()
-}
 
 async fn the_bot_killed_with_sigkill_mid_story_answers_once_after_it_starts_again(url: String) {
     let mocks = mocks_with_a_hanging_first_llm_call().await;
