@@ -150,6 +150,8 @@ impl Application {
         });
         let (server, port) = serve(&settings, &dispatcher, health, &scrape)?;
         let metrics_server = scraping::serve_metrics(&settings, scrape)?;
+        #[cfg(feature = "fault-injection")]
+        let crash = CrashSwitch::new(&services, &tours, server.handle());
         Ok(Self {
             port,
             server,
@@ -160,7 +162,7 @@ impl Application {
             polling_bot,
             shutdown_grace: settings.shutdown_grace,
             #[cfg(feature = "fault-injection")]
-            crash: CrashSwitch::new(&services, &tours),
+            crash,
             services,
             tours,
             journal,
@@ -192,7 +194,10 @@ impl Application {
         let stop_polling = CancellationToken::new();
         let mut polling = self.polling_bot.map(|bot| {
             let dispatcher = Arc::clone(&self.dispatcher);
-            tokio::spawn(polling::run(bot, dispatcher, stop_polling.clone()))
+            let run = polling::run(bot, dispatcher, stop_polling.clone());
+            #[cfg(feature = "fault-injection")]
+            let run = self.crash.panicking(run);
+            tokio::spawn(run)
         });
         let metrics_server = self.metrics_server.map(|(server, _)| {
             let handle = server.handle();
@@ -220,21 +225,29 @@ impl Application {
             }
         };
         let mut server_ended = None;
+        // Why the bot stops when nobody asked it to: then it exits non-zero, so the platform
+        // starts it again.
         let mut failed = None;
         tokio::select! {
             () = shutdown => {}
-            actor = self.services.supervision.given_up() => failed = Some(actor),
-            result = &mut server => server_ended = Some(result),
+            actor = self.services.supervision.given_up() => {
+                failed = Some(format!(
+                    "the {actor} actor kept panicking past its restart limit"
+                ));
+            }
+            result = &mut server => {
+                tracing::error!("the HTTP server stopped by itself: shutting down");
+                server_ended = Some(result);
+                failed = Some("the HTTP server stopped by itself".to_owned());
+            }
             result = polling_ended => {
                 polling = None;
                 match result {
                     Ok(()) => tracing::error!("polling stopped by itself: shutting down"),
                     Err(error) => tracing::error!(%error, "polling task failed: shutting down"),
                 }
+                failed = Some("long polling stopped".to_owned());
             }
-        }
-        if server_ended.is_some() {
-            tracing::error!("the HTTP server stopped by itself: shutting down");
         }
         tracing::info!("shutting down: no new updates");
         self.dispatcher.stop_accepting();
@@ -273,9 +286,8 @@ impl Application {
         tracing::info!("stopped");
         match failed {
             None => Ok(()),
-            Some(actor) => Err(anyhow::anyhow!(
-                "the {actor} actor kept panicking past its restart limit; exiting so the \
-                 platform restarts the process"
+            Some(why) => Err(anyhow::anyhow!(
+                "{why}; exiting so the platform restarts the process"
             )),
         }
     }
