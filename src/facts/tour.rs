@@ -7,8 +7,12 @@
 //! untold place ("#N", a heading cue, the usual photo, caption and buttons) or quietly
 //! reports why not. A `Live` tick's story waits for the LLM at most its request's
 //! `patience` (a fraction of the interval), then the place's summary is told: a tick that
-//! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). The
-//! guide also sends each tour's summary and records the finished tour.
+//! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). After
+//! each story told, the stories of the places the walker reaches next are written ahead
+//! ([`ahead`], with `LLM_WRITE_AHEAD`). The guide also sends each tour's summary and records
+//! the finished tour.
+
+pub mod ahead;
 
 use std::{panic::AssertUnwindSafe, time::Instant};
 
@@ -216,6 +220,7 @@ async fn tell_tour_story(
     let outcome = send(steps, story, tour, &reserved.place, &text, source).await;
     if matches!(outcome, TourOutcome::Told { .. }) {
         reserved.keep();
+        ahead::write_ahead(steps, story, tour);
     }
     outcome
 }

@@ -1,9 +1,15 @@
 //! Writing ahead (`LLM_WRITE_AHEAD=true`): after a story, idle LLM permits write the next
 //! place's story for the cache, so "Another place" is answered at once without a call of its
-//! own. Off, nothing is written that nobody asked for.
+//! own; on a tour, the walker's next places are written ahead, so the next tick tells one
+//! from the cache. Off, nothing is written that nobody asked for.
 
-use crate::helpers::{
-    button_update, eventually, location_update, mock_telegram::story_button, spawn_app_with,
+use crate::{
+    helpers::{
+        button_update, eventually, live_location_update, location_update,
+        mock_telegram::story_button, spawn_app_with,
+    },
+    metrics::{scrape, value},
+    tours::live_edit,
 };
 
 const LAT: f64 = 55.7539;
@@ -58,4 +64,49 @@ async fn off_by_default_nothing_is_written_that_nobody_asked_for() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     assert_eq!(app.openai.request_count(), 1);
+}
+
+/// Tours' time compressed 60 times (`TOUR_TIME_SCALE`): a 5-minute interval lasts 5 s.
+#[actix_web::test]
+async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_background() {
+    let overrides = [
+        ("LLM_WRITE_AHEAD", "true"),
+        ("TOUR_TIME_SCALE", "60"),
+        ("METRICS_PORT", "0"),
+    ];
+    let app = spawn_app_with(&overrides).await;
+    let walker = 7511;
+    app.post_update(&live_location_update(1, walker, LAT, LON, 3600))
+        .await;
+    app.telegram.wait_for_stories(walker, 1).await;
+    // With no direction yet, the nearest untold place is written ahead.
+    eventually(|| async { app.openai.request_count() }, |n| *n >= 2).await;
+    let ahead = &app.openai.requests()[1].user;
+    assert!(ahead.contains("Quiet Garden"), "{ahead}");
+    let background = r#"excursobot_llm_calls_total{priority="background",outcome="ok"}"#;
+    let text = eventually(|| scrape(&app), |text| value(text, background) == Some(1.0)).await;
+    assert_eq!(value(&text, background), Some(1.0), "{text}");
+
+    app.post_update(&button_update(2, walker, "tour:5")).await;
+    app.post_update(&live_edit(3, walker, 120.0, Some(3600)))
+        .await;
+    let stories = app.telegram.wait_for_stories(walker, 2).await;
+
+    let second = &stories[1];
+    assert_eq!(second["title"], "#2 · Quiet Garden");
+    let caption = second["caption"]
+        .as_str()
+        .or(second["text"].as_str())
+        .unwrap();
+    assert!(caption.contains("A story about"), "written: {caption}");
+    let asked: Vec<String> = app.openai.requests().into_iter().map(|r| r.user).collect();
+    let for_garden = asked.iter().filter(|r| r.contains("Quiet Garden")).count();
+    assert_eq!(for_garden, 1, "told from the cache: {asked:?}");
+    let text = scrape(&app).await;
+    let live = r#"excursobot_llm_calls_total{priority="live",outcome="ok"}"#;
+    assert_eq!(
+        value(&text, live),
+        Some(0.0),
+        "no call at tick time: {text}"
+    );
 }

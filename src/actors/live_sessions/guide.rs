@@ -25,6 +25,9 @@ pub struct TourStoryRequest {
     pub chat: ChatId,
     /// The walker's position.
     pub point: Coordinates,
+    /// Where the walker stood when the tour's previous story was told: with `point`, the
+    /// direction they are walking in and how far they go between stories.
+    pub came_from: Option<Coordinates>,
     /// Direction of movement in degrees (1-360, Telegram's `heading`), for "on your left".
     pub heading: Option<u16>,
     /// The user's language.

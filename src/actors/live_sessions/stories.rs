@@ -53,6 +53,7 @@ impl LiveLocationSessions {
             user_id,
             chat: teloxide::types::ChatId(session.chat_id),
             point: session.position,
+            came_from: session.last_story_position,
             heading: session.heading,
             lang: session.lang,
             number: session.stories_told.saturating_add(1),
