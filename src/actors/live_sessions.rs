@@ -164,6 +164,37 @@ pub struct SessionsSnapshot {
     pub stories_in_flight: usize,
     /// Tour starts refused because `cap` tours were running.
     pub refused: u64,
+    /// Ticks of running tours, skipped ones (a story still being written) included.
+    pub ticks: u64,
+    /// What the ticks came to, as far as their tour was still running.
+    pub tick_outcomes: TickOutcomes,
+}
+
+/// What tour ticks came to, by [`TickOutcomes::NAMES`]: a story told, nothing new nearby,
+/// no story could be had, not delivered, cancelled, lost (timed out or the guide gone), or
+/// skipped (the tour's previous story was still being written). A tick whose tour ended
+/// before its answer came is in none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickOutcomes(pub [u64; 7]);
+
+impl TickOutcomes {
+    /// The outcomes' names, as `/metrics` labels them.
+    pub const NAMES: [&'static str; 7] = [
+        "told",
+        "nothing_new",
+        "unavailable",
+        "undelivered",
+        "cancelled",
+        "lost",
+        "skipped",
+    ];
+
+    /// Counts one tick that came to `name` (one of [`TickOutcomes::NAMES`]).
+    fn count(&mut self, name: &str) {
+        if let Some(index) = Self::NAMES.iter().position(|n| *n == name) {
+            self.0[index] += 1;
+        }
+    }
 }
 
 /// Shutdown: cancel the stories being written and give the ones already being sent up to
@@ -186,6 +217,8 @@ struct Tour {
 struct StoryInFlight {
     id: u64,
     started_at: i64,
+    /// Asked by a tick (not the tour's first story).
+    tick: bool,
     /// Where the walker stood when it was asked for.
     from: Coordinates,
     cancel: CancellationToken,
@@ -194,6 +227,8 @@ struct StoryInFlight {
 #[derive(Debug, Default)]
 struct Counters {
     updates_received: u64,
+    ticks: u64,
+    tick_outcomes: TickOutcomes,
     batches_applied: u64,
     refused: u64,
 }
@@ -350,6 +385,8 @@ impl Handler<SessionsStats> for LiveLocationSessions {
             batches_applied: self.counters.batches_applied,
             stories_in_flight: self.stories_in_flight(),
             refused: self.counters.refused,
+            ticks: self.counters.ticks,
+            tick_outcomes: self.counters.tick_outcomes,
         })
     }
 }

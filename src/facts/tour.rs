@@ -14,7 +14,7 @@
 
 pub mod ahead;
 
-use std::{panic::AssertUnwindSafe, time::Instant};
+use std::panic::AssertUnwindSafe;
 
 use actix::prelude::*;
 use futures::FutureExt;
@@ -194,7 +194,7 @@ fn story_request(tour: &TourStoryRequest, radius_m: u32, photos: bool) -> StoryR
         radius_m,
         photos,
         venue: None,
-        started: Instant::now(),
+        started: tour.asked_at,
         offer_live_hint: false,
     }
 }
@@ -327,6 +327,9 @@ async fn send(
     match steps.teller.deliver(&story.listener(), &told, class).await {
         Ok(_) => {
             tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+            if tour.number > 1 {
+                steps.teller.answered_tick(source, tour.asked_at);
+            }
             TourOutcome::Told {
                 place: place.id.clone(),
                 distance_m: story.point.distance_m(&place.coordinates),

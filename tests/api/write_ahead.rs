@@ -109,4 +109,10 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
         Some(0.0),
         "no call at tick time: {text}"
     );
+    let told = r#"excursobot_tour_tick_outcomes_total{outcome="told"}"#;
+    assert_eq!(value(&text, told), Some(1.0), "{text}");
+    let from_cache = r#"excursobot_tour_story_seconds_count{source="cache"}"#;
+    assert_eq!(value(&text, from_cache), Some(1.0), "{text}");
+    let at_once = r#"excursobot_tour_story_seconds_bucket{source="cache",le="1"}"#;
+    assert_eq!(value(&text, at_once), Some(1.0), "within a second: {text}");
 }

@@ -44,6 +44,8 @@ pub struct TourStoryRequest {
     pub nearer_than_m: Option<f64>,
     /// Fired when the tour ends: after that nothing is sent.
     pub cancel: CancellationToken,
+    /// When the story was asked for (the tick), for its latency.
+    pub asked_at: std::time::Instant,
 }
 
 /// What became of a [`TourStoryRequest`].

@@ -61,10 +61,12 @@ impl LiveLocationSessions {
             patience: self.clock.real(tick_patience(session.interval())),
             nearer_than_m,
             cancel: cancel.clone(),
+            asked_at: std::time::Instant::now(),
         };
         tour.story = Some(StoryInFlight {
             id,
             started_at: now,
+            tick: priority == Priority::Live,
             from: session.position,
             cancel,
         });
@@ -143,6 +145,9 @@ impl LiveLocationSessions {
             return;
         };
         tour.session.credit_writing(story.started_at, now);
+        if story.tick {
+            self.counters.tick_outcomes.count(tick_outcome(&answer));
+        }
         match answer {
             Ok(TourOutcome::Told { distance_m, .. }) => {
                 tour.session.record_story(story.from, distance_m);
@@ -160,6 +165,18 @@ impl LiveLocationSessions {
         }
         self.persist(user_id);
         self.arm_end_check(user_id, ctx);
+    }
+}
+
+/// The [`TickOutcomes`](super::TickOutcomes) name of a tick's answer.
+fn tick_outcome(answer: &Result<TourOutcome, StoryLost>) -> &'static str {
+    match answer {
+        Ok(TourOutcome::Told { .. }) => "told",
+        Ok(TourOutcome::NothingNew) => "nothing_new",
+        Ok(TourOutcome::GateBusy | TourOutcome::Unavailable) => "unavailable",
+        Ok(TourOutcome::Undelivered { .. }) => "undelivered",
+        Ok(TourOutcome::Cancelled) => "cancelled",
+        Err(_) => "lost",
     }
 }
 

@@ -28,6 +28,7 @@ impl LiveLocationSessions {
             return;
         };
         tour.tick = None;
+        self.counters.ticks += 1;
         let interval = millis(tour.session.interval());
         tour.session.next_tick_at = now.saturating_add(interval);
         let busy = tour.story.is_some();
@@ -35,6 +36,7 @@ impl LiveLocationSessions {
         self.persist(user_id);
         self.arm_tick(user_id, ctx);
         if busy {
+            self.counters.tick_outcomes.count("skipped");
             tracing::debug!(user_id, "tick skipped: a story is still being written");
             return;
         }
