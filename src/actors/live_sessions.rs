@@ -48,7 +48,7 @@ use crate::{
 use batch::UpdateBuffer;
 
 pub use clock::Clock;
-pub use guide::{Guide, TellTourStory, TourEnded, TourOutcome, TourStoryRequest};
+pub use guide::{Guide, TellTourStory, TourEnded, TourOutcome, TourStoryRequest, WriteTourAhead};
 pub use store::SessionWriter;
 
 /// Longest a story may take before the tour gives up on it (and cancels it); well above the
@@ -209,6 +209,8 @@ pub struct Shutdown;
 struct Tour {
     session: LiveSession,
     tick: Option<SpawnHandle>,
+    /// Writing the next tick's story ahead, a tick's patience before it.
+    ahead: Option<SpawnHandle>,
     end_check: Option<SpawnHandle>,
     story: Option<StoryInFlight>,
 }

@@ -8,8 +8,8 @@
 //! reports why not. A `Live` tick's story waits for the LLM at most its request's
 //! `patience` (a fraction of the interval), then the place's summary is told: a tick that
 //! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). After
-//! each story told, the stories of the places the walker reaches next are written ahead
-//! ([`ahead`], with `LLM_WRITE_AHEAD`). The guide also sends each tour's summary and records
+//! a tick's patience before each tick, the story it is about to tell is written ahead
+//! ([`ahead`], [`WriteTourAhead`], with `LLM_WRITE_AHEAD`). The guide also sends each tour's summary and records
 //! the finished tour.
 
 pub mod ahead;
@@ -29,7 +29,7 @@ use super::{
 use crate::{
     actors::{
         db_actor::{DbActor, DonorStars, RecordTour},
-        live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest},
+        live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest, WriteTourAhead},
         openai_gate::Priority,
         supervision::contained,
     },
@@ -134,6 +134,26 @@ impl Handler<TellTourStory> for TourGuide {
     }
 }
 
+impl Handler<WriteTourAhead> for TourGuide {
+    type Result = ResponseFuture<()>;
+
+    fn handle(
+        &mut self,
+        WriteTourAhead(tour, share): WriteTourAhead,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        if !self.steps.writer.writes_ahead() {
+            return Box::pin(async {});
+        }
+        let (steps, users) = (self.steps.clone(), self.users.clone());
+        contained(ctx, async move {
+            let preferences = users.preferences(tour.user_id).await;
+            let story = story_request(&tour, preferences.radius_m, preferences.photos);
+            ahead::write_ahead(&steps, &story, &tour, share).await;
+        })
+    }
+}
+
 impl Handler<TourEnded> for TourGuide {
     type Result = ResponseFuture<()>;
 
@@ -220,7 +240,6 @@ async fn tell_tour_story(
     let outcome = send(steps, story, tour, &reserved.place, &text, source).await;
     if matches!(outcome, TourOutcome::Told { .. }) {
         reserved.keep();
-        ahead::write_ahead(steps, story, tour);
     }
     outcome
 }

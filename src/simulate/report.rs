@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use super::{exposition::Exposition, openai::LlmFigures, telegram::CallLedger};
+use super::{
+    exposition::Exposition, openai::LlmFigures, telegram::CallLedger, tour_walk::WalkFigures,
+};
 use crate::stats::process::ProcessFigures;
 
 /// How soon a location must be answered (a story, the fallback, or a note).
@@ -196,6 +198,8 @@ pub struct Report {
     pub title: String,
     /// The scenario's figures, when it ran.
     pub scenario: Option<ScenarioFigures>,
+    /// The walk scenario's figures, when it ran.
+    pub walk: Option<WalkFigures>,
     /// The flood's figures, when it ran.
     pub flood: Option<FloodFigures>,
     /// The simulated LLM's ledger.

@@ -1,7 +1,7 @@
 //! Writing ahead (`LLM_WRITE_AHEAD=true`): after a story, idle LLM permits write the next
 //! place's story for the cache, so "Another place" is answered at once without a call of its
-//! own; on a tour, the walker's next places are written ahead, so the next tick tells one
-//! from the cache. Off, nothing is written that nobody asked for.
+//! own; on a tour, the place a tick is about to tell is written ahead shortly before it, so
+//! the tick tells it from the cache. Off, nothing is written that nobody asked for.
 
 use crate::{
     helpers::{
@@ -11,6 +11,8 @@ use crate::{
     metrics::{scrape, value},
     tours::live_edit,
 };
+
+use std::time::Duration;
 
 const LAT: f64 = 55.7539;
 const LON: f64 = 37.6208;
@@ -66,7 +68,8 @@ async fn off_by_default_nothing_is_written_that_nobody_asked_for() {
     assert_eq!(app.openai.request_count(), 1);
 }
 
-/// Tours' time compressed 60 times (`TOUR_TIME_SCALE`): a 5-minute interval lasts 5 s.
+/// Tours' time compressed 60 times (`TOUR_TIME_SCALE`): a 5-minute interval lasts 5 s, and
+/// the tick's patience (30 s of tour time) half a second.
 #[actix_web::test]
 async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_background() {
     let overrides = [
@@ -79,17 +82,11 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
     app.post_update(&live_location_update(1, walker, LAT, LON, 3600))
         .await;
     app.telegram.wait_for_stories(walker, 1).await;
-    // With no direction yet, the nearest untold place is written ahead.
-    eventually(|| async { app.openai.request_count() }, |n| *n >= 2).await;
-    let ahead = &app.openai.requests()[1].user;
-    assert!(ahead.contains("Quiet Garden"), "{ahead}");
-    let background = r#"excursobot_llm_calls_total{priority="background",outcome="ok"}"#;
-    let text = eventually(|| scrape(&app), |text| value(text, background) == Some(1.0)).await;
-    assert_eq!(value(&text, background), Some(1.0), "{text}");
-
     app.post_update(&button_update(2, walker, "tour:5")).await;
+    let interval_set = std::time::Instant::now();
     app.post_update(&live_edit(3, walker, 120.0, Some(3600)))
         .await;
+
     let stories = app.telegram.wait_for_stories(walker, 2).await;
 
     let second = &stories[1];
@@ -99,10 +96,21 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
         .or(second["text"].as_str())
         .unwrap();
     assert!(caption.contains("A story about"), "written: {caption}");
-    let asked: Vec<String> = app.openai.requests().into_iter().map(|r| r.user).collect();
-    let for_garden = asked.iter().filter(|r| r.contains("Quiet Garden")).count();
-    assert_eq!(for_garden, 1, "told from the cache: {asked:?}");
+    let asked = app.openai.requests();
+    let for_garden: Vec<_> = asked
+        .iter()
+        .filter(|r| r.user.contains("Quiet Garden"))
+        .collect();
+    assert_eq!(for_garden.len(), 1, "told from the cache: {asked:?}");
+    // Written ahead half a second (the tick's patience) before the tick, at ~5 s.
+    let ahead_at = for_garden[0].at.duration_since(interval_set);
+    assert!(
+        (Duration::from_secs(4)..Duration::from_millis(4900)).contains(&ahead_at),
+        "{ahead_at:?}"
+    );
     let text = scrape(&app).await;
+    let background = r#"excursobot_llm_calls_total{priority="background",outcome="ok"}"#;
+    assert_eq!(value(&text, background), Some(1.0), "{text}");
     let live = r#"excursobot_llm_calls_total{priority="live",outcome="ok"}"#;
     assert_eq!(
         value(&text, live),

@@ -1,26 +1,25 @@
-//! Writing a walker's next stories ahead: after a tour's story (the first one included), the
-//! stories of the [`PLACES_AHEAD`] untold places the walker is about to reach are written at
-//! `Background` priority into the fact cache (with `LLM_WRITE_AHEAD`; see
-//! [`StoryWriter::write_ahead`](super::super::writer::StoryWriter::write_ahead)), so the next
-//! ticks answer from the cache at once. The gate never gives such a call the last free permit,
-//! sheds it first and a tick asking for the same story joins it.
+//! Writing a walker's next story ahead: a tick's patience before each tick (the tours actor's
+//! [`WriteTourAhead`](crate::actors::live_sessions::WriteTourAhead)), the story of the
+//! untold place the tick is about to tell is written at `Background` priority into the fact
+//! cache (with `LLM_WRITE_AHEAD`; see
+//! [`StoryWriter::write_ahead`](super::super::writer::StoryWriter::write_ahead)), so the tick
+//! answers from the cache at once. The gate never gives such a call the last free permit,
+//! sheds it first, and a tick asking for the same story joins it.
 //!
-//! Where the walker is going: the bearing and length of their last step (from where the
-//! previous story was told to where this one is), else Telegram's heading with a step of
-//! [`ASSUMED_STEP_M`]. The places predicted are the nearest untold ones to the points one and
-//! two steps further along that line: what the next two ticks would tell. With no direction at
-//! all, the nearest untold place where the walker stands.
-
-use tracing::Instrument;
+//! Where the walker will be at the tick: the direction of their last step (from where the
+//! previous story was told to where they are now), else Telegram's heading with a step of
+//! [`ASSUMED_STEP_M`], followed for the share of that step still to walk before the tick; the
+//! place is the nearest untold one to that point. With no direction at all, the nearest
+//! untold place where the walker is. So close to the tick the guess is rarely wrong; written a
+//! whole interval ahead (after the previous story), it missed most turns of the walk scenario.
 
 use super::super::{StoryRequest, StorySteps, told::choose_place};
 use crate::{
     actors::live_sessions::TourStoryRequest, geo::Coordinates, places::Place, tour::JITTER_M,
 };
 
-/// How many of the places ahead are written: the next two ticks' (the second is asked again,
-/// for free when written, after the next tick).
-pub const PLACES_AHEAD: u32 = 2;
+/// How many places ahead are written: the next tick's (one, two... steps along the stride).
+pub const PLACES_AHEAD: u32 = 1;
 /// The step assumed between two stories when only Telegram's heading tells the direction.
 pub const ASSUMED_STEP_M: f64 = 150.0;
 
@@ -34,9 +33,9 @@ pub struct Stride {
 }
 
 impl Stride {
-    /// The walker's stride from their last step, else from Telegram's heading; `None` when
-    /// neither says where they are going.
-    pub fn of(tour: &TourStoryRequest) -> Option<Self> {
+    /// The walker's stride from their last step, else from Telegram's heading, `share` of it
+    /// (what is left to walk before the tick); `None` when neither says where they are going.
+    pub fn of(tour: &TourStoryRequest, share: f64) -> Option<Self> {
         let walked = tour.came_from.map(|from| Stride {
             bearing_deg: from.bearing_deg(&tour.point),
             step_m: from.distance_m(&tour.point),
@@ -45,9 +44,13 @@ impl Stride {
             bearing_deg: f64::from(heading),
             step_m: ASSUMED_STEP_M,
         });
-        walked
+        let stride = walked
             .filter(|stride| stride.step_m >= JITTER_M)
-            .or(heading)
+            .or(heading)?;
+        Some(Stride {
+            step_m: stride.step_m * share.clamp(0.0, 1.0),
+            ..stride
+        })
     }
 }
 
@@ -74,15 +77,17 @@ pub fn places_ahead(untold: &[Place], from: Coordinates, stride: Option<Stride>)
     chosen
 }
 
-/// Writes ahead, in a task of its own, the stories of the places the walker of `tour` reaches
-/// next (see the module docs); nothing when writing ahead is off.
-pub fn write_ahead(steps: &StorySteps, story: &StoryRequest, tour: &TourStoryRequest) {
-    if !steps.writer.writes_ahead() {
-        return;
-    }
-    let (steps, story, stride) = (steps.clone(), story.clone(), Stride::of(tour));
-    let ahead = move |untold: &[Place]| places_ahead(untold, story.point, stride);
-    tokio::spawn(async move { steps.write_ahead_of(&story, ahead).await }.in_current_span());
+/// Writes ahead the story of the place the walker of `tour` reaches by the tick, `share` of
+/// their last step from now (see the module docs); nothing when writing ahead is off.
+pub async fn write_ahead(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    tour: &TourStoryRequest,
+    share: f64,
+) {
+    let stride = Stride::of(tour, share);
+    let ahead = |untold: &[Place]| places_ahead(untold, story.point, stride);
+    steps.write_ahead_of(story, ahead).await;
 }
 
 #[cfg(test)]
@@ -112,7 +117,7 @@ mod tests {
     }
 
     #[test]
-    fn the_places_ahead_are_those_the_next_two_steps_reach_not_the_nearest() {
+    fn the_place_ahead_is_the_one_the_next_step_reaches_not_the_nearest() {
         let untold = [
             place("behind", at(-60.0, 0.0)),
             place("left", at(0.0, -70.0)),
@@ -127,14 +132,14 @@ mod tests {
         let ahead = places_ahead(&untold, at(0.0, 0.0), Some(north));
 
         let ids: Vec<&str> = ahead.iter().map(|p| p.id.0.as_str()).collect();
-        assert_eq!(ids, ["one-step", "two-steps"]);
+        assert_eq!(ids, ["one-step"]);
         let nearest = places_ahead(&untold, at(0.0, 0.0), None);
         assert_eq!(nearest.len(), 1);
         assert_eq!(nearest[0].id.0, "behind");
     }
 
     #[test]
-    fn a_place_is_written_ahead_once_even_when_both_steps_reach_it() {
+    fn a_place_is_written_ahead_once_even_when_every_step_reaches_it() {
         let untold = [place("only", at(500.0, 0.0))];
         let stride = Stride {
             bearing_deg: 0.0,
