@@ -275,9 +275,12 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     }
     stopped.context("stopping the bot")?;
     let (transcript, mut report) = outcome;
+    let ledger = simulators.openai.ledger();
     if let Some(walk) = report.walk.as_mut() {
-        let ledger = simulators.openai.ledger();
         walk.wasted_calls = ledger.calls_untold(|title| walk.told.contains(title));
+    }
+    if let Some(scenario) = report.scenario.as_mut() {
+        scenario.wasted_calls = ledger.calls_untold(|title| scenario.told.contains(title));
     }
     report.process = process;
     report.metrics = metrics;

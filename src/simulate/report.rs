@@ -1,7 +1,7 @@
 //! What a run measured, and how it is printed: latency samples with nearest-rank percentiles,
 //! the answer each location got, the LLM ledger, and the process's peak memory and CPU time.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use super::{
     exposition::Exposition, openai::LlmFigures, telegram::CallLedger, tour_walk::WalkFigures,
@@ -96,6 +96,8 @@ pub struct Answers {
     pub note: Samples,
     /// Locations that got no answer before the user gave up.
     pub unanswered: usize,
+    /// Summaries turned into the written story afterwards (the upgrade edit).
+    pub upgraded: usize,
     /// From the location to the first words of its story: a draft with the text being
     /// written, or the story or summary itself when no draft came first.
     pub first_words: Samples,
@@ -134,6 +136,7 @@ impl Answers {
         self.fallback.extend(&other.fallback);
         self.note.extend(&other.note);
         self.unanswered += other.unanswered;
+        self.upgraded += other.upgraded;
         self.first_words.extend(&other.first_words);
         self.first_sight.extend(&other.first_sight);
     }
@@ -163,6 +166,10 @@ pub struct ScenarioFigures {
     pub tour_edits: u64,
     /// From the first update to the last user's end.
     pub elapsed: Duration,
+    /// The places told (their titles, from the stories' headers).
+    pub told: HashSet<String>,
+    /// LLM calls for first stories of places nobody was told (filled in after the run).
+    pub wasted_calls: u64,
 }
 
 /// The figures of a flood run.

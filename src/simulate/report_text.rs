@@ -84,6 +84,16 @@ pub fn scenario(
     )?;
     writeln!(
         f,
+        "written      {} locations answered with a written story at once, {} by upgrade (the summary, then the story within 2 min), {} with the summary only",
+        s.locations.story.len(),
+        s.locations.upgraded,
+        s.locations
+            .fallback
+            .len()
+            .saturating_sub(s.locations.upgraded)
+    )?;
+    writeln!(
+        f,
         "story        {}  end to end",
         s.locations.story.summary(50.0, 95.0)
     )?;
@@ -122,6 +132,12 @@ pub fn scenario(
         f,
         "LLM          {} calls for {} delivered stories ({per_story} per story); {} duplicate calls (same key twice); highest concurrency {} of {permits}",
         llm.calls, stories, llm.duplicates, llm.max_concurrency
+    )?;
+    writeln!(
+        f,
+        "prefetch     {} LLM calls for places nobody was told (prefetch waste: {:.1} % of the calls)",
+        s.wasted_calls,
+        100.0 * s.wasted_calls as f64 / (llm.calls as f64).max(1.0)
     )?;
     let seconds = s.elapsed.as_secs_f64().max(1e-9);
     writeln!(

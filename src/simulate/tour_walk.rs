@@ -274,7 +274,8 @@ impl WalkerChat<'_> {
             tokio::time::timeout_at(until.into(), self.inbox.recv()).await
         {
             let kind = answer_kind(&delivery, Lang::En);
-            let Some(title) = told_title(&delivery.text) else {
+            let on_tour = delivery.text.starts_with("<b>#");
+            let Some(title) = told_title(&delivery.text).filter(|_| on_tour) else {
                 continue;
             };
             if matches!(kind, Some(AnswerKind::Story | AnswerKind::Fallback)) {
@@ -287,10 +288,13 @@ impl WalkerChat<'_> {
     }
 }
 
-/// The place's title in a tour story's header, `<b>#N · Title</b>`.
+/// The place's title in a story's header: `<b>Title</b>`, or `<b>#N · Title</b>` on a tour.
 pub fn told_title(text: &str) -> Option<String> {
-    let header = text.strip_prefix("<b>#")?.split("</b>").next()?;
-    let (_, title) = header.split_once(" · ")?;
+    let header = text.strip_prefix("<b>")?.split("</b>").next()?;
+    let title = match header.strip_prefix('#') {
+        Some(numbered) => numbered.split_once(" · ")?.1,
+        None => header,
+    };
     Some(
         title
             .replace("&amp;", "&")
@@ -313,7 +317,9 @@ mod tests {
     fn a_tour_storys_header_names_its_place() {
         let caption = "<b>#3 · Fountain, block 4-5</b>\n\n👀 Ahead\n\n✍ A story";
         assert_eq!(told_title(caption).as_deref(), Some("Fountain, block 4-5"));
-        assert_eq!(told_title("<b>Fountain, block 4-5</b>"), None);
+        let one_off = told_title("<b>Fountain, block 4-5</b>\n\n✍ A story");
+        assert_eq!(one_off.as_deref(), Some("Fountain, block 4-5"));
+        assert_eq!(told_title("🚶 Your tour has started!"), None);
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! waits at most until the run's deadline; what the bot sends is read from the chat's inbox at
 //! the simulated Telegram, stamped with the moment it arrived there.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
 
 use futures::future::join_all;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -13,6 +16,7 @@ use super::{
     report::{AnswerKind, Answers, Samples, ScenarioFigures},
     scenario::{Stage, Walker},
     telegram::{Delivery, Method},
+    tour_walk::told_title,
     transcript::Line,
     updates::{self, LiveEdit, Sender},
 };
@@ -22,6 +26,8 @@ use crate::i18n::Lang;
 const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
 /// How long a walker keeps reading the chat after they stopped sharing (for the summary).
 const SUMMARY_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a user told the summary keeps reading the chat for its upgrade to the story.
+const UPGRADE_PATIENCE: Duration = Duration::from_secs(15);
 /// Longest a user waits for the reply to `/start`.
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -42,6 +48,10 @@ pub struct WalkLog {
     pub tour: Answers,
     /// Live-location edits posted.
     pub tour_edits: u64,
+    /// The places told (their titles).
+    pub told: HashSet<String>,
+    /// The location was answered with the summary, not yet turned into the story.
+    awaiting_upgrade: bool,
     /// The chat, in order of events.
     pub transcript: Vec<Line>,
 }
@@ -70,6 +80,7 @@ pub async fn run(stage: &Stage, walkers: &[Walker]) -> (ScenarioFigures, Vec<Vec
         figures.locations.merge(&log.location);
         figures.tour_answers.merge(&log.tour);
         figures.tour_edits += log.tour_edits;
+        figures.told.extend(log.told);
         transcripts.push(log.transcript);
     }
     (figures, transcripts)
@@ -94,6 +105,8 @@ pub async fn walk(stage: &Stage, walker: &Walker) -> WalkLog {
         chat.share_location().await;
         if walker.tour {
             chat.tour().await;
+        } else if chat.log.awaiting_upgrade {
+            chat.listen(UPGRADE_PATIENCE).await;
         }
     }
     chat.log
@@ -185,6 +198,7 @@ impl Chat<'_> {
         let kind = answer.as_ref().and_then(|d| answer_kind(d, lang));
         let latency = answer.map_or(Duration::ZERO, |d| d.at.saturating_duration_since(sent));
         self.log.location.record(kind, latency);
+        self.log.awaiting_upgrade = kind == Some(AnswerKind::Fallback);
     }
 
     /// Walks the route with edits of the live location, then stops sharing.
@@ -304,6 +318,19 @@ impl Chat<'_> {
     }
 
     fn note(&mut self, delivery: &Delivery) {
+        let lang = self.lang();
+        if matches!(
+            answer_kind(delivery, lang),
+            Some(AnswerKind::Story | AnswerKind::Fallback)
+        ) && let Some(title) = told_title(&delivery.text)
+        {
+            self.log.told.insert(title);
+        }
+        let edit = matches!(delivery.method, Method::EditText | Method::Other);
+        if self.log.awaiting_upgrade && edit && delivery.text.contains(STORY_MARK) {
+            self.log.awaiting_upgrade = false;
+            self.log.location.upgraded += 1;
+        }
         self.log.transcript.push(Line {
             at: delivery.at,
             from_user: false,
