@@ -360,7 +360,7 @@ async fn drive_walk(
     args: &SimulateArgs,
     simulators: &Simulators,
     bot: &BotUnderTest,
-) -> tour_walk::WalkFigures {
+) -> report::WalkFigures {
     let plan = WalkPlan {
         walkers: args.walkers,
         scale: args.tour_time_scale(),

@@ -3,9 +3,7 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use super::{
-    exposition::Exposition, openai::LlmFigures, telegram::CallLedger, tour_walk::WalkFigures,
-};
+use super::{exposition::Exposition, openai::LlmFigures, telegram::CallLedger};
 use crate::stats::process::ProcessFigures;
 
 /// How soon a location must be answered (a story, the fallback, or a note).
@@ -170,6 +168,30 @@ pub struct ScenarioFigures {
     pub told: HashSet<String>,
     /// LLM calls for first stories of places nobody was told (filled in after the run).
     pub wasted_calls: u64,
+}
+
+/// What the walkers of the walk scenario saw.
+#[derive(Debug, Clone, Default)]
+pub struct WalkFigures {
+    /// Walkers that shared a live location.
+    pub walkers: u32,
+    /// Tour time per wall time.
+    pub scale: u32,
+    /// Walkers whose tour told its first story.
+    pub started: u32,
+    /// Live-location edits posted (moves and stops).
+    pub edits: u64,
+    /// Updates the webhook did not answer 200.
+    pub refused: u64,
+    /// The tour stories they got (first stories included), by kind, timed from the last
+    /// update the walker sent (the bot's own tick-to-story latency is in its metrics).
+    pub stories: Answers,
+    /// The places told (their titles, from the stories' headers).
+    pub told: HashSet<String>,
+    /// LLM calls for first stories of places nobody was told (filled in after the run).
+    pub wasted_calls: u64,
+    /// From the first walker's start to the last walker's end.
+    pub elapsed: Duration,
 }
 
 /// The figures of a flood run.

@@ -7,9 +7,8 @@ use super::{
     super::actors::live_sessions::TickOutcomes,
     exposition::{Digest, Exposition},
     openai::LlmFigures,
-    report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, show},
+    report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, WalkFigures, show},
     telegram::CallLedger,
-    tour_walk::WalkFigures,
 };
 
 impl fmt::Display for Report {

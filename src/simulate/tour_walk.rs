@@ -24,11 +24,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
     city::{self, BLOCK_M, BLOCKS, Dice},
-    report::{AnswerKind, Answers},
+    report::{AnswerKind, Answers, WalkFigures},
     scenario::Stage,
     telegram::Delivery,
     updates::{self, LiveEdit, Sender},
-    walk::answer_kind,
+    walk::{answer_kind, told_title},
 };
 use crate::{geo::Coordinates, i18n::Lang};
 
@@ -71,30 +71,6 @@ impl WalkPlan {
     pub fn stage_time(&self) -> Duration {
         self.duration + SUMMARY_PATIENCE + Duration::from_secs(1)
     }
-}
-
-/// What the walkers saw.
-#[derive(Debug, Clone, Default)]
-pub struct WalkFigures {
-    /// Walkers that shared a live location.
-    pub walkers: u32,
-    /// Tour time per wall time.
-    pub scale: u32,
-    /// Walkers whose tour told its first story.
-    pub started: u32,
-    /// Live-location edits posted (moves and stops).
-    pub edits: u64,
-    /// Updates the webhook did not answer 200.
-    pub refused: u64,
-    /// The tour stories they got (first stories included), by kind, timed from the last
-    /// update the walker sent (the bot's own tick-to-story latency is in its metrics).
-    pub stories: Answers,
-    /// The places told (their titles, from the stories' headers).
-    pub told: HashSet<String>,
-    /// LLM calls for first stories of places nobody was told (filled in after the run).
-    pub wasted_calls: u64,
-    /// From the first walker's start to the last walker's end.
-    pub elapsed: Duration,
 }
 
 /// One walker: who, when, from where, which streets.
@@ -288,21 +264,6 @@ impl WalkerChat<'_> {
     }
 }
 
-/// The place's title in a story's header: `<b>Title</b>`, or `<b>#N · Title</b>` on a tour.
-pub fn told_title(text: &str) -> Option<String> {
-    let header = text.strip_prefix("<b>")?.split("</b>").next()?;
-    let title = match header.strip_prefix('#') {
-        Some(numbered) => numbered.split_once(" · ")?.1,
-        None => header,
-    };
-    Some(
-        title
-            .replace("&amp;", "&")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">"),
-    )
-}
-
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -312,15 +273,6 @@ fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_tour_storys_header_names_its_place() {
-        let caption = "<b>#3 · Fountain, block 4-5</b>\n\n👀 Ahead\n\n✍ A story";
-        assert_eq!(told_title(caption).as_deref(), Some("Fountain, block 4-5"));
-        let one_off = told_title("<b>Fountain, block 4-5</b>\n\n✍ A story");
-        assert_eq!(one_off.as_deref(), Some("Fountain, block 4-5"));
-        assert_eq!(told_title("🚶 Your tour has started!"), None);
-    }
 
     #[test]
     fn walkers_keep_to_the_grid_one_block_a_leg() {

@@ -16,7 +16,6 @@ use super::{
     report::{AnswerKind, Answers, Samples, ScenarioFigures},
     scenario::{Stage, Walker},
     telegram::{Delivery, Method},
-    tour_walk::told_title,
     transcript::Line,
     updates::{self, LiveEdit, Sender},
 };
@@ -369,8 +368,37 @@ pub fn answer_kind(delivery: &Delivery, lang: Lang) -> Option<AnswerKind> {
     }
 }
 
+/// The place's title in a story's header: `<b>Title</b>`, or `<b>#N · Title</b>` on a tour.
+pub fn told_title(text: &str) -> Option<String> {
+    let header = text.strip_prefix("<b>")?.split("</b>").next()?;
+    let title = match header.strip_prefix('#') {
+        Some(numbered) => numbered.split_once(" · ")?.1,
+        None => header,
+    };
+    Some(
+        title
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tour_storys_header_names_its_place() {
+        let caption = "<b>#3 · Fountain, block 4-5</b>\n\n👀 Ahead\n\n✍ A story";
+        assert_eq!(told_title(caption).as_deref(), Some("Fountain, block 4-5"));
+        let one_off = told_title("<b>Fountain, block 4-5</b>\n\n✍ A story");
+        assert_eq!(one_off.as_deref(), Some("Fountain, block 4-5"));
+        assert_eq!(told_title("🚶 Your tour has started!"), None);
+    }
 }

@@ -78,7 +78,10 @@ async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
     );
     let locations = &scenario.locations;
     assert!(locations.upgraded <= locations.fallback.len(), "{report}");
-    assert!(scenario.told.len() >= 6, "every story's place is known: {report}");
+    assert!(
+        scenario.told.len() >= 6,
+        "every story's place is known: {report}"
+    );
     // Without LLM_WRITE_AHEAD every call is for a place someone was told.
     assert_eq!(scenario.wasted_calls, 0, "{report}");
     let text = report.to_string();
