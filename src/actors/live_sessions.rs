@@ -11,7 +11,9 @@
 //!    `live_period` (sharing stopped) ends its tour at once.
 //! 3. Each tour has a tick timer (its interval) and an end timer (expiry, inactivity). A tick
 //!    asks for a story at `Live` priority when the walker moved 50 m since the last one, or
-//!    for a nearer untold place otherwise. Stories are numbered only when sent.
+//!    for a nearer untold place otherwise. Stories are numbered only when sent. A tick's
+//!    patience before each tick, [`WriteTourAhead`] asks the guide to write the story the tick
+//!    is about to tell ahead (when the walker moved and no story is being written).
 //! 4. The actor never awaits a story: it sends [`TellTourStory`] to a recipient and the answer
 //!    comes back into the actor later. While a story is being written the tour skips ticks
 //!    and its inactivity clock stands still. A story not back within [`STORY_DEADLINE`] is
