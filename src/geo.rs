@@ -65,6 +65,21 @@ impl Coordinates {
         if deg >= 360.0 { 0.0 } else { deg }
     }
 
+    /// The point `distance_m` metres from `self` along `bearing_deg` (clockwise from north),
+    /// on the great circle; the longitude wraps, the latitude stays in range.
+    pub fn moved(&self, bearing_deg: f64, distance_m: f64) -> Coordinates {
+        let (lat1, lon1) = (self.lat.to_radians(), self.lon.to_radians());
+        let (angle, bearing) = (distance_m / EARTH_RADIUS_M, bearing_deg.to_radians());
+        let lat2 = (lat1.sin() * angle.cos() + lat1.cos() * angle.sin() * bearing.cos()).asin();
+        let y = bearing.sin() * angle.sin() * lat1.cos();
+        let x = angle.cos() - lat1.sin() * lat2.sin();
+        let lon2 = (lon1 + y.atan2(x)).to_degrees();
+        Coordinates {
+            lat: lat2.to_degrees().clamp(-90.0, 90.0),
+            lon: (lon2 + 540.0).rem_euclid(360.0) - 180.0,
+        }
+    }
+
     /// Key of the ~110 m cell the point lies in: both values rounded to 3 decimals,
     /// e.g. `"55.752,37.617"`; `-0.000` is written as `0.000` so one cell has one key.
     pub fn rounded_key(&self) -> String {
@@ -148,6 +163,20 @@ mod tests {
         assert!((origin.bearing_deg(&point(0.0, 1.0)) - 90.0).abs() < 1e-9);
         assert!((origin.bearing_deg(&point(-1.0, 0.0)) - 180.0).abs() < 1e-9);
         assert!((origin.bearing_deg(&point(0.0, -1.0)) - 270.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn moving_along_a_bearing_lands_that_far_away_in_that_direction() {
+        let start = point(55.75, 37.62);
+        for bearing in [0.0, 45.0, 90.0, 200.0, 315.0] {
+            let there = start.moved(bearing, 250.0);
+            assert!((start.distance_m(&there) - 250.0).abs() < 0.01, "{there:?}");
+            assert!(
+                (start.bearing_deg(&there) - bearing).abs() < 0.01,
+                "{there:?}"
+            );
+        }
+        assert!((point(0.0, 179.9999).moved(90.0, 100.0).lon + 179.999).abs() < 0.001);
     }
 
     #[test]

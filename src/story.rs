@@ -12,6 +12,9 @@ pub enum StorySource {
 }
 
 impl StorySource {
+    /// Every source.
+    pub const ALL: [StorySource; 3] = [Self::Cache, Self::Llm, Self::Fallback];
+
     /// The name stored in `fact_deliveries.source`.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -11,7 +11,9 @@
 //!    `live_period` (sharing stopped) ends its tour at once.
 //! 3. Each tour has a tick timer (its interval) and an end timer (expiry, inactivity). A tick
 //!    asks for a story at `Live` priority when the walker moved 50 m since the last one, or
-//!    for a nearer untold place otherwise. Stories are numbered only when sent.
+//!    for a nearer untold place otherwise. Stories are numbered only when sent. A tick's
+//!    patience before each tick, [`WriteTourAhead`] asks the guide to write the story the tick
+//!    is about to tell ahead (when the walker moved and no story is being written).
 //! 4. The actor never awaits a story: it sends [`TellTourStory`] to a recipient and the answer
 //!    comes back into the actor later. While a story is being written the tour skips ticks
 //!    and its inactivity clock stands still. A story not back within [`STORY_DEADLINE`] is
@@ -48,7 +50,7 @@ use crate::{
 use batch::UpdateBuffer;
 
 pub use clock::Clock;
-pub use guide::{Guide, TellTourStory, TourEnded, TourOutcome, TourStoryRequest};
+pub use guide::{Guide, TellTourStory, TourEnded, TourOutcome, TourStoryRequest, WriteTourAhead};
 pub use store::SessionWriter;
 
 /// Longest a story may take before the tour gives up on it (and cancels it); well above the
@@ -164,6 +166,37 @@ pub struct SessionsSnapshot {
     pub stories_in_flight: usize,
     /// Tour starts refused because `cap` tours were running.
     pub refused: u64,
+    /// Ticks of running tours, skipped ones (a story still being written) included.
+    pub ticks: u64,
+    /// What the ticks came to, as far as their tour was still running.
+    pub tick_outcomes: TickOutcomes,
+}
+
+/// What tour ticks came to, by [`TickOutcomes::NAMES`]: a story told, nothing new nearby,
+/// no story could be had, not delivered, cancelled, lost (timed out or the guide gone), or
+/// skipped (the tour's previous story was still being written). A tick whose tour ended
+/// before its answer came is in none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TickOutcomes(pub [u64; 7]);
+
+impl TickOutcomes {
+    /// The outcomes' names, as `/metrics` labels them.
+    pub const NAMES: [&'static str; 7] = [
+        "told",
+        "nothing_new",
+        "unavailable",
+        "undelivered",
+        "cancelled",
+        "lost",
+        "skipped",
+    ];
+
+    /// Counts one tick that came to `name` (one of [`TickOutcomes::NAMES`]).
+    fn count(&mut self, name: &str) {
+        if let Some(index) = Self::NAMES.iter().position(|n| *n == name) {
+            self.0[index] += 1;
+        }
+    }
 }
 
 /// Shutdown: cancel the stories being written and give the ones already being sent up to
@@ -178,6 +211,8 @@ pub struct Shutdown;
 struct Tour {
     session: LiveSession,
     tick: Option<SpawnHandle>,
+    /// Writing the next tick's story ahead, a tick's patience before it.
+    ahead: Option<SpawnHandle>,
     end_check: Option<SpawnHandle>,
     story: Option<StoryInFlight>,
 }
@@ -186,6 +221,8 @@ struct Tour {
 struct StoryInFlight {
     id: u64,
     started_at: i64,
+    /// Asked by a tick (not the tour's first story).
+    tick: bool,
     /// Where the walker stood when it was asked for.
     from: Coordinates,
     cancel: CancellationToken,
@@ -194,6 +231,8 @@ struct StoryInFlight {
 #[derive(Debug, Default)]
 struct Counters {
     updates_received: u64,
+    ticks: u64,
+    tick_outcomes: TickOutcomes,
     batches_applied: u64,
     refused: u64,
 }
@@ -350,6 +389,8 @@ impl Handler<SessionsStats> for LiveLocationSessions {
             batches_applied: self.counters.batches_applied,
             stories_in_flight: self.stories_in_flight(),
             refused: self.counters.refused,
+            ticks: self.counters.ticks,
+            tick_outcomes: self.counters.tick_outcomes,
         })
     }
 }

@@ -182,6 +182,38 @@ impl StorySteps {
     }
 }
 
+impl StorySteps {
+    /// Writes ahead, while LLM permits are idle (see [`StoryWriter::write_ahead`]), the stories
+    /// of the places `choose` picks among those around `request`'s point that its user was not
+    /// told about; nothing when writing ahead is off.
+    pub async fn write_ahead_of(
+        &self,
+        request: &StoryRequest,
+        choose: impl FnOnce(&[Place]) -> Vec<Place>,
+    ) {
+        if !self.writer.writes_ahead() {
+            return;
+        }
+        let (point, lang) = (request.point, request.lang);
+        let Ok(places) = self.finder.near(point, lang, request.radius_m).await else {
+            return;
+        };
+        let Ok(untold) = self.told.untold(request.user_id, &places).await else {
+            return;
+        };
+        for place in choose(&untold) {
+            tracing::debug!(place = %place.id, "a story written ahead");
+            let subject = Subject {
+                place: &place,
+                from: point,
+                lang,
+                depth: Depth::First,
+            };
+            self.writer.write_ahead(subject).await;
+        }
+    }
+}
+
 /// Turns locations and story buttons into stories.
 pub struct Storyteller {
     steps: StorySteps,
@@ -323,23 +355,10 @@ impl Storyteller {
     /// After a story: the next place "Another place" would tell, written ahead while LLM
     /// permits are idle (see [`StoryWriter::write_ahead`]).
     async fn write_next_ahead(&self, request: &StoryRequest) {
-        let steps = &self.steps;
-        if !steps.writer.writes_ahead() {
-            return;
-        }
-        let (user, point, lang) = (request.user_id, request.point, request.lang);
-        let Ok(places) = steps.finder.near(point, lang, request.radius_m).await else {
-            return;
-        };
-        if let Ok(Some(place)) = steps.told.nearest_untold(user, &places, point).await {
-            let subject = Subject {
-                place: &place,
-                from: point,
-                lang,
-                depth: Depth::First,
-            };
-            steps.writer.write_ahead(subject).await;
-        }
+        let point = request.point;
+        let nearest =
+            |untold: &[Place]| choose_place(untold, point, |_| true).into_iter().collect();
+        self.steps.write_ahead_of(request, nearest).await;
     }
 
     /// Writes (or fetches) the story about `place` and sends it as `class`; whether it was

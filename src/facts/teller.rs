@@ -122,6 +122,8 @@ pub struct Teller {
     outbox: Outbox,
     /// Location-to-first-answer latencies, by [`FirstAnswer`] kind.
     first_answers: Arc<[metrics::Histogram; 4]>,
+    /// Tour-tick-to-story latencies, by story source (cache, LLM, summary).
+    tick_stories: Arc<[metrics::Histogram; 3]>,
     /// What the buttons under recent stories refer to, and whom they belong to.
     buttons: StoryButtons,
     /// Where deliveries are recorded.
@@ -134,6 +136,7 @@ impl Teller {
         Self {
             outbox,
             first_answers: Arc::new(first_answer_histograms(&Metrics::default())),
+            tick_stories: Arc::new(tick_story_histograms(&Metrics::default())),
             buttons: StoryButtons::new(),
             db,
         }
@@ -142,12 +145,21 @@ impl Teller {
     /// Measures first answers in `metrics`.
     pub fn with_metrics(mut self, metrics: &Metrics) -> Self {
         self.first_answers = Arc::new(first_answer_histograms(metrics));
+        self.tick_stories = Arc::new(tick_story_histograms(metrics));
         self
     }
 
     /// The first answer to a location asked at `asked_at` went out, as `kind`.
     pub fn answered_first(&self, kind: FirstAnswer, asked_at: Instant) {
         self.first_answers[kind as usize].record(asked_at.elapsed().as_secs_f64());
+    }
+
+    /// A tour tick's story from `source` (asked for at the tick, `ticked_at`) was delivered.
+    pub fn answered_tick(&self, source: StorySource, ticked_at: Instant) {
+        let index = StorySource::ALL.iter().position(|s| *s == source);
+        if let Some(histogram) = index.and_then(|index| self.tick_stories.get(index)) {
+            histogram.record(ticked_at.elapsed().as_secs_f64());
+        }
     }
 
     /// Sends `told` to `to` as `class` and records it (as a first answer's latency too, when
@@ -471,6 +483,11 @@ impl Drop for TypingSoon {
 /// The delivery row for a story just sent.
 fn first_answer_histograms(metrics: &Metrics) -> [metrics::Histogram; 4] {
     FirstAnswer::ALL.map(|kind| metrics.histogram(names::FIRST_ANSWER, &[("kind", kind.name())]))
+}
+
+fn tick_story_histograms(metrics: &Metrics) -> [metrics::Histogram; 3] {
+    StorySource::ALL
+        .map(|source| metrics.histogram(names::TOUR_STORY, &[("source", source.as_str())]))
 }
 
 fn delivery(to: &Listener, place: &Place, source: StorySource) -> Delivery {

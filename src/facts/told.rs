@@ -149,17 +149,17 @@ impl ToldPlaces {
         }))
     }
 
-    /// The nearest of `places` (from `point`) that `user_id` was not told about, without
-    /// reserving it: what "Another place" would tell next.
-    pub async fn nearest_untold(
+    /// Those of `places` that `user_id` was not told about, without reserving any: what
+    /// "Another place" or a tour's next tick may tell.
+    pub async fn untold(
         &self,
         user_id: u64,
         places: &[Place],
-        point: Coordinates,
-    ) -> Result<Option<Place>, HistoryUnavailable> {
+    ) -> Result<Vec<Place>, HistoryUnavailable> {
         let set = self.set_of(user_id).await?;
         let told = set.lock().unwrap_or_else(PoisonError::into_inner);
-        Ok(choose_place(places, point, |id| !told.contains(id)))
+        let untold = places.iter().filter(|place| !told.contains(&place.id));
+        Ok(untold.cloned().collect())
     }
 
     /// Records that `user_id` was told about `place` (a deeper story of a place told before).

@@ -7,10 +7,14 @@
 //! untold place ("#N", a heading cue, the usual photo, caption and buttons) or quietly
 //! reports why not. A `Live` tick's story waits for the LLM at most its request's
 //! `patience` (a fraction of the interval), then the place's summary is told: a tick that
-//! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). The
-//! guide also sends each tour's summary and records the finished tour.
+//! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). After
+//! a tick's patience before each tick, the story it is about to tell is written ahead
+//! ([`ahead`], [`WriteTourAhead`], with `LLM_WRITE_AHEAD`). The guide also sends each tour's summary and records
+//! the finished tour.
 
-use std::{panic::AssertUnwindSafe, time::Instant};
+pub mod ahead;
+
+use std::panic::AssertUnwindSafe;
 
 use actix::prelude::*;
 use futures::FutureExt;
@@ -25,7 +29,7 @@ use super::{
 use crate::{
     actors::{
         db_actor::{DbActor, DonorStars, RecordTour},
-        live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest},
+        live_sessions::{TellTourStory, TourEnded, TourOutcome, TourStoryRequest, WriteTourAhead},
         openai_gate::Priority,
         supervision::contained,
     },
@@ -130,6 +134,26 @@ impl Handler<TellTourStory> for TourGuide {
     }
 }
 
+impl Handler<WriteTourAhead> for TourGuide {
+    type Result = ResponseFuture<()>;
+
+    fn handle(
+        &mut self,
+        WriteTourAhead(tour, share): WriteTourAhead,
+        ctx: &mut Self::Context,
+    ) -> Self::Result {
+        if !self.steps.writer.writes_ahead() {
+            return Box::pin(async {});
+        }
+        let (steps, users) = (self.steps.clone(), self.users.clone());
+        contained(ctx, async move {
+            let preferences = users.preferences(tour.user_id).await;
+            let story = story_request(&tour, preferences.radius_m, preferences.photos);
+            ahead::write_ahead(&steps, &story, &tour, share).await;
+        })
+    }
+}
+
 impl Handler<TourEnded> for TourGuide {
     type Result = ResponseFuture<()>;
 
@@ -190,7 +214,7 @@ fn story_request(tour: &TourStoryRequest, radius_m: u32, photos: bool) -> StoryR
         radius_m,
         photos,
         venue: None,
-        started: Instant::now(),
+        started: tour.asked_at,
         offer_live_hint: false,
     }
 }
@@ -322,6 +346,9 @@ async fn send(
     match steps.teller.deliver(&story.listener(), &told, class).await {
         Ok(_) => {
             tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+            if tour.number > 1 {
+                steps.teller.answered_tick(source, tour.asked_at);
+            }
             TourOutcome::Told {
                 place: place.id.clone(),
                 distance_m: story.point.distance_m(&place.coordinates),

@@ -15,6 +15,7 @@ use subtle::ConstantTimeEq;
 
 use super::{context::Context, dispatch::Dispatcher, figures::Figures};
 use crate::{
+    actors::live_sessions::TickOutcomes,
     stats::{Metrics, process, registry::names::*},
     telegram::SendClass,
 };
@@ -80,6 +81,12 @@ fn publish(metrics: &Metrics, figures: &Figures) {
         metrics.gauge(TOURS_ACTIVE, &[]).set(tours.active as f64);
         metrics.gauge(TOURS_CAP, &[]).set(tours.cap as f64);
         metrics.counter(TOURS_REFUSED, &[]).absolute(tours.refused);
+        metrics.counter(TOUR_TICKS, &[]).absolute(tours.ticks);
+        let outcomes = TickOutcomes::NAMES.iter().zip(tours.tick_outcomes.0);
+        for (outcome, ticks) in outcomes {
+            let counter = metrics.counter(TOUR_TICK_OUTCOMES, &[("outcome", outcome)]);
+            counter.absolute(ticks);
+        }
     }
     if let Some(rows) = figures.db_buffered {
         metrics.gauge(DB_BUFFERED, &[]).set(rows as f64);

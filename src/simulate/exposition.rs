@@ -41,10 +41,49 @@ impl Exposition {
 
     /// The sum of `name`'s samples whose labels include every one of `labels`.
     pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.matching(name, labels).map(|sample| sample.value).sum()
+    }
+
+    /// The smallest bucket bound of histogram `name` (its series with every one of `labels`,
+    /// summed) that `percent` % of its samples are at or under: a percentile as far as the
+    /// buckets tell it. `None` without samples; infinity past the last bound.
+    pub fn bucket_bound(&self, name: &str, labels: &[(&str, &str)], percent: f64) -> Option<f64> {
+        let mut buckets: Vec<(f64, f64)> = Vec::new();
+        for sample in self.matching(&format!("{name}_bucket"), labels) {
+            let Some((_, le)) = sample.labels.iter().find(|(key, _)| key == "le") else {
+                continue;
+            };
+            let bound = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            match buckets.iter_mut().find(|(seen, _)| *seen == bound) {
+                Some((_, count)) => *count += sample.value,
+                None => buckets.push((bound, sample.value)),
+            }
+        }
+        buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let total = buckets
+            .last()
+            .map(|(_, count)| *count)
+            .filter(|n| *n > 0.0)?;
+        let wanted = total * percent / 100.0;
+        buckets
+            .iter()
+            .find(|(_, count)| *count >= wanted)
+            .map(|(bound, _)| *bound)
+    }
+
+    fn matching<'a>(
+        &'a self,
+        name: &'a str,
+        labels: &'a [(&str, &str)],
+    ) -> impl Iterator<Item = &'a Sample> {
         self.samples
             .iter()
-            .filter(|sample| sample.name == name)
-            .filter(|sample| {
+            .filter(move |sample| sample.name == name)
+            .filter(move |sample| {
                 labels.iter().all(|(k, v)| {
                     sample
                         .labels
@@ -52,8 +91,6 @@ impl Exposition {
                         .any(|(key, value)| key == k && value == v)
                 })
             })
-            .map(|sample| sample.value)
-            .sum()
     }
 
     /// `name` summed by the values of `label`, in the order first seen, zeros left out.
@@ -188,5 +225,22 @@ mod tests {
         assert_eq!(m.sum("excursobot_llm_permits_in_use", &[]), 2.0);
         let by = m.by("excursobot_updates_total", "outcome");
         assert_eq!(by, [("accepted".to_owned(), 5.0), ("busy".to_owned(), 1.0)]);
+    }
+
+    #[test]
+    fn a_percentile_is_the_bound_of_the_bucket_it_falls_in() {
+        let m = Exposition::parse(
+            "t_seconds_bucket{source=\"a\",le=\"0.1\"} 8\n\
+             t_seconds_bucket{source=\"a\",le=\"1\"} 9\n\
+             t_seconds_bucket{source=\"a\",le=\"+Inf\"} 10\n\
+             t_seconds_bucket{source=\"b\",le=\"0.1\"} 10\n\
+             t_seconds_bucket{source=\"b\",le=\"1\"} 10\n\
+             t_seconds_bucket{source=\"b\",le=\"+Inf\"} 10\n",
+        );
+        assert_eq!(m.bucket_bound("t_seconds", &[], 50.0), Some(0.1));
+        assert_eq!(m.bucket_bound("t_seconds", &[], 95.0), Some(1.0));
+        let a = [("source", "a")];
+        assert_eq!(m.bucket_bound("t_seconds", &a, 95.0), Some(f64::INFINITY));
+        assert_eq!(m.bucket_bound("none_seconds", &[], 50.0), None);
     }
 }

@@ -19,6 +19,7 @@ pub mod report;
 mod report_text;
 pub mod scenario;
 pub mod telegram;
+pub mod tour_walk;
 pub mod transcript;
 pub mod under_test;
 pub mod updates;
@@ -39,6 +40,7 @@ use self::{
     report::Report,
     scenario::{Plan, Stage},
     telegram::SimTelegram,
+    tour_walk::WalkPlan,
     under_test::{BotUnderTest, Deployment, Endpoints, SECRET},
     webhook_client::WebhookClient,
     wikipedia::SimWikipedia,
@@ -50,13 +52,38 @@ const LLM_PERMITS: usize = crate::actors::openai_gate::DEFAULT_PERMITS;
 const DEFAULT_FLOOD_SECS: u64 = 10;
 /// Scenario length when `--duration-secs` is not given.
 const DEFAULT_SCENARIO_SECS: u64 = 60;
+/// Walk length when `--duration-secs` is not given: at the default time scale an hour of
+/// tour time, six ticks of the default 10-minute interval.
+const DEFAULT_WALK_SECS: u64 = 60;
 /// Quiet time after a flood before the bot's memory is read: what it keeps, not what it
 /// had in flight.
 const SETTLE_AFTER_FLOOD: Duration = Duration::from_secs(5);
 
+/// Which scenario a run plays (without `--flood`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScenarioKind {
+    /// Users send /start and a location; some walk a few blocks with a live location.
+    Default,
+    /// `--walkers` on live tours for the whole run, tours' time compressed by `--time-scale`.
+    Walk,
+}
+
 /// The scenario and how to run it (`excursobot simulate --help`).
 #[derive(Debug, Clone, clap::Args)]
 pub struct SimulateArgs {
+    /// The scenario: `default`, or `walk` (walkers on live tours, ticks and all).
+    #[arg(long, value_enum, default_value_t = ScenarioKind::Default)]
+    pub scenario: ScenarioKind,
+    /// Walkers of `--scenario walk` (the tours' cap is 50).
+    #[arg(long, default_value_t = tour_walk::DEFAULT_WALKERS, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub walkers: u32,
+    /// `--scenario walk`: tour time per wall time, set on the bot as `TOUR_TIME_SCALE` (60: a
+    /// tour minute lasts a second); the simulated LLM's pace is compressed alike.
+    #[arg(long, default_value_t = tour_walk::DEFAULT_TIME_SCALE, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    pub time_scale: u32,
+    /// Run the bot with `LLM_WRITE_AHEAD=true` (idle LLM permits write stories ahead).
+    #[arg(long)]
+    pub write_ahead: bool,
     /// Simulated users; each sends /start, then a location.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub users: u32,
@@ -120,11 +147,21 @@ pub struct SimulateArgs {
 }
 
 impl SimulateArgs {
-    /// How fast the simulated LLM writes.
+    /// How fast the simulated LLM writes: in the walk scenario compressed by the tours' time
+    /// scale, so a story takes the same share of a tour's interval as in real time.
     pub fn llm_pace(&self) -> openai::LlmPace {
+        let scale = self.tour_time_scale();
         openai::LlmPace {
-            first_token: Duration::from_millis(self.llm_first_token_ms),
-            tokens_per_sec: self.llm_tokens_per_sec,
+            first_token: Duration::from_millis(self.llm_first_token_ms) / scale,
+            tokens_per_sec: self.llm_tokens_per_sec * f64::from(scale),
+        }
+    }
+
+    /// The bot's `TOUR_TIME_SCALE`: `--time-scale` in the walk scenario, else 1.
+    pub fn tour_time_scale(&self) -> u32 {
+        match (self.scenario, self.flood) {
+            (ScenarioKind::Walk, None) => self.time_scale.max(1),
+            _ => 1,
         }
     }
 }
@@ -173,6 +210,17 @@ impl Simulators {
         }
     }
 
+    /// A stage for users talking to `bot` through these simulators for `duration`.
+    fn stage(&self, bot: &BotUnderTest, duration: Duration) -> Stage {
+        Stage::new(
+            WebhookClient::new(bot.addr(), SECRET),
+            Arc::clone(&self.telegram),
+            Arc::clone(self.openai.ledger()),
+            LLM_PERMITS,
+            duration,
+        )
+    }
+
     async fn stop(&self) {
         self.telegram.stop().await;
         self.openai.stop().await;
@@ -195,6 +243,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         http_workers: args.http_workers,
     };
     let mut vars = under_test::variables(&simulators.endpoints(), &deployment);
+    if args.tour_time_scale() > 1 {
+        let scale = args.tour_time_scale().to_string();
+        vars.insert("TOUR_TIME_SCALE".to_owned(), scale);
+    }
+    if args.write_ahead {
+        vars.insert("LLM_WRITE_AHEAD".to_owned(), "true".to_owned());
+    }
     if args.wikipedia_down {
         vars.insert(
             "WIKIPEDIA_API_URL".to_owned(),
@@ -220,6 +275,13 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
     }
     stopped.context("stopping the bot")?;
     let (transcript, mut report) = outcome;
+    let ledger = simulators.openai.ledger();
+    if let Some(walk) = report.walk.as_mut() {
+        walk.wasted_calls = ledger.calls_untold(|title| walk.told.contains(title));
+    }
+    if let Some(scenario) = report.scenario.as_mut() {
+        scenario.wasted_calls = ledger.calls_untold(|title| scenario.told.contains(title));
+    }
     report.process = process;
     report.metrics = metrics;
     report.llm = simulators.openai.ledger().figures();
@@ -236,6 +298,7 @@ async fn drive(
     let mut report = Report {
         title: title(args),
         scenario: None,
+        walk: None,
         flood: None,
         llm: simulators.openai.ledger().figures(),
         telegram: simulators.telegram.ledger(),
@@ -263,6 +326,10 @@ async fn drive(
         }
         return (None, report);
     }
+    if args.scenario == ScenarioKind::Walk {
+        report.walk = Some(drive_walk(args, simulators, bot).await);
+        return (None, report);
+    }
     let plan = Plan {
         users: args.users,
         tour_share: args.tour_share,
@@ -270,13 +337,7 @@ async fn drive(
         duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_SCENARIO_SECS)),
         seed: args.seed,
     };
-    let stage = Stage::new(
-        WebhookClient::new(bot.addr(), SECRET),
-        Arc::clone(&simulators.telegram),
-        Arc::clone(simulators.openai.ledger()),
-        LLM_PERMITS,
-        plan.duration,
-    );
+    let stage = simulators.stage(bot, plan.duration);
     let walkers = scenario::walkers(&plan);
     let progress = Progress::start(progress::Plan {
         metrics: bot.metrics_addr(),
@@ -292,6 +353,31 @@ async fn drive(
         .then(|| transcripts.first().map(|lines| transcript::render(lines)))
         .flatten();
     (transcript, report)
+}
+
+/// Plays the walk scenario against a running bot.
+async fn drive_walk(
+    args: &SimulateArgs,
+    simulators: &Simulators,
+    bot: &BotUnderTest,
+) -> report::WalkFigures {
+    let plan = WalkPlan {
+        walkers: args.walkers,
+        scale: args.tour_time_scale(),
+        duration: Duration::from_secs(args.duration_secs.unwrap_or(DEFAULT_WALK_SECS)),
+        seed: args.seed,
+    };
+    let stage = simulators.stage(bot, plan.stage_time());
+    let progress = Progress::start(progress::Plan {
+        metrics: bot.metrics_addr(),
+        arrivals: Vec::new(),
+        duration: plan.stage_time(),
+    });
+    let figures = tour_walk::run(&stage, &plan).await;
+    if let Some(progress) = progress {
+        progress.finish().await;
+    }
+    figures
 }
 
 fn title(args: &SimulateArgs) -> String {
@@ -332,6 +418,25 @@ fn run_line(args: &SimulateArgs) -> String {
     let workers = args
         .http_workers
         .map_or("one per core".to_owned(), |w| w.to_string());
+    let ahead = if args.write_ahead {
+        ", LLM_WRITE_AHEAD=true"
+    } else {
+        ""
+    };
+    if args.flood.is_none() && args.scenario == ScenarioKind::Walk {
+        let scale = args.tour_time_scale();
+        return format!(
+            "excursobot simulate --scenario walk: {} walkers, {} s, TOUR_TIME_SCALE={scale} (a tour minute lasts {:.2} s), LLM first token {} ms then {} tokens/s in tour time ({:.1} ms then {:.0} tokens/s on the clock), {LLM_PERMITS} LLM permits, seed {}, HTTP workers {workers}, {bot}{ahead}",
+            args.walkers,
+            args.duration_secs.unwrap_or(DEFAULT_WALK_SECS),
+            60.0 / f64::from(scale),
+            args.llm_first_token_ms,
+            args.llm_tokens_per_sec,
+            args.llm_first_token_ms as f64 / f64::from(scale),
+            args.llm_tokens_per_sec * f64::from(scale),
+            args.seed,
+        );
+    }
     match args.flood {
         Some(kind) => format!(
             "excursobot simulate --flood {}: {} s, {} connections, {} client thread(s), HTTP workers {workers}, {bot}",
@@ -343,7 +448,7 @@ fn run_line(args: &SimulateArgs) -> String {
         None => {
             let tours = (f64::from(args.users) * args.tour_share.clamp(0.0, 1.0)).ceil();
             format!(
-                "excursobot simulate: {} user(s) ({tours} on live tours, {} edits each), LLM first token {} ms then {} tokens/s, {LLM_PERMITS} LLM permits, {} s, seed {}, HTTP workers {workers}, {bot}",
+                "excursobot simulate: {} user(s) ({tours} on live tours, {} edits each), LLM first token {} ms then {} tokens/s, {LLM_PERMITS} LLM permits, {} s, seed {}, HTTP workers {workers}, {bot}{ahead}",
                 args.users,
                 args.edits,
                 args.llm_first_token_ms,

@@ -70,6 +70,18 @@ impl LlmLedger {
         }
     }
 
+    /// Calls for the first story of a place `told` says nobody was told about: stories
+    /// written that no one read (a tour's story written ahead for a walker who turned away).
+    pub fn calls_untold(&self, told: impl Fn(&str) -> bool) -> u64 {
+        let calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
+        let untold = calls.iter().filter_map(|(key, calls)| {
+            let mut parts = key.split('|');
+            let title = parts.next()?;
+            (parts.next() == Some("first") && !told(title)).then_some(u64::from(*calls))
+        });
+        untold.sum()
+    }
+
     fn begin(self: &Arc<Self>, key: String) -> CallGuard {
         *self
             .calls

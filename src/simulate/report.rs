@@ -1,7 +1,7 @@
 //! What a run measured, and how it is printed: latency samples with nearest-rank percentiles,
 //! the answer each location got, the LLM ledger, and the process's peak memory and CPU time.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use super::{exposition::Exposition, openai::LlmFigures, telegram::CallLedger};
 use crate::stats::process::ProcessFigures;
@@ -94,6 +94,8 @@ pub struct Answers {
     pub note: Samples,
     /// Locations that got no answer before the user gave up.
     pub unanswered: usize,
+    /// Summaries turned into the written story afterwards (the upgrade edit).
+    pub upgraded: usize,
     /// From the location to the first words of its story: a draft with the text being
     /// written, or the story or summary itself when no draft came first.
     pub first_words: Samples,
@@ -132,6 +134,7 @@ impl Answers {
         self.fallback.extend(&other.fallback);
         self.note.extend(&other.note);
         self.unanswered += other.unanswered;
+        self.upgraded += other.upgraded;
         self.first_words.extend(&other.first_words);
         self.first_sight.extend(&other.first_sight);
     }
@@ -160,6 +163,34 @@ pub struct ScenarioFigures {
     /// Live-location edits sent (moves and stops).
     pub tour_edits: u64,
     /// From the first update to the last user's end.
+    pub elapsed: Duration,
+    /// The places told (their titles, from the stories' headers).
+    pub told: HashSet<String>,
+    /// LLM calls for first stories of places nobody was told (filled in after the run).
+    pub wasted_calls: u64,
+}
+
+/// What the walkers of the walk scenario saw.
+#[derive(Debug, Clone, Default)]
+pub struct WalkFigures {
+    /// Walkers that shared a live location.
+    pub walkers: u32,
+    /// Tour time per wall time.
+    pub scale: u32,
+    /// Walkers whose tour told its first story.
+    pub started: u32,
+    /// Live-location edits posted (moves and stops).
+    pub edits: u64,
+    /// Updates the webhook did not answer 200.
+    pub refused: u64,
+    /// The tour stories they got (first stories included), by kind, timed from the last
+    /// update the walker sent (the bot's own tick-to-story latency is in its metrics).
+    pub stories: Answers,
+    /// The places told (their titles, from the stories' headers).
+    pub told: HashSet<String>,
+    /// LLM calls for first stories of places nobody was told (filled in after the run).
+    pub wasted_calls: u64,
+    /// From the first walker's start to the last walker's end.
     pub elapsed: Duration,
 }
 
@@ -196,6 +227,8 @@ pub struct Report {
     pub title: String,
     /// The scenario's figures, when it ran.
     pub scenario: Option<ScenarioFigures>,
+    /// The walk scenario's figures, when it ran.
+    pub walk: Option<WalkFigures>,
     /// The flood's figures, when it ran.
     pub flood: Option<FloodFigures>,
     /// The simulated LLM's ledger.

@@ -4,9 +4,10 @@
 use std::fmt;
 
 use super::{
-    exposition::Digest,
+    super::actors::live_sessions::TickOutcomes,
+    exposition::{Digest, Exposition},
     openai::LlmFigures,
-    report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, show},
+    report::{ANSWER_TARGET, FloodFigures, Report, ScenarioFigures, WalkFigures, show},
     telegram::CallLedger,
 };
 
@@ -15,6 +16,9 @@ impl fmt::Display for Report {
         writeln!(f, "{}", self.title)?;
         if let Some(figures) = &self.scenario {
             scenario(f, figures, &self.llm, self.permits)?;
+        }
+        if let Some(figures) = &self.walk {
+            walk(f, figures, &self.llm, self.metrics.as_ref())?;
         }
         if let Some(figures) = &self.flood {
             flood(f, figures)?;
@@ -79,6 +83,16 @@ pub fn scenario(
     )?;
     writeln!(
         f,
+        "written      {} locations answered with a written story at once, {} by upgrade (the summary, then the story within 2 min), {} with the summary only",
+        s.locations.story.len(),
+        s.locations.upgraded,
+        s.locations
+            .fallback
+            .len()
+            .saturating_sub(s.locations.upgraded)
+    )?;
+    writeln!(
+        f,
         "story        {}  end to end",
         s.locations.story.summary(50.0, 95.0)
     )?;
@@ -118,6 +132,12 @@ pub fn scenario(
         "LLM          {} calls for {} delivered stories ({per_story} per story); {} duplicate calls (same key twice); highest concurrency {} of {permits}",
         llm.calls, stories, llm.duplicates, llm.max_concurrency
     )?;
+    writeln!(
+        f,
+        "prefetch     {} LLM calls for places nobody was told (prefetch waste: {:.1} % of the calls)",
+        s.wasted_calls,
+        100.0 * s.wasted_calls as f64 / (llm.calls as f64).max(1.0)
+    )?;
     let seconds = s.elapsed.as_secs_f64().max(1e-9);
     writeln!(
         f,
@@ -126,6 +146,96 @@ pub fn scenario(
         seconds,
         s.accepted as f64 / seconds
     )
+}
+
+/// The walk scenario's lines: what the walkers saw, then the ticks as the bot counted them.
+pub fn walk(
+    f: &mut fmt::Formatter<'_>,
+    w: &WalkFigures,
+    llm: &LlmFigures,
+    metrics: Option<&Exposition>,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "walk         {} walkers, {} told a first story; {} live-location edits, {} updates refused; {:.1} s",
+        w.walkers,
+        w.started,
+        w.edits,
+        w.refused,
+        w.elapsed.as_secs_f64()
+    )?;
+    writeln!(
+        f,
+        "walkers saw  {} tour stories (first ones included): {} written, {} summaries",
+        w.stories.story.len() + w.stories.fallback.len(),
+        w.stories.story.len(),
+        w.stories.fallback.len()
+    )?;
+    let Some(m) = metrics else {
+        return writeln!(f, "ticks        unknown: the bot's /metrics did not answer");
+    };
+    ticks(f, m, w.scale)?;
+    let calls = |priority: &str| m.sum("excursobot_llm_calls_total", &[("priority", priority)]);
+    let share = |part: f64, whole: f64| 100.0 * part / whole.max(1.0);
+    writeln!(
+        f,
+        "LLM          {} calls (the bot: {} interactive, {} live, {} written ahead); {} for places nobody was told (prefetch waste: {:.1} % of the calls)",
+        llm.calls,
+        calls("interactive"),
+        calls("live"),
+        calls("background"),
+        w.wasted_calls,
+        share(w.wasted_calls as f64, llm.calls as f64)
+    )
+}
+
+/// The ticks' lines, from the bot's `/metrics`.
+fn ticks(f: &mut fmt::Formatter<'_>, m: &Exposition, scale: u32) -> fmt::Result {
+    const STORY: &str = "excursobot_tour_story_seconds";
+    let ticks = m.sum("excursobot_tour_ticks_total", &[]);
+    let outcome = |name: &str| m.sum("excursobot_tour_tick_outcomes_total", &[("outcome", name)]);
+    let source = |name: &str| m.sum(&format!("{STORY}_count"), &[("source", name)]);
+    let (cached, fresh, summary) = (source("cache"), source("llm"), source("fallback"));
+    let told = cached + fresh + summary;
+    let counted: f64 = TickOutcomes::NAMES.iter().map(|name| outcome(name)).sum();
+    writeln!(
+        f,
+        "ticks        {ticks}: {told} told a story ({} written: {cached} from the cache, {fresh} by the LLM at the tick; {summary} summaries), {} none ({} nothing new nearby, {} skipped while a story was written, {} no story to be had, {} other, {} ended before the answer)",
+        cached + fresh,
+        ticks - told,
+        outcome("nothing_new"),
+        outcome("skipped"),
+        outcome("unavailable"),
+        outcome("undelivered") + outcome("cancelled") + outcome("lost"),
+        (ticks - counted).max(0.0)
+    )?;
+    let bound = |percent: f64| m.bucket_bound(STORY, &[], percent);
+    let shown = |bound: Option<f64>, factor: f64| match bound {
+        Some(bound) if bound.is_finite() => format!("<= {}", show_secs(bound * factor)),
+        Some(_) => "over 120 s".to_owned(),
+        None => "n/a".to_owned(),
+    };
+    let within = m.sum(&format!("{STORY}_bucket"), &[("le", "1")]);
+    let scale = f64::from(scale);
+    writeln!(
+        f,
+        "tick->story  p50 {}  p95 {}  wall time (bucket bounds; {:.1} % within 1 s); in tour time (x{scale}) p50 {}  p95 {}",
+        shown(bound(50.0), 1.0),
+        shown(bound(95.0), 1.0),
+        100.0 * within / told.max(1.0),
+        shown(bound(50.0), scale),
+        shown(bound(95.0), scale)
+    )?;
+    writeln!(
+        f,
+        "written      {:.1} % of the ticks' stories were written stories, not summaries",
+        100.0 * (cached + fresh) / told.max(1.0)
+    )
+}
+
+/// Seconds as the report shows them.
+fn show_secs(seconds: f64) -> String {
+    show(std::time::Duration::from_secs_f64(seconds.max(0.0)))
 }
 
 /// The flood's lines.

@@ -3,7 +3,10 @@
 //! waits at most until the run's deadline; what the bot sends is read from the chat's inbox at
 //! the simulated Telegram, stamped with the moment it arrived there.
 
-use std::time::{Duration, Instant};
+use std::{
+    collections::HashSet,
+    time::{Duration, Instant},
+};
 
 use futures::future::join_all;
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -22,6 +25,8 @@ use crate::i18n::Lang;
 const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
 /// How long a walker keeps reading the chat after they stopped sharing (for the summary).
 const SUMMARY_PATIENCE: Duration = Duration::from_secs(2);
+/// How long a user told the summary keeps reading the chat for its upgrade to the story.
+const UPGRADE_PATIENCE: Duration = Duration::from_secs(15);
 /// Longest a user waits for the reply to `/start`.
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -42,6 +47,10 @@ pub struct WalkLog {
     pub tour: Answers,
     /// Live-location edits posted.
     pub tour_edits: u64,
+    /// The places told (their titles).
+    pub told: HashSet<String>,
+    /// The location was answered with the summary, not yet turned into the story.
+    awaiting_upgrade: bool,
     /// The chat, in order of events.
     pub transcript: Vec<Line>,
 }
@@ -70,6 +79,7 @@ pub async fn run(stage: &Stage, walkers: &[Walker]) -> (ScenarioFigures, Vec<Vec
         figures.locations.merge(&log.location);
         figures.tour_answers.merge(&log.tour);
         figures.tour_edits += log.tour_edits;
+        figures.told.extend(log.told);
         transcripts.push(log.transcript);
     }
     (figures, transcripts)
@@ -94,6 +104,8 @@ pub async fn walk(stage: &Stage, walker: &Walker) -> WalkLog {
         chat.share_location().await;
         if walker.tour {
             chat.tour().await;
+        } else if chat.log.awaiting_upgrade {
+            chat.listen(UPGRADE_PATIENCE).await;
         }
     }
     chat.log
@@ -185,6 +197,7 @@ impl Chat<'_> {
         let kind = answer.as_ref().and_then(|d| answer_kind(d, lang));
         let latency = answer.map_or(Duration::ZERO, |d| d.at.saturating_duration_since(sent));
         self.log.location.record(kind, latency);
+        self.log.awaiting_upgrade = kind == Some(AnswerKind::Fallback);
     }
 
     /// Walks the route with edits of the live location, then stops sharing.
@@ -304,6 +317,19 @@ impl Chat<'_> {
     }
 
     fn note(&mut self, delivery: &Delivery) {
+        let lang = self.lang();
+        if matches!(
+            answer_kind(delivery, lang),
+            Some(AnswerKind::Story | AnswerKind::Fallback)
+        ) && let Some(title) = told_title(&delivery.text)
+        {
+            self.log.told.insert(title);
+        }
+        let edit = matches!(delivery.method, Method::EditText | Method::Other);
+        if self.log.awaiting_upgrade && edit && delivery.text.contains(STORY_MARK) {
+            self.log.awaiting_upgrade = false;
+            self.log.location.upgraded += 1;
+        }
         self.log.transcript.push(Line {
             at: delivery.at,
             from_user: false,
@@ -342,8 +368,37 @@ pub fn answer_kind(delivery: &Delivery, lang: Lang) -> Option<AnswerKind> {
     }
 }
 
+/// The place's title in a story's header: `<b>Title</b>`, or `<b>#N · Title</b>` on a tour.
+pub fn told_title(text: &str) -> Option<String> {
+    let header = text.strip_prefix("<b>")?.split("</b>").next()?;
+    let title = match header.strip_prefix('#') {
+        Some(numbered) => numbered.split_once(" · ")?.1,
+        None => header,
+    };
+    Some(
+        title
+            .replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">"),
+    )
+}
+
 fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |since| since.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tour_storys_header_names_its_place() {
+        let caption = "<b>#3 · Fountain, block 4-5</b>\n\n👀 Ahead\n\n✍ A story";
+        assert_eq!(told_title(caption).as_deref(), Some("Fountain, block 4-5"));
+        let one_off = told_title("<b>Fountain, block 4-5</b>\n\n✍ A story");
+        assert_eq!(one_off.as_deref(), Some("Fountain, block 4-5"));
+        assert_eq!(told_title("🚶 Your tour has started!"), None);
+    }
 }

@@ -14,7 +14,7 @@ const LAT: f64 = 55.7539;
 const LON: f64 = 37.6208;
 const TOKEN: &str = "scrape-token_0123456789";
 
-async fn scrape(app: &TestApp) -> String {
+pub(crate) async fn scrape(app: &TestApp) -> String {
     let base = app.metrics_address.as_ref().expect("METRICS_PORT set");
     let response = app
         .http
@@ -27,7 +27,7 @@ async fn scrape(app: &TestApp) -> String {
 }
 
 /// The value of the series written exactly `series` (name and labels as rendered).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())

@@ -76,6 +76,16 @@ async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
             .contains("metrics      first answers: story"),
         "{report}"
     );
+    let locations = &scenario.locations;
+    assert!(locations.upgraded <= locations.fallback.len(), "{report}");
+    assert!(
+        scenario.told.len() >= 6,
+        "every story's place is known: {report}"
+    );
+    // Without LLM_WRITE_AHEAD every call is for a place someone was told.
+    assert_eq!(scenario.wasted_calls, 0, "{report}");
+    let text = report.to_string();
+    assert!(text.contains("locations answered with a written story at once"));
 }
 
 #[actix_web::test]
@@ -235,4 +245,53 @@ async fn with_wikipedia_down_a_location_is_answered_from_the_gazetteer() {
 
     let transcript = outcome.transcript.as_deref().expect("a transcript");
     assert!(transcript.contains("You are near Moscow"), "{transcript}");
+}
+
+#[actix_web::test]
+async fn a_tiny_walk_gives_every_tick_a_story() {
+    // Tours' time 300 times the clock: the 10-minute interval lasts 2 s, an edit a block
+    // every 0.4 s; 7 s of walking is three ticks a walker.
+    let flags = [
+        "--scenario",
+        "walk",
+        "--walkers",
+        "3",
+        "--time-scale",
+        "300",
+        "--duration-secs",
+        "7",
+        "--write-ahead",
+    ];
+
+    let outcome = simulate::run(args(&flags))
+        .await
+        .expect("the simulation runs");
+
+    let report = &outcome.report;
+    let walk = report.walk.as_ref().expect("walk figures");
+    assert_eq!(
+        (walk.walkers, walk.started, walk.refused),
+        (3, 3, 0),
+        "{report}"
+    );
+    let metrics = report.metrics.as_ref().expect("the bot's /metrics");
+    let ticks = metrics.sum("excursobot_tour_ticks_total", &[]);
+    let told = metrics.sum(
+        "excursobot_tour_tick_outcomes_total",
+        &[("outcome", "told")],
+    );
+    assert!(ticks >= 6.0, "{report}");
+    let at_ticks = metrics.sum("excursobot_tour_story_seconds_count", &[]);
+    assert_eq!(told, at_ticks, "{report}");
+    // A tick that fired as its walker stopped sharing may end with its tour; every other
+    // tick told a story.
+    assert!(told >= ticks - 3.0, "{report}");
+    let ahead = metrics.sum("excursobot_llm_calls_total", &[("priority", "background")]);
+    assert!(
+        ahead >= 1.0,
+        "the walkers' next places were written ahead: {report}"
+    );
+    let text = report.to_string();
+    assert!(text.contains("tick->story  p50"), "{report}");
+    assert!(text.contains("prefetch waste"), "{report}");
 }

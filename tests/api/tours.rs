@@ -44,7 +44,7 @@ fn live_location(update_id: u64, user: i64, language: &str, period: u32) -> Valu
 }
 
 /// An edit of `user`'s live location; without `period` it says sharing stopped.
-fn live_edit(update_id: u64, user: i64, north_m: f64, period: Option<u32>) -> Value {
+pub(crate) fn live_edit(update_id: u64, user: i64, north_m: f64, period: Option<u32>) -> Value {
     let mut location = json!({ "latitude": LAT + north_m / 111_195.0, "longitude": LON });
     if let Some(period) = period {
         location["live_period"] = json!(period);

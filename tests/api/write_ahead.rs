@@ -1,10 +1,18 @@
 //! Writing ahead (`LLM_WRITE_AHEAD=true`): after a story, idle LLM permits write the next
 //! place's story for the cache, so "Another place" is answered at once without a call of its
-//! own. Off, nothing is written that nobody asked for.
+//! own; on a tour, the place a tick is about to tell is written ahead shortly before it, so
+//! the tick tells it from the cache. Off, nothing is written that nobody asked for.
 
-use crate::helpers::{
-    button_update, eventually, location_update, mock_telegram::story_button, spawn_app_with,
+use crate::{
+    helpers::{
+        button_update, eventually, live_location_update, location_update,
+        mock_telegram::story_button, spawn_app_with,
+    },
+    metrics::{scrape, value},
+    tours::live_edit,
 };
+
+use std::time::Duration;
 
 const LAT: f64 = 55.7539;
 const LON: f64 = 37.6208;
@@ -58,4 +66,61 @@ async fn off_by_default_nothing_is_written_that_nobody_asked_for() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     assert_eq!(app.openai.request_count(), 1);
+}
+
+/// Tours' time compressed 60 times (`TOUR_TIME_SCALE`): a 5-minute interval lasts 5 s, and
+/// the tick's patience (30 s of tour time) half a second.
+#[actix_web::test]
+async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_background() {
+    let overrides = [
+        ("LLM_WRITE_AHEAD", "true"),
+        ("TOUR_TIME_SCALE", "60"),
+        ("METRICS_PORT", "0"),
+    ];
+    let app = spawn_app_with(&overrides).await;
+    let walker = 7511;
+    app.post_update(&live_location_update(1, walker, LAT, LON, 3600))
+        .await;
+    app.telegram.wait_for_stories(walker, 1).await;
+    app.post_update(&button_update(2, walker, "tour:5")).await;
+    let interval_set = std::time::Instant::now();
+    app.post_update(&live_edit(3, walker, 120.0, Some(3600)))
+        .await;
+
+    let stories = app.telegram.wait_for_stories(walker, 2).await;
+
+    let second = &stories[1];
+    assert_eq!(second["title"], "#2 · Quiet Garden");
+    let caption = second["caption"]
+        .as_str()
+        .or(second["text"].as_str())
+        .unwrap();
+    assert!(caption.contains("A story about"), "written: {caption}");
+    let asked = app.openai.requests();
+    let for_garden: Vec<_> = asked
+        .iter()
+        .filter(|r| r.user.contains("Quiet Garden"))
+        .collect();
+    assert_eq!(for_garden.len(), 1, "told from the cache: {asked:?}");
+    // Written ahead half a second (the tick's patience) before the tick, at ~5 s.
+    let ahead_at = for_garden[0].at.duration_since(interval_set);
+    assert!(
+        (Duration::from_secs(4)..Duration::from_millis(4900)).contains(&ahead_at),
+        "{ahead_at:?}"
+    );
+    let text = scrape(&app).await;
+    let background = r#"excursobot_llm_calls_total{priority="background",outcome="ok"}"#;
+    assert_eq!(value(&text, background), Some(1.0), "{text}");
+    let live = r#"excursobot_llm_calls_total{priority="live",outcome="ok"}"#;
+    assert_eq!(
+        value(&text, live),
+        Some(0.0),
+        "no call at tick time: {text}"
+    );
+    let told = r#"excursobot_tour_tick_outcomes_total{outcome="told"}"#;
+    assert_eq!(value(&text, told), Some(1.0), "{text}");
+    let from_cache = r#"excursobot_tour_story_seconds_count{source="cache"}"#;
+    assert_eq!(value(&text, from_cache), Some(1.0), "{text}");
+    let at_once = r#"excursobot_tour_story_seconds_bucket{source="cache",le="1"}"#;
+    assert_eq!(value(&text, at_once), Some(1.0), "within a second: {text}");
 }

@@ -25,6 +25,9 @@ pub struct TourStoryRequest {
     pub chat: ChatId,
     /// The walker's position.
     pub point: Coordinates,
+    /// Where the walker stood when the tour's previous story was told: with `point`, the
+    /// direction they are walking in and how far they go between stories.
+    pub came_from: Option<Coordinates>,
     /// Direction of movement in degrees (1-360, Telegram's `heading`), for "on your left".
     pub heading: Option<u16>,
     /// The user's language.
@@ -41,6 +44,8 @@ pub struct TourStoryRequest {
     pub nearer_than_m: Option<f64>,
     /// Fired when the tour ends: after that nothing is sent.
     pub cancel: CancellationToken,
+    /// When the story was asked for (the tick), for its latency.
+    pub asked_at: std::time::Instant,
 }
 
 /// What became of a [`TourStoryRequest`].
@@ -76,6 +81,13 @@ pub enum TourOutcome {
 #[rtype(result = "TourOutcome")]
 pub struct TellTourStory(pub TourStoryRequest);
 
+/// Sent shortly before a tick (its patience ahead of it): write ahead, for the cache, the story
+/// the tick is about to tell. `0` is the walker's position and direction now; `1` is the share
+/// of their last step (from the previous story to now) they walk before the tick.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct WriteTourAhead(pub TourStoryRequest, pub f64);
+
 /// Sent when a tour ends, for the summary.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
@@ -103,17 +115,23 @@ pub struct Guide {
     pub stories: Recipient<TellTourStory>,
     /// Sends end-of-tour summaries.
     pub endings: Recipient<TourEnded>,
+    /// Writes the stories ticks are about to tell ahead.
+    pub ahead: Recipient<WriteTourAhead>,
 }
 
 impl Guide {
     /// Both recipients from one actor.
     pub fn of<A>(addr: &Addr<A>) -> Self
     where
-        A: Actor<Context = Context<A>> + Handler<TellTourStory> + Handler<TourEnded>,
+        A: Actor<Context = Context<A>>
+            + Handler<TellTourStory>
+            + Handler<TourEnded>
+            + Handler<WriteTourAhead>,
     {
         Self {
             stories: addr.clone().recipient(),
             endings: addr.clone().recipient(),
+            ahead: addr.clone().recipient(),
         }
     }
 }

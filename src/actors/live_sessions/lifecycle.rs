@@ -119,6 +119,7 @@ impl LiveLocationSessions {
         let tour = Tour {
             session,
             tick: None,
+            ahead: None,
             end_check: None,
             story: None,
         };
@@ -189,7 +190,10 @@ impl LiveLocationSessions {
         let Some(tour) = self.tours.remove(&user_id) else {
             return false;
         };
-        for handle in [tour.tick, tour.end_check].into_iter().flatten() {
+        for handle in [tour.tick, tour.ahead, tour.end_check]
+            .into_iter()
+            .flatten()
+        {
             ctx.cancel_future(handle);
         }
         if let Some(writer) = &self.writer {

@@ -7,12 +7,12 @@ use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    LiveLocationSessions, STORY_DEADLINE, StoryInFlight, TellTourStory, TourOutcome,
+    Clock, LiveLocationSessions, STORY_DEADLINE, StoryInFlight, TellTourStory, TourOutcome,
     TourStoryRequest,
 };
 use crate::{
     actors::openai_gate::Priority,
-    tour::{EndReason, tick_patience},
+    tour::{EndReason, LiveSession, tick_patience},
 };
 
 /// A tour's story was answered (or lost).
@@ -44,26 +44,17 @@ impl LiveLocationSessions {
         let now = self.clock.now_ms();
         self.next_story_id += 1;
         let id = self.next_story_id;
+        let clock = self.clock;
         let Some(tour) = self.tours.get_mut(&user_id) else {
             return;
         };
         let session = &tour.session;
         let cancel = CancellationToken::new();
-        let request = TourStoryRequest {
-            user_id,
-            chat: teloxide::types::ChatId(session.chat_id),
-            point: session.position,
-            heading: session.heading,
-            lang: session.lang,
-            number: session.stories_told.saturating_add(1),
-            priority,
-            patience: self.clock.real(tick_patience(session.interval())),
-            nearer_than_m,
-            cancel: cancel.clone(),
-        };
+        let request = story_request(session, priority, nearer_than_m, &clock, cancel.clone());
         tour.story = Some(StoryInFlight {
             id,
             started_at: now,
+            tick: priority == Priority::Live,
             from: session.position,
             cancel,
         });
@@ -142,6 +133,9 @@ impl LiveLocationSessions {
             return;
         };
         tour.session.credit_writing(story.started_at, now);
+        if story.tick {
+            self.counters.tick_outcomes.count(tick_outcome(&answer));
+        }
         match answer {
             Ok(TourOutcome::Told { distance_m, .. }) => {
                 tour.session.record_story(story.from, distance_m);
@@ -159,6 +153,42 @@ impl LiveLocationSessions {
         }
         self.persist(user_id);
         self.arm_end_check(user_id, ctx);
+    }
+}
+
+/// What the guide is asked for `session`'s next story.
+pub(super) fn story_request(
+    session: &LiveSession,
+    priority: Priority,
+    nearer_than_m: Option<f64>,
+    clock: &Clock,
+    cancel: CancellationToken,
+) -> TourStoryRequest {
+    TourStoryRequest {
+        user_id: session.user_id,
+        chat: teloxide::types::ChatId(session.chat_id),
+        point: session.position,
+        came_from: session.last_story_position,
+        heading: session.heading,
+        lang: session.lang,
+        number: session.stories_told.saturating_add(1),
+        priority,
+        patience: clock.real(tick_patience(session.interval())),
+        nearer_than_m,
+        cancel,
+        asked_at: std::time::Instant::now(),
+    }
+}
+
+/// The [`TickOutcomes`](super::TickOutcomes) name of a tick's answer.
+fn tick_outcome(answer: &Result<TourOutcome, StoryLost>) -> &'static str {
+    match answer {
+        Ok(TourOutcome::Told { .. }) => "told",
+        Ok(TourOutcome::NothingNew) => "nothing_new",
+        Ok(TourOutcome::GateBusy | TourOutcome::Unavailable) => "unavailable",
+        Ok(TourOutcome::Undelivered { .. }) => "undelivered",
+        Ok(TourOutcome::Cancelled) => "cancelled",
+        Err(_) => "lost",
     }
 }
 

@@ -51,6 +51,12 @@ pub const PLACE_LOOKUP_DURATION: &str = "excursobot_place_lookup_duration_second
 /// From a location received to its first answer sent, by `kind` (`story`, `summary`,
 /// `busy`, `note`).
 pub const FIRST_ANSWER: &str = "excursobot_first_answer_seconds";
+/// Tour ticks (every interval of a running tour, skipped ones included).
+pub const TOUR_TICKS: &str = "excursobot_tour_ticks_total";
+/// What tour ticks came to, by outcome (see `live_sessions::TickOutcomes`).
+pub const TOUR_TICK_OUTCOMES: &str = "excursobot_tour_tick_outcomes_total";
+/// From a tour's tick to its story delivered, by source.
+pub const TOUR_STORY: &str = "excursobot_tour_story_seconds";
 /// Live tours running.
 pub const TOURS_ACTIVE: &str = "excursobot_tours_active";
 /// `LIVE_SESSIONS_MAX`.
@@ -121,6 +127,9 @@ pub(super) const DESCRIPTIONS: &[Description] = &[
     counter(PLACE_LOOKUPS, "Place lookups, by source and outcome"),
     histogram(PLACE_LOOKUP_DURATION, "Place lookup duration"),
     histogram(FIRST_ANSWER, "Location to first answer, by kind"),
+    counter(TOUR_TICKS, "Tour ticks, skipped ones included"),
+    counter(TOUR_TICK_OUTCOMES, "Tour ticks, by outcome"),
+    histogram(TOUR_STORY, "Tour tick to its story delivered, by source"),
     gauge(TOURS_ACTIVE, "Live tours running"),
     gauge(TOURS_CAP, "Live tours that may run at once"),
     counter(TOURS_REFUSED, "Tour starts refused by the cap"),

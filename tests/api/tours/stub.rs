@@ -11,7 +11,7 @@ use std::{
 use actix::prelude::*;
 use excursobot::{
     actors::{
-        live_sessions::{TellTourStory, TourEnded, TourOutcome},
+        live_sessions::{TellTourStory, TourEnded, TourOutcome, WriteTourAhead},
         openai_gate::Priority,
     },
     facts::tour::HeadingCue,
@@ -87,6 +87,14 @@ impl Handler<TourEnded> for StubGuide {
         let at = world.origin.elapsed();
         world.endings.push((ended, at));
     }
+}
+
+/// Writing ahead is the production guide's business: the stub takes the request and does
+/// nothing.
+impl Handler<WriteTourAhead> for StubGuide {
+    type Result = ();
+
+    fn handle(&mut self, _: WriteTourAhead, _: &mut Self::Context) {}
 }
 
 impl Handler<TellTourStory> for StubGuide {
