@@ -188,7 +188,7 @@ fn enqueue(
         && let Some(last) = lane.back_mut()
         && live_edit(&last.update) == Some(edit)
     {
-        *last = queued;
+        std::mem::replace(last, queued).admitted.give_up();
         return;
     }
     if lane.len() >= LANE_CAP {
@@ -200,6 +200,7 @@ fn enqueue(
                 "a user's lane is full; update dropped"
             );
         }
+        queued.admitted.give_up();
         return;
     }
     lane.push_back(queued);

@@ -1,9 +1,22 @@
 //! Work an update starts outside its user's lane ([`spawn_work`]). It keeps the update's
 //! [`Admitted`] hold (its backlog permit and journal entry) until it ends, so
 //! `UPDATE_BACKLOG_MAX`, the drain at shutdown and the journal cover it.
+//!
+//! An update's journal entry goes only when its handling *ended* (or was given up on purpose,
+//! or panicked). Work that was dropped midway, because the runtime it ran on stopped (the
+//! HTTP server's workers, when the server ends by itself), leaves its entry for the next
+//! start: before, dropping the work removed it, and an acknowledged update was lost.
 
-use std::{future::Future, sync::Arc};
+use std::{
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
 
+use futures::FutureExt;
 use tokio::sync::OwnedSemaphorePermit;
 use tracing::Instrument;
 
@@ -11,12 +24,17 @@ use crate::db::journal::{self, Ticket};
 use crate::telemetry::panics;
 
 /// What an admitted update holds until it and all the work it started are done: when the
-/// last share is dropped, the backlog permit comes back and the journal entry is removed.
+/// last share is dropped, the backlog permit comes back and the journal entry is removed,
+/// unless the handling never ended (see the module docs).
 pub struct Admitted {
     /// Returned to the backlog when dropped.
     _permit: OwnedSemaphorePermit,
     /// The update's journal entry, when it was journaled; removed when dropped.
     ticket: Option<Ticket>,
+    /// The update's handling ended, or it was given up on purpose.
+    settled: AtomicBool,
+    /// Some of its work was dropped before it ended.
+    abandoned: AtomicBool,
 }
 
 impl Admitted {
@@ -25,12 +43,61 @@ impl Admitted {
         Self {
             _permit: permit,
             ticket,
+            settled: AtomicBool::new(false),
+            abandoned: AtomicBool::new(false),
         }
     }
 
     fn is_journaled(&self) -> bool {
         self.ticket.is_some()
     }
+
+    /// The update is not handled, on purpose (a newer live-location edit replaced it, its
+    /// lane was full): its entry goes.
+    pub fn give_up(self) {
+        self.settled.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        let ended = self.settled.load(Ordering::Acquire) && !self.abandoned.load(Ordering::Acquire);
+        if let Some(ticket) = self.ticket.take()
+            && !ended
+        {
+            tracing::warn!(
+                update_id = ticket.update_id(),
+                "an update's work was dropped before it ended; it stays journaled for the next start"
+            );
+            ticket.keep();
+        }
+    }
+}
+
+/// Marks its hold abandoned when dropped before [`Unfinished::ended`].
+struct Unfinished(Option<Arc<Admitted>>);
+
+impl Unfinished {
+    fn ended(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(hold) = self.0.take() {
+            hold.abandoned.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// Runs `work` with `hold` marked abandoned unless it ends; a panic counts as ended (the
+/// update was given up) and is handed back for the caller to raise again.
+async fn to_the_end<F: Future>(hold: &Arc<Admitted>, work: F) -> std::thread::Result<F::Output> {
+    let unfinished = Unfinished(Some(Arc::clone(hold)));
+    let outcome = AssertUnwindSafe(work).catch_unwind().await;
+    unfinished.ended();
+    outcome
 }
 
 tokio::task_local! {
@@ -52,7 +119,12 @@ pub fn spawn_work(work: impl Future<Output = ()> + Send + 'static) {
     match HOLD.try_with(Arc::clone) {
         Ok(hold) => {
             let journaled = hold.is_journaled();
-            let work = HOLD.scope(hold, journal::scope(journaled, work));
+            let work = async move {
+                let guarded = to_the_end(&hold, journal::scope(journaled, work));
+                if let Err(panic) = HOLD.scope(Arc::clone(&hold), guarded).await {
+                    std::panic::resume_unwind(panic);
+                }
+            };
             tokio::spawn(work.in_current_span());
         }
         Err(_) => {
@@ -65,6 +137,9 @@ pub fn spawn_work(work: impl Future<Output = ()> + Send + 'static) {
 /// starts.
 pub async fn with_hold<F: Future>(admitted: Admitted, decide: F) -> F::Output {
     let journaled = admitted.is_journaled();
-    HOLD.scope(Arc::new(admitted), journal::scope(journaled, decide))
-        .await
+    let hold = Arc::new(admitted);
+    let decided = to_the_end(&hold, journal::scope(journaled, decide));
+    let decided = HOLD.scope(Arc::clone(&hold), decided).await;
+    hold.settled.store(true, Ordering::Release);
+    decided.unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

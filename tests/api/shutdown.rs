@@ -43,7 +43,11 @@ async fn shutdown_refuses_new_updates_and_still_delivers_the_reply_in_flight() {
 /// What a shutdown must have done with a location whose story was still being written (the
 /// LLM hangs), and a `/start` whose user's row was still in the write buffer: the location is
 /// kept in the journal for the next start, and the buffered row is written.
-async fn in_flight_work_is_kept_and_buffers_are_flushed(url: &str) {
+async fn in_flight_work_is_kept_and_buffers_are_flushed(app: &TestApp, url: &str) {
+    assert!(
+        app.telegram.stories_to(812).await.is_empty(),
+        "still being written"
+    );
     let left = journal::entries(url).await;
     assert_eq!(
         left.iter().map(|entry| entry.update_id).collect::<Vec<_>>(),
@@ -74,7 +78,12 @@ async fn when_the_http_server_ends_first_shutdown_still_runs_in_order_and_exits_
     mocks.wikipedia.serve_places("en").await;
     mocks.openai.then([Reply::Hang]);
     let url = fresh_sqlite_url();
-    let vars = [("DATABASE_URL", url.as_str()), ("SHUTDOWN_GRACE_SECS", "1")];
+    let vars = [
+        ("DATABASE_URL", url.as_str()),
+        ("SHUTDOWN_GRACE_SECS", "1"),
+        // No summary instead of the story, however slow the machine.
+        ("LLM_QUEUE_WAIT_SECS", "120"),
+    ];
     let mut app = spawn_app_on(mocks, &vars).await;
     work_in_flight(&app, true).await;
 
@@ -88,7 +97,7 @@ async fn when_the_http_server_ends_first_shutdown_still_runs_in_order_and_exits_
         error.contains("the HTTP server stopped by itself"),
         "{error}"
     );
-    in_flight_work_is_kept_and_buffers_are_flushed(&url).await;
+    in_flight_work_is_kept_and_buffers_are_flushed(&app, &url).await;
 }
 
 #[actix_web::test]
@@ -106,6 +115,7 @@ async fn when_the_polling_task_panics_shutdown_still_runs_in_order_and_exits_non
         ("WEBHOOK_URL", ""),
         ("DATABASE_URL", url.as_str()),
         ("SHUTDOWN_GRACE_SECS", "1"),
+        ("LLM_QUEUE_WAIT_SECS", "120"),
     ];
     let mut app = spawn_app_on(mocks, &vars).await;
     work_in_flight(&app, false).await;
@@ -117,5 +127,5 @@ async fn when_the_polling_task_panics_shutdown_still_runs_in_order_and_exits_non
         .expect_err("polling that died is a failure")
         .to_string();
     assert!(error.contains("long polling stopped"), "{error}");
-    in_flight_work_is_kept_and_buffers_are_flushed(&url).await;
+    in_flight_work_is_kept_and_buffers_are_flushed(&app, &url).await;
 }
