@@ -179,8 +179,12 @@ pub struct DbActor {
     buffer: WriteBuffer,
     /// A periodic write is in flight (at most one at a time).
     flushing: bool,
+    /// [`Flush`] was asked for (shutdown): no periodic write starts any more.
+    closing: bool,
     /// Rows taken out of the buffer by the writes in flight: still waiting to be written.
     writing_rows: usize,
+    /// [`Self::writing_rows`], watched by [`Flush`], which waits for the writes in flight.
+    in_flight: tokio::sync::watch::Sender<usize>,
     /// Consecutive failed writes, for back-off.
     failures: u32,
     /// No periodic write before this.
@@ -198,7 +202,9 @@ impl DbActor {
             reach,
             buffer: WriteBuffer::new(MAX_BUFFERED_ROWS),
             flushing: false,
+            closing: false,
             writing_rows: 0,
+            in_flight: tokio::sync::watch::Sender::new(0),
             failures: 0,
             next_attempt: Instant::now(),
             errors,
@@ -246,7 +252,11 @@ impl DbActor {
 
     /// Starts a periodic write unless one runs, the buffer is empty, or we are backing off.
     fn flush(&mut self, ctx: &mut Context<Self>) {
-        if self.flushing || self.buffer.is_empty() || Instant::now() < self.next_attempt {
+        if self.flushing
+            || self.closing
+            || self.buffer.is_empty()
+            || Instant::now() < self.next_attempt
+        {
             return;
         }
         self.flushing = true;
@@ -267,6 +277,7 @@ impl DbActor {
     ) -> impl Future<Output = Result<(), DbError>> + use<> {
         let (started, rows) = (Instant::now(), batch.len());
         self.writing_rows += rows;
+        self.in_flight.send_replace(self.writing_rows);
         let (db, reach, actor) = (self.db.clone(), self.reach.clone(), ctx.address());
         let written = actix_rt::spawn(async move {
             let failed = write_batch(db, &reach, batch).await;
@@ -411,17 +422,28 @@ impl Handler<DeliveredNow> for DbActor {
 }
 
 impl Handler<Flush> for DbActor {
-    type Result = ResponseFuture<Result<(), DbError>>;
+    type Result = ResponseActFuture<Self, Result<(), DbError>>;
 
-    fn handle(&mut self, _: Flush, ctx: &mut Self::Context) -> Self::Result {
-        let batch = self.buffer.take();
-        let rows = batch.len();
-        let written = self.write(batch, false, ctx);
-        Box::pin(async move {
-            written.await?;
-            tracing::info!(rows, "write buffer flushed");
-            Ok(())
-        })
+    /// Waits for the writes in flight first: their rows are out of the buffer, and a failed
+    /// one puts its rows back. Before, the shutdown stopped the actors' thread right after
+    /// this answered, and a periodic write still running was dropped with its rows.
+    fn handle(&mut self, _: Flush, _: &mut Self::Context) -> Self::Result {
+        self.closing = true;
+        let mut in_flight = self.in_flight.subscribe();
+        let settled = async move {
+            let _ = in_flight.wait_for(|rows| *rows == 0).await;
+        };
+        Box::pin(settled.into_actor(self).then(|(), actor, ctx| {
+            let batch = actor.buffer.take();
+            let rows = batch.len();
+            let written = actor.write(batch, false, ctx);
+            async move {
+                written.await?;
+                tracing::info!(rows, "write buffer flushed");
+                Ok(())
+            }
+            .into_actor(actor)
+        }))
     }
 }
 
@@ -441,6 +463,7 @@ impl Handler<Written> for DbActor {
         self.writing_rows -= rows;
         self.figures.written(started, failed.is_some());
         self.settle(failed);
+        self.in_flight.send_replace(self.writing_rows);
         if self.buffer.len() >= FLUSH_AT_ROWS {
             self.flush(ctx);
         }

@@ -4,13 +4,13 @@
 use std::time::Duration;
 
 use excursobot::db::entity::user;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{Database, EntityTrait, PaginatorTrait};
 use serde_json::json;
 
 use crate::helpers::mock_telegram::{ok, sent_message};
 use crate::helpers::{
-    Mocks, Reply, TestApp, eventually, fresh_sqlite_url, location_update, spawn_app, spawn_app_on,
-    text_update,
+    Mocks, Reply, TestApp, eventually, fresh_postgres_url, fresh_sqlite_url, location_update,
+    spawn_app, spawn_app_on, spawn_app_with, tcp_proxy::TcpProxy, text_update,
 };
 use crate::journal;
 
@@ -128,4 +128,34 @@ async fn when_the_polling_task_panics_shutdown_still_runs_in_order_and_exits_non
         .to_string();
     assert!(error.contains("long polling stopped"), "{error}");
     in_flight_work_is_kept_and_buffers_are_flushed(&app, &url).await;
+}
+
+/// Rows the database actor's periodic write had taken out of its buffer when shutdown came
+/// are written before the pool closes. Before, the shutdown's flush found the buffer empty,
+/// answered, and the actors' thread was stopped under the write still running: the rows were
+/// lost (here the `/start` user's row).
+#[actix_web::test]
+async fn a_periodic_write_in_flight_at_shutdown_is_finished_not_dropped() {
+    let Some(url) = fresh_postgres_url("a_periodic_write_in_flight_at_shutdown").await else {
+        return;
+    };
+    let proxy = TcpProxy::start(&url).await;
+    let mut app = spawn_app_with(&[("DATABASE_URL", &proxy.url)]).await;
+    app.post_update(&text_update(1, 821, "en", "/start")).await;
+    app.telegram.wait_for_messages_to(821, 1).await;
+    // From now on every answer of the database takes 2 s: the periodic write of the buffered
+    // row (one starts every second) waits 2 s for its connection check before it inserts, so
+    // 1.2 s from now one is still waiting, whenever it started.
+    proxy.set_latency(Duration::from_secs(2));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    app.begin_shutdown();
+    app.stopped().await.unwrap();
+
+    let direct = Database::connect(url.as_str()).await.unwrap();
+    let users = user::Entity::find().count(&direct).await.unwrap();
+    assert_eq!(
+        users, 1,
+        "the user's row was written before the pool closed"
+    );
 }

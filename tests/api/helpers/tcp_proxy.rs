@@ -3,7 +3,10 @@
 
 use std::{
     net::SocketAddr,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -20,7 +23,8 @@ pub struct TcpProxy {
     /// Where the proxy listens (again after a cut).
     address: SocketAddr,
     target: String,
-    latency: Duration,
+    /// Milliseconds every answer from the server is held back (changeable while running).
+    latency: Arc<AtomicU64>,
     /// The task accepting connections; none while cut.
     accepting: Mutex<Option<AbortHandle>>,
     connections: Arc<Mutex<Vec<AbortHandle>>>,
@@ -47,7 +51,9 @@ impl TcpProxy {
             url: url.to_string(),
             address,
             target,
-            latency,
+            latency: Arc::new(AtomicU64::new(
+                u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            )),
             accepting: Mutex::default(),
             connections: Arc::default(),
         };
@@ -58,7 +64,7 @@ impl TcpProxy {
     /// Accepts on `listener`, or first takes the port back (an aborted task gives it back on
     /// its next poll, so right after a cut the port may still be taken for a moment).
     fn accept_on(&self, listener: Option<TcpListener>) {
-        let (target, latency, address) = (self.target.clone(), self.latency, self.address);
+        let (target, latency, address) = (self.target.clone(), self.latency.clone(), self.address);
         let tracked = self.connections.clone();
         let task = tokio::spawn(async move {
             let listener = match listener {
@@ -71,7 +77,7 @@ impl TcpProxy {
                 },
             };
             while let Ok((client, _)) = listener.accept().await {
-                let target = target.clone();
+                let (target, latency) = (target.clone(), latency.clone());
                 let task = tokio::spawn(async move {
                     if let Ok(server) = TcpStream::connect(target).await {
                         relay(client, server, latency).await;
@@ -93,6 +99,13 @@ impl TcpProxy {
         }
     }
 
+    /// From now on every answer from the server is held back by `latency` (a network turning
+    /// slow), on open connections too.
+    pub fn set_latency(&self, latency: Duration) {
+        let millis = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+        self.latency.store(millis, Ordering::Relaxed);
+    }
+
     /// The server is back, on the same port.
     pub fn restore(&self) {
         if self.accepting.lock().unwrap().is_none() {
@@ -110,12 +123,7 @@ fn listen(address: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Copies both ways until either side closes; the server's bytes wait `latency` first.
-async fn relay(mut client: TcpStream, server: TcpStream, latency: Duration) {
-    if latency.is_zero() {
-        let mut server = server;
-        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-        return;
-    }
+async fn relay(client: TcpStream, server: TcpStream, latency: Arc<AtomicU64>) {
     let (mut client_read, mut client_write) = client.into_split();
     let (mut server_read, mut server_write) = server.into_split();
     let upstream = tokio::io::copy(&mut client_read, &mut server_write);
@@ -126,7 +134,10 @@ async fn relay(mut client: TcpStream, server: TcpStream, latency: Duration) {
             if read == 0 {
                 return;
             }
-            tokio::time::sleep(latency).await;
+            let held = latency.load(Ordering::Relaxed);
+            if held > 0 {
+                tokio::time::sleep(Duration::from_millis(held)).await;
+            }
             if client_write.write_all(&buffer[..read]).await.is_err() {
                 return;
             }
