@@ -82,8 +82,8 @@ fn log(info: &PanicHookInfo<'_>, location: Option<String>) {
 
 /// Runs `work` (a future handling update `update_id`) so that a panic inside it is logged
 /// with that `update_id`. Tasks it spawns with `work::spawn_work` inherit it.
-pub async fn for_update<F: Future>(update_id: u32, work: F) -> F::Output {
-    UPDATE_ID.scope(update_id, work).await
+pub fn for_update<F: Future>(update_id: u32, work: F) -> impl Future<Output = F::Output> {
+    UPDATE_ID.scope(update_id, work)
 }
 
 /// The update the current task is handling, if any.
