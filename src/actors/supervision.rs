@@ -282,15 +282,19 @@ where
             }
         }),
     );
-    Box::pin(async move {
-        match AssertUnwindSafe(work).catch_unwind().await {
-            Ok(value) => value,
-            Err(panic) => {
-                let _ = report.send(panic_message(&*panic));
-                std::panic::resume_unwind(panic)
-            }
-        }
-    })
+    // Combinators, not an `async` block, which would keep `work` twice (see
+    // `handlers::work`).
+    Box::pin(
+        AssertUnwindSafe(work)
+            .catch_unwind()
+            .map(move |outcome| match outcome {
+                Ok(value) => value,
+                Err(panic) => {
+                    let _ = report.send(panic_message(&*panic));
+                    std::panic::resume_unwind(panic)
+                }
+            }),
+    )
 }
 
 /// The text a panic was raised with.
