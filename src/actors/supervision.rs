@@ -44,7 +44,7 @@ use futures::{FutureExt, future::join_all};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::RestartLimits;
+use crate::{config::RestartLimits, telemetry::panics};
 use intensity::{ActorRecord, Verdict};
 
 pub use intensity::{ActorReport, ActorState};
@@ -251,7 +251,8 @@ impl<A: Actor<Context = Context<A>> + Supervised> Future for Restarting<A> {
 
 impl<A: Actor<Context = Context<A>> + Supervised> Restarting<A> {
     fn restarted(&self, panic: &(dyn Any + Send)) {
-        self.registry.restarted(&self.record, &panic_message(panic));
+        self.registry
+            .restarted(&self.record, &panics::message_of(panic));
     }
 }
 
@@ -290,22 +291,11 @@ where
             .map(move |outcome| match outcome {
                 Ok(value) => value,
                 Err(panic) => {
-                    let _ = report.send(panic_message(&*panic));
+                    let _ = report.send(panics::message_of(&*panic));
                     std::panic::resume_unwind(panic)
                 }
             }),
     )
-}
-
-/// The text a panic was raised with.
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(text) = panic.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = panic.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a panic without a message".to_owned()
-    }
 }
 
 /// `impl Handler<Probe>` (answered at once) for each actor named.

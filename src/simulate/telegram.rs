@@ -26,7 +26,7 @@ use actix_web::{App, HttpRequest, HttpResponse, HttpServer, dev::ServerHandle, w
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use super::local_listener;
+use super::{local_listener, updates::unix_now};
 
 /// The simulated bot's own user, as `getMe` returns it.
 pub const BOT_USERNAME: &str = "excursobot_simulated_bot";
@@ -443,12 +443,6 @@ pub fn fields(content_type: &str, body: &[u8]) -> Value {
         fields.insert(name.to_owned(), parsed);
     }
     Value::Object(fields)
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ use super::{
     report::{AnswerKind, Answers, WalkFigures},
     scenario::Stage,
     telegram::Delivery,
-    updates::{self, LiveEdit, Sender},
+    updates::{self, LiveEdit, Sender, unix_now},
     walk::{answer_kind, told_title},
 };
 use crate::{geo::Coordinates, i18n::Lang};
@@ -262,12 +262,6 @@ impl WalkerChat<'_> {
             }
         }
     }
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 #[cfg(test)]

@@ -44,6 +44,13 @@ impl Sender<'_> {
     }
 }
 
+/// Now, in Unix seconds (the `date` of a message, the `edit_date` of an edit).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
+}
+
 /// A command such as `/start`, with its `bot_command` entity.
 pub fn command(update_id: u32, sender: Sender, message_id: u32, date: u64, text: &str) -> Value {
     let length = text.split_whitespace().next().map_or(0, str::len);

@@ -17,7 +17,7 @@ use super::{
     scenario::{Stage, Walker},
     telegram::{Delivery, Method},
     transcript::Line,
-    updates::{self, LiveEdit, Sender},
+    updates::{self, LiveEdit, Sender, unix_now},
 };
 use crate::i18n::Lang;
 
@@ -381,12 +381,6 @@ pub fn told_title(text: &str) -> Option<String> {
             .replace("&lt;", "<")
             .replace("&gt;", ">"),
     )
-}
-
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs())
 }
 
 #[cfg(test)]

@@ -131,7 +131,7 @@ impl<F: Future> Future for Contained<F> {
 }
 
 /// A panic payload as text (`panic!` gives a `&str` or a `String`).
-fn message_of(payload: &(dyn Any + Send)) -> String {
+pub fn message_of(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {
         (*text).to_owned()
     } else if let Some(text) = payload.downcast_ref::<String>() {
