@@ -97,6 +97,9 @@ pub struct LlmSettings {
     /// How long a user waits for a written story (queued or being written) before the
     /// fallback is sent; the story is still cached when it comes.
     pub queue_wait: Duration,
+    /// How long a user waits for the story to start being written (a free LLM permit)
+    /// before the summary is sent; the story, written later, replaces it.
+    pub start_wait: Duration,
     /// Write the next place's story ahead with idle LLM permits (`Background` priority).
     pub write_ahead: bool,
 }

@@ -333,6 +333,7 @@ fn story_steps(
     let (db, cache) = (services.db.clone(), services.cache.clone());
     let writer = StoryWriter::new(cache.clone(), services.gate.clone(), errors.clone())
         .with_llm_wait(settings.llm.queue_wait)
+        .with_start_wait(settings.llm.start_wait)
         .with_write_ahead(settings.llm.write_ahead);
     Ok(StorySteps {
         finder: PlaceFinder::new(source, cache),

@@ -16,6 +16,10 @@
 //!    `GateError::QueueWait` at once, so its caller can send a fallback. A new Interactive job
 //!    that the queue cannot start within that wait (judged from the calls in flight, the jobs
 //!    ahead and the average call so far) gets `QueueWait` on arrival instead of at the end.
+//!    A caller that sends a fallback itself when the call has not started soon
+//!    ([`Generate::late_after`]) is told when it starts; still queued then, its waiter moves to
+//!    the `Live` queue (its person has an answer; a fresh one has none) and keeps waiting up
+//!    to `late_queue_wait`, so the story is still written and can replace the fallback.
 //! 5. Up to `permits` calls run at once, each spawned on the arbiter; a call is one streamed
 //!    chat-completions request (`stream: true`) with a per-attempt timeout, retried (only
 //!    here) on 429, 5xx, network errors and timeouts before any text came, honouring a capped
@@ -54,7 +58,7 @@ use breaker::CircuitBreaker;
 use client::LlmClient;
 use estimate::CallDurations;
 use figures::CallFigures;
-use queue::{JobQueues, Waiter};
+use queue::{JobQueues, Late, Waiter};
 
 pub use answer::Unusable;
 pub use config::{GateConfig, OpenAiConfig};
@@ -76,6 +80,10 @@ pub const DEFAULT_MAX_RETRY_AFTER: Duration = Duration::from_secs(20);
 pub const DEFAULT_RETRY_BACKOFF: Duration = Duration::from_secs(1);
 /// How long an Interactive request may wait in the queue before it gets `QueueWait`.
 pub const DEFAULT_INTERACTIVE_QUEUE_WAIT: Duration = Duration::from_secs(8);
+/// How long a request whose caller told a fallback meanwhile ([`Generate::late_after`]) may
+/// wait in the queue: started by then, its story still replaces the fallback within
+/// [`crate::facts::UPGRADE_WITHIN`].
+pub const DEFAULT_LATE_QUEUE_WAIT: Duration = Duration::from_secs(60);
 /// Consecutive failed calls that open the circuit breaker.
 pub const DEFAULT_BREAKER_FAILURES: u32 = 5;
 /// How long an open breaker fails requests fast before letting one probe through.
@@ -133,6 +141,8 @@ pub struct Generate {
     span: tracing::Span,
     /// Hears the text so far while the call streams.
     progress: Option<StoryProgress>,
+    /// How long the caller waits for the call to start, and where it hears that it did.
+    late: Option<(Duration, oneshot::Sender<()>)>,
 }
 
 impl Generate {
@@ -144,6 +154,7 @@ impl Generate {
             priority,
             span: tracing::Span::current(),
             progress: None,
+            late: None,
         }
     }
 
@@ -152,6 +163,15 @@ impl Generate {
     /// is unchecked work in progress; only the answer is a story.
     pub fn with_progress(mut self, progress: StoryProgress) -> Self {
         self.progress = Some(progress);
+        self
+    }
+
+    /// The caller waits `after` for the call to start (`started` hears when it does, at once
+    /// when it runs already) and tells a fallback if it has not; it still takes the answer.
+    /// Queued past `after`, the request moves to the `Live` queue, behind people who have no
+    /// answer yet, and waits there up to the gate's `late_queue_wait`.
+    pub fn late_after(mut self, after: Duration, started: oneshot::Sender<()>) -> Self {
+        self.late = Some((after, started));
         self
     }
 }
@@ -287,7 +307,11 @@ impl Handler<Generate> for OpenAiGate {
         let (reply, answer) = oneshot::channel();
         self.next_waiter_id += 1;
         let id = self.next_waiter_id;
-        let waiter = Waiter::new(id, msg.priority, msg.span, msg.progress, reply);
+        let late = msg.late.map(|(after, started)| Late {
+            after,
+            started: Some(started),
+        });
+        let waiter = Waiter::new(id, msg.priority, msg.span, msg.progress, late, reply);
         self.admit(msg.key, msg.prompt, waiter, ctx);
         self.dispatch(ctx);
         contained(ctx, async move {

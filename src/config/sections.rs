@@ -117,6 +117,11 @@ pub(super) fn llm(env: &Env) -> Result<LlmSettings, ConfigError> {
             8,
             "a whole number of seconds",
         )?),
+        start_wait: Duration::from_millis(env.parsed(
+            "LLM_START_WAIT_MS",
+            800,
+            "a whole number of milliseconds",
+        )?),
         write_ahead: env.parsed("LLM_WRITE_AHEAD", false, "true or false")?,
     })
 }

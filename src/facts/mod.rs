@@ -380,7 +380,7 @@ impl Storyteller {
         };
         let drafts = steps
             .teller
-            .drafts(&request.listener(), place, FirstDraft::Title);
+            .drafts(&request.listener(), place, FirstDraft::Title, class);
         let progress = drafts.as_ref().map(|(progress, _)| progress);
         let (text, source, late) = steps
             .writer

@@ -49,6 +49,9 @@ const TYPING_AFTER: Duration = Duration::from_millis(400);
 /// Drafts of a story being written replace each other at most this often (Telegram animates
 /// the change; more often is not easier to read and costs budget).
 const DRAFT_EVERY: Duration = Duration::from_secs(1);
+/// The draft with a story's first words may wait this long for a turn among the messages of
+/// its class when the budget has no room at once; later, it is skipped.
+const FIRST_WORDS_PATIENCE: Duration = Duration::from_millis(300);
 /// The most characters of a story's text shown in one draft (Telegram takes 4096 in all).
 const DRAFT_MAX_CHARS: usize = 3500;
 
@@ -340,8 +343,8 @@ impl Teller {
     /// Shows the story about `place` as drafts while it is written, in a private chat where
     /// Telegram has drafts: `None` otherwise. After [`TYPING_AFTER`] (a story from the cache
     /// needs none) the title and where the place is (or, with [`FirstDraft::FirstWords`],
-    /// nothing until the first words are written), then the text so far at most every
-    /// [`DRAFT_EVERY`], each only if the send budget has room at that instant. The writer
+    /// nothing until the first words are written), then the first words as soon as they are
+    /// written and the text so far at most every [`DRAFT_EVERY`] after them, each only if the send budget has room at that instant. The writer
     /// reports to the returned [`StoryProgress`]; [`DraftStream::finish`] ends the drafts
     /// before the story itself goes out.
     pub fn drafts(
@@ -349,6 +352,7 @@ impl Teller {
         to: &Listener,
         place: &Place,
         first: FirstDraft,
+        class: SendClass,
     ) -> Option<(StoryProgress, DraftStream)> {
         if !self.outbox.drafts_available(to.chat) {
             return None;
@@ -360,6 +364,7 @@ impl Teller {
             chat: to.chat,
             header: header(place, to.lang, to.from),
             first,
+            class,
             stop: stop.clone(),
         };
         let task = tokio::spawn(shown.run(written).in_current_span());
@@ -418,6 +423,8 @@ struct Drafts {
     /// The story's title and whereabouts, in HTML.
     header: String,
     first: FirstDraft,
+    /// The story's class: its first words may queue as one ([`FIRST_WORDS_PATIENCE`]).
+    class: SendClass,
     stop: CancellationToken,
 }
 
@@ -439,24 +446,43 @@ impl Drafts {
                 return;
             }
         }
+        // The first words show as soon as they are written (tried again with the next words
+        // while the budget skips them); later drafts at most every DRAFT_EVERY.
+        let mut words_shown = false;
         loop {
             tokio::select! {
                 biased;
                 () = stop.cancelled() => return,
                 changed = written.changed() => if changed.is_err() { return },
             }
-            tokio::select! {
-                biased;
-                () = stop.cancelled() => return,
-                () = tokio::time::sleep_until(shown_at + DRAFT_EVERY) => {}
+            if words_shown {
+                tokio::select! {
+                    biased;
+                    () = stop.cancelled() => return,
+                    () = tokio::time::sleep_until(shown_at + DRAFT_EVERY) => {}
+                }
             }
             let text = Arc::clone(&written.borrow_and_update());
             shown_at = tokio::time::Instant::now();
             let draft = self.body(&text);
-            if self.outbox.draft(self.chat, draft_id, draft).await == DraftOutcome::Unsupported {
-                // Written, but no drafts here: "typing…" says so.
-                self.outbox.typing(self.chat);
-                return;
+            let shown = if words_shown {
+                self.outbox.draft(self.chat, draft_id, draft).await
+            } else {
+                let (class, within) = (self.class, FIRST_WORDS_PATIENCE);
+                let outbox = &self.outbox;
+                outbox
+                    .first_words_draft(self.chat, draft_id, draft, class, within)
+                    .await
+            };
+            match shown {
+                DraftOutcome::Unsupported => {
+                    // Written, but no drafts here: "typing…" says so.
+                    self.outbox.typing(self.chat);
+                    return;
+                }
+                // A refused draft counts too: Telegram is not asked again at once.
+                DraftOutcome::Sent | DraftOutcome::Failed => words_shown = true,
+                DraftOutcome::Skipped => {}
             }
         }
     }

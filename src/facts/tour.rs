@@ -19,12 +19,13 @@ use std::panic::AssertUnwindSafe;
 use actix::prelude::*;
 use futures::FutureExt;
 use teloxide::types::{ChatId, InlineKeyboardMarkup};
+use tracing::Instrument;
 
 use super::{
-    Depth, StoryRequest, StorySteps,
+    Depth, StoryRequest, StorySteps, UPGRADE_WITHIN,
     teller::{FirstDraft, Told},
     told::Reserved,
-    writer::{GateBusy, Subject, summary},
+    writer::{GateBusy, LateStory, Subject, summary},
 };
 use crate::{
     actors::{
@@ -230,14 +231,14 @@ async fn tell_tour_story(
         () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
         prepared = prepare(steps, story, tour) => prepared,
     };
-    let (reserved, text, source) = match prepared {
+    let (reserved, written) = match prepared {
         Ok(prepared) => prepared,
         Err(outcome) => return outcome,
     };
     if tour.cancel.is_cancelled() {
         return TourOutcome::Cancelled;
     }
-    let outcome = send(steps, story, tour, &reserved.place, &text, source).await;
+    let outcome = send(steps, story, tour, &reserved.place, written).await;
     if matches!(outcome, TourOutcome::Told { .. }) {
         reserved.keep();
     }
@@ -249,7 +250,7 @@ async fn prepare(
     steps: &StorySteps,
     story: &StoryRequest,
     tour: &TourStoryRequest,
-) -> Result<(Reserved, String, StorySource), TourOutcome> {
+) -> Result<(Reserved, Written), TourOutcome> {
     let nearer = |place: &Place| {
         tour.nearer_than_m
             .is_none_or(|limit| place.distance_m < limit)
@@ -262,21 +263,31 @@ async fn prepare(
             TourOutcome::Unavailable
         })?
         .ok_or(TourOutcome::NothingNew)?;
-    let (text, source) = text(steps, &reserved.place, story, tour).await;
-    Ok((reserved, text, source))
+    let written = text(steps, &reserved.place, story, tour).await;
+    Ok((reserved, written))
+}
+
+/// A tour story's text, where it came from, and (for the first story, told as the summary
+/// because no LLM permit was free in time) the story still being written.
+struct Written {
+    text: String,
+    source: StorySource,
+    late: Option<LateStory>,
 }
 
 /// The story text: cache, else the gate, else the place's own summary. A tick's story waits
 /// for the LLM (queued behind people, then written) at most its `patience`, then the summary
 /// is told; the call goes on and caches its story for later. The first story (`Interactive`)
-/// waits at most `LLM_QUEUE_WAIT_SECS`. Once the text starts coming, the walker sees it as a
-/// draft: nothing ("typing…" included) shows while the story only waits for a permit.
+/// is the answer to the location just shared, like a one-off one: the summary when the story
+/// cannot start within `LLM_START_WAIT_MS`, replaced by the story once written. Once the text
+/// starts coming, the walker sees it as a draft: nothing ("typing…" included) shows while
+/// the story only waits for a permit.
 async fn text(
     steps: &StorySteps,
     place: &Place,
     story: &StoryRequest,
     tour: &TourStoryRequest,
-) -> (String, StorySource) {
+) -> Written {
     let subject = Subject {
         place,
         from: story.point,
@@ -284,27 +295,46 @@ async fn text(
         depth: Depth::First,
     };
     let shown = numbered(place, tour.number);
-    let drafts = steps
-        .teller
-        .drafts(&story.listener(), &shown, FirstDraft::FirstWords);
+    let drafts = steps.teller.drafts(
+        &story.listener(),
+        &shown,
+        FirstDraft::FirstWords,
+        class_of(tour),
+    );
     let progress = drafts.as_ref().map(|(progress, _)| progress);
     let priority = tour.priority;
-    let written = if priority == Priority::Interactive {
-        steps.writer.story(subject, priority, progress).await
+    let written = if tour.number == 1 {
+        let written = steps.writer.story_or_late(subject, priority, progress);
+        let (text, source, late) = written.await;
+        Written { text, source, late }
     } else {
         let patience = Some(tour.patience);
         let written = steps
             .writer
             .story_or_busy(subject, priority, patience, progress);
-        written.await.unwrap_or_else(|GateBusy| {
+        let (text, source) = written.await.unwrap_or_else(|GateBusy| {
             tracing::info!("tour tick: the LLM is busy; telling the summary");
             summary(subject)
-        })
+        });
+        Written {
+            text,
+            source,
+            late: None,
+        }
     };
     if let Some((_, drafts)) = drafts {
         drafts.finish().await;
     }
     written
+}
+
+/// How a tour's story is sent: the first is the answer to the location just shared.
+fn class_of(tour: &TourStoryRequest) -> SendClass {
+    if tour.number == 1 {
+        SendClass::FirstAnswer
+    } else {
+        SendClass::Story
+    }
 }
 
 /// The place as a tour shows it: "#N · title".
@@ -320,11 +350,10 @@ async fn send(
     story: &StoryRequest,
     tour: &TourStoryRequest,
     place: &Place,
-    text: &str,
-    source: StorySource,
+    written: Written,
 ) -> TourOutcome {
     let shown = numbered(place, tour.number);
-    let body = match tour.heading {
+    let with_cue = |text: &str| match tour.heading {
         Some(heading) => {
             let bearing = story.point.bearing_deg(&place.coordinates);
             let cue = HeadingCue::new(f64::from(heading), bearing);
@@ -332,20 +361,31 @@ async fn send(
         }
         None => text.to_owned(),
     };
-    let class = if tour.number == 1 {
-        SendClass::FirstAnswer
-    } else {
-        SendClass::Story
-    };
+    let (body, source) = (with_cue(&written.text), written.source);
+    let class = class_of(tour);
     let told = Told {
         place,
         shown: &shown,
         text: &body,
         source,
     };
-    match steps.teller.deliver(&story.listener(), &told, class).await {
-        Ok(_) => {
+    let listener = story.listener();
+    match steps.teller.deliver(&listener, &told, class).await {
+        Ok(message) => {
             tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+            if let Some(late) = written.late {
+                let teller = steps.teller.clone();
+                let cue = with_cue("");
+                tokio::spawn(
+                    async move {
+                        if let Some(text) = late.arrive(UPGRADE_WITHIN).await {
+                            let story = format!("{cue}{text}");
+                            teller.upgrade(&listener, message, &shown, &story).await;
+                        }
+                    }
+                    .in_current_span(),
+                );
+            }
             if tour.number > 1 {
                 steps.teller.answered_tick(source, tour.asked_at);
             }

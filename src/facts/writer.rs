@@ -25,6 +25,11 @@ use crate::{
     story::StorySource,
 };
 
+/// How long a person waits by default for their story to start being written before the
+/// place's summary is sent instead (`LLM_START_WAIT_MS`): with the LLM's first words ~0.6 s
+/// after the start, the first words about the place come within ~1.5 s either way.
+pub const DEFAULT_START_WAIT: Duration = Duration::from_millis(800);
+
 /// Sentences of the place's own summary used when the LLM cannot write.
 const FALLBACK_SENTENCES: usize = 3;
 
@@ -79,6 +84,9 @@ pub struct StoryWriter {
     gate: Option<Addr<OpenAiGate>>,
     /// Longest a user waits for a written story before the summary is sent instead.
     llm_wait: Duration,
+    /// Longest a user waits for the story to start being written (a free permit) before the
+    /// summary is sent instead and the story, still written, replaces it later.
+    start_wait: Duration,
     /// Whether idle permits write the next place's story ahead.
     write_ahead: bool,
     /// Where failed calls are counted.
@@ -92,6 +100,7 @@ impl StoryWriter {
             cache,
             gate,
             llm_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
+            start_wait: DEFAULT_START_WAIT,
             write_ahead: false,
             errors,
         }
@@ -101,6 +110,13 @@ impl StoryWriter {
     /// place's summary is sent; the story is still cached when it comes.
     pub fn with_llm_wait(mut self, llm_wait: Duration) -> Self {
         self.llm_wait = llm_wait;
+        self
+    }
+
+    /// Sets how long a user waits for the story to start being written (`LLM_START_WAIT_MS`)
+    /// before the summary is sent; the story, written later, replaces it.
+    pub fn with_start_wait(mut self, start_wait: Duration) -> Self {
+        self.start_wait = start_wait;
         self
     }
 
@@ -115,20 +131,6 @@ impl StoryWriter {
         self
     }
 
-    /// The story: the cache, else the LLM (waiting at most `LLM_QUEUE_WAIT_SECS`), else the
-    /// summary. A written story's text so far goes to `progress` while it is written.
-    pub async fn story(
-        &self,
-        subject: Subject<'_>,
-        priority: Priority,
-        progress: Option<&StoryProgress>,
-    ) -> (String, StorySource) {
-        let wait = Some(self.llm_wait);
-        self.story_or_busy(subject, priority, wait, progress)
-            .await
-            .unwrap_or_else(|GateBusy| summary(subject))
-    }
-
     /// The story: the cache, else the LLM (waiting at most `wait`, `None`: until the gate
     /// answers), else the summary; `Err(GateBusy)` when the gate shed the request or it
     /// waited too long in the queue. The text so far goes to `progress` while it is written.
@@ -139,12 +141,17 @@ impl StoryWriter {
         wait: Option<Duration>,
         progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource), GateBusy> {
-        let (text, source, _late) = self.attempt(subject, priority, wait, progress).await?;
+        let (text, source, _late) = self
+            .attempt(subject, priority, wait, None, progress)
+            .await?;
         Ok((text, source))
     }
 
-    /// Like [`StoryWriter::story`], and when the summary is told because the story was not
-    /// written in time, the story still being written ([`LateStory`]).
+    /// The story for a person waiting now: the cache, else the LLM, else the summary. The
+    /// summary goes when the story has not started being written within `LLM_START_WAIT_MS`
+    /// (no permit free) or is not written within `LLM_QUEUE_WAIT_SECS`; then the story still
+    /// being written comes too ([`LateStory`]), to replace it. The text so far goes to
+    /// `progress` while it is written.
     pub async fn story_or_late(
         &self,
         subject: Subject<'_>,
@@ -152,7 +159,7 @@ impl StoryWriter {
         progress: Option<&StoryProgress>,
     ) -> (String, StorySource, Option<LateStory>) {
         let wait = Some(self.llm_wait);
-        self.attempt(subject, priority, wait, progress)
+        self.attempt(subject, priority, wait, Some(self.start_wait), progress)
             .await
             .unwrap_or_else(|GateBusy| {
                 let (text, source) = summary(subject);
@@ -160,14 +167,15 @@ impl StoryWriter {
             })
     }
 
-    /// The cache, else the LLM (waiting at most `wait`), else the summary, with the story
-    /// still being written when the wait ran out; `Err(GateBusy)` when the gate shed the
-    /// request or it waited too long in the queue.
+    /// The cache, else the LLM (waiting at most `wait`, and at most `start_wait` for it to
+    /// start), else the summary, with the story still being written when a wait ran out;
+    /// `Err(GateBusy)` when the gate shed the request or it waited too long in the queue.
     async fn attempt(
         &self,
         subject: Subject<'_>,
         priority: Priority,
         wait: Option<Duration>,
+        start_wait: Option<Duration>,
         progress: Option<&StoryProgress>,
     ) -> Result<(String, StorySource, Option<LateStory>), GateBusy> {
         let key = story_key(subject);
@@ -185,7 +193,7 @@ impl StoryWriter {
         if let Some(progress) = progress {
             request = request.with_progress(progress.clone());
         }
-        match self.written(gate, request, wait).await {
+        match self.written(gate, request, wait, start_wait).await {
             Ok(text) => Ok((text, StorySource::Llm, None)),
             Err(NoStory::Busy) => Err(GateBusy),
             Err(NoStory::Failed) => Ok(summarised(None)),
@@ -224,16 +232,25 @@ impl StoryWriter {
         );
     }
 
-    /// Asks the gate for a story and waits at most `wait` for it. The call runs in a task of
-    /// its own that caches the story when it comes, so a user is never kept waiting past
-    /// `wait`, a slow story still serves the next visitor, and no call is wasted (or made
-    /// twice) because its first asker stopped waiting or sent a newer location.
+    /// Asks the gate for a story and waits at most `wait` for it, and at most `start_wait`
+    /// for its call to start (the gate then keeps it queued a while longer, behind people
+    /// with no answer yet). The call runs in a task of its own that caches the story when it
+    /// comes, so a user is never kept waiting past a wait, a slow story still serves the next
+    /// visitor, and no call is wasted (or made twice) because its first asker stopped waiting
+    /// or sent a newer location.
     async fn written(
         &self,
         gate: &Addr<OpenAiGate>,
         request: Generate,
         wait: Option<Duration>,
+        start_wait: Option<Duration>,
     ) -> Result<String, NoStory> {
+        let deadline = wait.map(|wait| tokio::time::Instant::now() + wait);
+        let (started, has_started) = tokio::sync::oneshot::channel();
+        let request = match start_wait {
+            Some(start_wait) => request.late_after(start_wait, started),
+            None => request,
+        };
         let key = request.key.clone();
         let (gate, cache) = (gate.clone(), self.cache.clone());
         let call = tokio::spawn(
@@ -250,8 +267,21 @@ impl StoryWriter {
             .in_current_span(),
         );
         let mut call = call;
-        let waited = match wait {
-            Some(wait) => tokio::time::timeout(wait, &mut call).await,
+        if let Some(start_wait) = start_wait {
+            tokio::select! {
+                biased;
+                // Started (or answered without a call: the answer comes next).
+                _ = has_started => {}
+                () = tokio::time::sleep(start_wait) => {
+                    if !call.is_finished() {
+                        tracing::info!("no LLM permit free in time; telling the summary, the story later");
+                        return Err(NoStory::Late(LateStory(call)));
+                    }
+                }
+            }
+        }
+        let waited = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, &mut call).await,
             None => Ok((&mut call).await),
         };
         let outcome = match waited {

@@ -83,7 +83,7 @@ pub fn scenario(
     )?;
     writeln!(
         f,
-        "written      {} locations answered with a written story at once, {} by upgrade (the summary, then the story within 2 min), {} with the summary only",
+        "written      {} locations answered with a written story at once, {} by upgrade (the summary, then the story within 60 s of the location), {} with the summary only",
         s.locations.story.len(),
         s.locations.upgraded,
         s.locations

@@ -25,8 +25,10 @@ use crate::i18n::Lang;
 const ANSWER_PATIENCE: Duration = Duration::from_secs(15);
 /// How long a walker keeps reading the chat after they stopped sharing (for the summary).
 const SUMMARY_PATIENCE: Duration = Duration::from_secs(2);
-/// How long a user told the summary keeps reading the chat for its upgrade to the story.
-const UPGRADE_PATIENCE: Duration = Duration::from_secs(15);
+/// How long after sending a location a user told the summary keeps reading the chat for its
+/// upgrade to the story (a tour's walker too, after the tour): the target counts stories
+/// written within a minute.
+const UPGRADE_PATIENCE: Duration = Duration::from_secs(60);
 /// Longest a user waits for the reply to `/start`.
 const START_PATIENCE: Duration = Duration::from_secs(10);
 
@@ -51,6 +53,8 @@ pub struct WalkLog {
     pub told: HashSet<String>,
     /// The location was answered with the summary, not yet turned into the story.
     awaiting_upgrade: bool,
+    /// When the location was sent.
+    location_at: Option<Instant>,
     /// The chat, in order of events.
     pub transcript: Vec<Line>,
 }
@@ -104,8 +108,12 @@ pub async fn walk(stage: &Stage, walker: &Walker) -> WalkLog {
         chat.share_location().await;
         if walker.tour {
             chat.tour().await;
-        } else if chat.log.awaiting_upgrade {
-            chat.listen(UPGRADE_PATIENCE).await;
+        }
+        if chat.log.awaiting_upgrade
+            && let Some(at) = chat.log.location_at
+        {
+            let left = (at + UPGRADE_PATIENCE).saturating_duration_since(Instant::now());
+            chat.listen(left).await;
         }
     }
     chat.log
@@ -157,6 +165,7 @@ impl Chat<'_> {
                 updates::location(id, sender, message_id, date, at, live)
             })
             .await;
+        self.log.location_at = Some(sent);
         let lang = self.lang();
         let until = sent + ANSWER_PATIENCE;
         let writing = |d: &Delivery| d.method == Method::Draft && d.text.contains(STORY_MARK);
@@ -325,8 +334,12 @@ impl Chat<'_> {
         {
             self.log.told.insert(title);
         }
-        let edit = matches!(delivery.method, Method::EditText | Method::Other);
-        if self.log.awaiting_upgrade && edit && delivery.text.contains(STORY_MARK) {
+        // The summary edited into the story, or the story as a reply to the summary's photo.
+        let in_time = self
+            .log
+            .location_at
+            .is_some_and(|at| delivery.at <= at + UPGRADE_PATIENCE);
+        if self.log.awaiting_upgrade && in_time && is_upgrade(delivery, lang) {
             self.log.awaiting_upgrade = false;
             self.log.location.upgraded += 1;
         }
@@ -342,9 +355,18 @@ impl Chat<'_> {
     }
 }
 
-/// What kind of answer to a location `delivery` is, if it is one.
+/// Whether `delivery` turns a summary told before into the written story.
+fn is_upgrade(delivery: &Delivery, lang: Lang) -> bool {
+    let text = delivery.text.as_str();
+    matches!(delivery.method, Method::EditText | Method::Message)
+        && text.contains(STORY_MARK)
+        && text.contains(lang.texts().guide_story)
+}
+
+/// What kind of answer to a location `delivery` is, if it is one (a summary turned into the
+/// story afterwards is not a new answer).
 pub fn answer_kind(delivery: &Delivery, lang: Lang) -> Option<AnswerKind> {
-    if !matches!(delivery.method, Method::Message | Method::Photo) {
+    if !matches!(delivery.method, Method::Message | Method::Photo) || is_upgrade(delivery, lang) {
         return None;
     }
     let text = delivery.text.as_str();

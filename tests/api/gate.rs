@@ -645,3 +645,56 @@ async fn writing_ahead_is_shed_first_when_the_queue_is_full() {
         assert!(request.await.unwrap().is_ok());
     }
 }
+
+#[actix_rt::test]
+async fn a_request_told_late_waits_on_behind_fresh_people_and_is_still_written() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(600));
+    let config = GateConfig {
+        permits: 1,
+        interactive_queue_wait: Duration::from_secs(1),
+        late_queue_wait: Duration::from_secs(5),
+        ..test_config()
+    };
+    let gate = start_gate(&mock, config);
+    let hold = spawn_generate(&gate, "hold", Interactive);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+
+    // Its caller gives up on a start within 50 ms (and tells a fallback meanwhile): the
+    // request moves to the Live queue, and a fresh person's request goes ahead of it.
+    let (started, has_started) = tokio::sync::oneshot::channel();
+    let late = Generate::new("late", prompt("late"), Interactive)
+        .late_after(Duration::from_millis(50), started);
+    let late = actix::spawn(gate.send(late));
+    wait_for(&gate, |s| s.queued == [0, 1, 0]).await;
+    let fresh = spawn_generate(&gate, "fresh", Interactive);
+    wait_for(&gate, |s| s.queued == [1, 1, 0]).await;
+
+    assert_eq!(hold.await.unwrap(), Ok(story_about("hold")));
+    assert_eq!(fresh.await.unwrap(), Ok(story_about("fresh")));
+    has_started.await.expect("told when its call started");
+    // Started at ~1.2 s, past the Interactive wait (1 s), and still written.
+    assert_eq!(late.await.unwrap().unwrap(), Ok(story_about("late")));
+    let order: Vec<String> = mock.requests().into_iter().map(|r| r.user).collect();
+    assert_eq!(order, ["hold", "fresh", "late"]);
+}
+
+#[actix_rt::test]
+async fn a_request_joining_a_running_call_hears_at_once_that_it_started() {
+    let mock = MockOpenAi::start().await;
+    mock.set_latency(Duration::from_millis(300));
+    let gate = start_gate(&mock, test_config());
+    let first = spawn_generate(&gate, "shared", Interactive);
+    wait_for(&gate, |s| s.in_flight == 1).await;
+
+    let (started, has_started) = tokio::sync::oneshot::channel();
+    let joining = Generate::new("shared", prompt("shared"), Interactive)
+        .late_after(Duration::from_secs(5), started);
+    let joining = actix::spawn(gate.send(joining));
+    let heard = tokio::time::timeout(Duration::from_millis(100), has_started).await;
+
+    assert!(matches!(heard, Ok(Ok(()))), "{heard:?}");
+    assert_eq!(first.await.unwrap(), Ok(story_about("shared")));
+    assert_eq!(joining.await.unwrap().unwrap(), Ok(story_about("shared")));
+    assert_eq!(mock.request_count(), 1);
+}

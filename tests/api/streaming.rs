@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use wiremock::ResponseTemplate;
 
 use crate::helpers::{
-    Mocks, Reply, button_update, location_update,
+    Mocks, Reply, TestApp, button_update, location_update,
     mock_telegram::{story_button, title_of},
     paced_openai::PacedOpenAi,
 };
@@ -29,15 +29,21 @@ fn drafts_and_story(calls: &[(String, Value)]) -> (Vec<Value>, Option<usize>) {
     (drafts, story)
 }
 
-#[actix_web::test]
-async fn a_story_grows_as_drafts_of_one_id_then_goes_out_whole() {
-    // ~70 words, one every 40 ms: the story takes about three seconds to write.
+/// An app whose LLM writes its first words after 300 ms, then a word every 40 ms (~70
+/// words: about three seconds a story).
+async fn paced_app() -> (PacedOpenAi, TestApp) {
     let llm = PacedOpenAi::start(Duration::from_millis(300), Duration::from_millis(40));
     let mocks = Mocks::start().await;
     mocks.wikipedia.serve_places("en").await;
     let app = mocks
         .spawn(&[("OPENAI_BASE_URL", llm.base_url().as_str())])
         .await;
+    (llm, app)
+}
+
+#[actix_web::test]
+async fn a_story_grows_as_drafts_of_one_id_then_goes_out_whole() {
+    let (llm, app) = paced_app().await;
     let user = 7101;
 
     let asked = Instant::now();
@@ -77,11 +83,16 @@ async fn a_story_grows_as_drafts_of_one_id_then_goes_out_whole() {
     assert!(id.as_i64().is_some_and(|id| id != 0), "draft_id {id}");
     let title = stories[0]["title"].as_str().unwrap();
     let mut shown = 0;
-    for draft in &drafts {
+    for (at, draft) in drafts.iter().enumerate() {
         assert_eq!(&draft["draft_id"], id, "one draft, animated: {draft}");
         assert_eq!(draft["parse_mode"], "HTML");
         let text = draft["text"].as_str().unwrap();
         assert_eq!(title_of(text), title, "every draft shows the place: {text}");
+        // The opening draft is the title and "…"; the text written so far only grows.
+        if at == 0 {
+            assert!(text.ends_with('…'), "{text}");
+            continue;
+        }
         assert!(text.len() >= shown, "drafts only grow: {drafts:?}");
         shown = text.len();
     }
@@ -187,4 +198,32 @@ async fn a_group_gets_no_drafts() {
 
     assert_eq!(stories.len(), 1, "the group got the story");
     assert!(app.telegram.calls("sendMessageDraft").await.is_empty());
+}
+
+#[actix_web::test]
+async fn the_first_words_show_as_soon_as_they_are_written() {
+    let (_llm, app) = paced_app().await;
+    let user = 7105;
+
+    let asked = Instant::now();
+    app.post_update(&location_update(1, user, "en", LAT, LON))
+        .await;
+    // The opening draft (the title, "…") after 0.4 s; then the first words, not held back
+    // until a second after it.
+    let words = loop {
+        let calls = app.telegram.calls_in_order_to(user).await;
+        let (drafts, _) = drafts_and_story(&calls);
+        if let Some(words) = drafts
+            .iter()
+            .find(|draft| !draft["text"].as_str().unwrap().ends_with('…'))
+        {
+            break words.clone();
+        }
+        assert!(asked.elapsed() < Duration::from_secs(5), "{calls:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let seen = asked.elapsed();
+
+    assert!(seen < Duration::from_millis(1000), "{seen:?}: {words}");
+    app.telegram.wait_for_stories(user, 1).await;
 }

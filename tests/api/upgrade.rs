@@ -2,11 +2,11 @@
 //! a text message is edited into it (buttons kept), a photo's caption is answered with it;
 //! once, marked as the guide's story.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::helpers::{
-    Reply, TestApp, button_update, eventually, location_update, mock_openai::story,
-    mock_telegram::story_button, spawn_app_with,
+    Mocks, Reply, TestApp, button_update, eventually, live_location_update, location_update,
+    mock_openai::story, mock_telegram::story_button, spawn_app_with,
 };
 
 const LAT: f64 = 55.7539;
@@ -108,4 +108,75 @@ async fn a_story_written_in_time_is_told_once_and_never_upgraded() {
             .contains("Now written by the guide")),
         "{texts:?}"
     );
+}
+
+/// An app with one LLM permit, whose stories take 2 s, on places of their own every ~110 m.
+async fn one_permit_app() -> TestApp {
+    let mocks = Mocks::start().await;
+    mocks.wikipedia.serve_distinct_places("en").await;
+    let app = mocks.spawn(&[("LLM_PERMITS", "1")]).await;
+    app.openai.set_latency(Duration::from_secs(2));
+    app.openai.always(Reply::Story(story(SLOW_STORY)));
+    app
+}
+
+/// The first story sent to `user` and how long after `asked` it was seen.
+async fn first_story(app: &TestApp, user: i64, asked: Instant) -> (serde_json::Value, Duration) {
+    let stories = app.telegram.wait_for_stories(user, 1).await;
+    (stories[0].clone(), asked.elapsed())
+}
+
+#[actix_web::test]
+async fn a_story_that_cannot_start_at_once_is_the_summary_at_once_then_the_story() {
+    let app = one_permit_app().await;
+    let (first, second) = (7611, 7612);
+    app.post_update(&location_update(1, first, "en", LAT, LON))
+        .await;
+    eventually(|| async { app.openai.request_count() }, |n| *n == 1).await;
+
+    // The only permit is taken for 2 s: the second story cannot start within the 0.8 s
+    // start wait, so the summary goes at once, and the story, written next, replaces it.
+    let asked = Instant::now();
+    app.post_update(&location_update(2, second, "en", LAT + 0.01, LON))
+        .await;
+    let (summary, seen) = first_story(&app, second, asked).await;
+
+    let caption = summary["caption"].as_str().unwrap();
+    assert!(caption.contains("📖 From Wikipedia:"), "{caption}");
+    assert!(seen < Duration::from_millis(1500), "{seen:?}");
+    let reply = app
+        .telegram
+        .wait_for_text_to(second, "<b>")
+        .await
+        .expect("the story as a reply to the summary's photo");
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains(SLOW_STORY), "{text}");
+    assert!(text.contains("✨ Now written by the guide:"), "{text}");
+    let (told, _) = first_story(&app, first, asked).await;
+    assert!(told["caption"].as_str().unwrap().contains(SLOW_STORY));
+    assert_eq!(app.openai.request_count(), 2, "one call each, none wasted");
+}
+
+#[actix_web::test]
+async fn a_tours_first_story_told_as_the_summary_is_replaced_by_the_story() {
+    let app = one_permit_app().await;
+    let (one_off, walker) = (7613, 7614);
+    app.post_update(&location_update(1, one_off, "en", LAT, LON))
+        .await;
+    eventually(|| async { app.openai.request_count() }, |n| *n == 1).await;
+
+    let asked = Instant::now();
+    let live = live_location_update(2, walker, LAT + 0.01, LON, 3600);
+    app.post_update(&live).await;
+    let (summary, seen) = first_story(&app, walker, asked).await;
+
+    let caption = summary["caption"].as_str().unwrap();
+    assert!(caption.contains("#1 · "), "{caption}");
+    assert!(caption.contains("📖 From Wikipedia:"), "{caption}");
+    assert!(seen < Duration::from_millis(1500), "{seen:?}");
+    let reply = app.telegram.wait_for_text_to(walker, "<b>#1 · ").await;
+    let reply = reply.expect("the tour's first story as a reply to the summary's photo");
+    let text = reply["text"].as_str().unwrap();
+    assert!(text.contains(SLOW_STORY), "{text}");
+    assert!(text.contains("✨ Now written by the guide:"), "{text}");
 }

@@ -6,8 +6,9 @@ use secrecy::SecretString;
 
 use super::{
     DEFAULT_BREAKER_COOLDOWN, DEFAULT_BREAKER_FAILURES, DEFAULT_CALL_TIMEOUT,
-    DEFAULT_INTERACTIVE_QUEUE_WAIT, DEFAULT_MAX_RETRIES, DEFAULT_MAX_RETRY_AFTER, DEFAULT_PERMITS,
-    DEFAULT_QUEUE_CAPS, DEFAULT_RETRY_BACKOFF, DEFAULT_TOTAL_QUEUE_CAP,
+    DEFAULT_INTERACTIVE_QUEUE_WAIT, DEFAULT_LATE_QUEUE_WAIT, DEFAULT_MAX_RETRIES,
+    DEFAULT_MAX_RETRY_AFTER, DEFAULT_PERMITS, DEFAULT_QUEUE_CAPS, DEFAULT_RETRY_BACKOFF,
+    DEFAULT_TOTAL_QUEUE_CAP,
 };
 
 /// Limits and timings of the gate; `Default` gives the production values.
@@ -29,6 +30,9 @@ pub struct GateConfig {
     pub retry_backoff: Duration,
     /// How long an Interactive request may wait in the queue before `QueueWait`.
     pub interactive_queue_wait: Duration,
+    /// How long a request whose caller told a fallback meanwhile may wait in the queue
+    /// ([`super::Generate::late_after`]) before `QueueWait`.
+    pub late_queue_wait: Duration,
     /// Consecutive failed calls that open the breaker.
     pub breaker_failures: u32,
     /// How long an open breaker fails fast before letting one probe call through.
@@ -46,6 +50,7 @@ impl Default for GateConfig {
             max_retry_after: DEFAULT_MAX_RETRY_AFTER,
             retry_backoff: DEFAULT_RETRY_BACKOFF,
             interactive_queue_wait: DEFAULT_INTERACTIVE_QUEUE_WAIT,
+            late_queue_wait: DEFAULT_LATE_QUEUE_WAIT,
             breaker_failures: DEFAULT_BREAKER_FAILURES,
             breaker_cooldown: DEFAULT_BREAKER_COOLDOWN,
         }

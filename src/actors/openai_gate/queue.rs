@@ -19,7 +19,18 @@ pub(super) struct Waiter {
     pub(super) span: tracing::Span,
     /// Hears the text so far while the call streams, if the caller asked to.
     progress: Option<StoryProgress>,
+    /// Told when the call starts, for a caller that tells something else if it does not
+    /// start soon ([`super::Generate::late_after`]); with how long that caller waits.
+    pub(super) late: Option<Late>,
     reply: oneshot::Sender<Result<String, GateError>>,
+}
+
+/// A caller that gives up waiting for the call to start after `after`, tells something else
+/// meanwhile, and still takes the answer when it comes.
+#[derive(Debug)]
+pub(super) struct Late {
+    pub(super) after: std::time::Duration,
+    pub(super) started: Option<oneshot::Sender<()>>,
 }
 
 impl Waiter {
@@ -28,6 +39,7 @@ impl Waiter {
         priority: Priority,
         span: tracing::Span,
         progress: Option<StoryProgress>,
+        late: Option<Late>,
         reply: oneshot::Sender<Result<String, GateError>>,
     ) -> Self {
         Self {
@@ -35,7 +47,15 @@ impl Waiter {
             priority,
             span,
             progress,
+            late,
             reply,
+        }
+    }
+
+    /// Tells a caller waiting for the start that the call has started (once).
+    pub(super) fn started(&mut self) {
+        if let Some(started) = self.late.as_mut().and_then(|late| late.started.take()) {
+            let _ = started.send(());
         }
     }
 
@@ -214,6 +234,34 @@ impl JobQueues {
             self.insert_in_order(job);
         }
         waiter
+    }
+
+    /// Moves one waiter of the queued job with `key` down to `to` (its caller has been told
+    /// something else meanwhile); the job follows its remaining highest priority, keeping its
+    /// place in order of arrival. Whether the waiter was queued.
+    pub(super) fn demote_waiter(&mut self, key: &str, id: u64, to: Priority) -> bool {
+        let Some((level, at)) = self.position(key) else {
+            return false;
+        };
+        let Some(waiter) = self.queues[level][at]
+            .waiters
+            .iter_mut()
+            .find(|w| w.id == id)
+        else {
+            return false;
+        };
+        if waiter.priority.index() >= to.index() {
+            return true;
+        }
+        waiter.priority = to;
+        let job = &self.queues[level][at];
+        if job.top_waiter_priority() != Some(job.priority)
+            && let Some(mut job) = self.queues[level].remove(at)
+        {
+            job.priority = job.top_waiter_priority().unwrap_or(to);
+            self.insert_in_order(job);
+        }
+        true
     }
 
     /// Inserts a job into its priority's queue in order of arrival.

@@ -23,13 +23,14 @@ impl OpenAiGate {
         &mut self,
         key: String,
         prompt: ChatPrompt,
-        waiter: Waiter,
+        mut waiter: Waiter,
         ctx: &mut Context<Self>,
     ) {
         if let Some(running) = self.in_flight.get_mut(&key) {
             if let Some(partial) = &running.partial {
                 waiter.progress(partial);
             }
+            waiter.started();
             running.waiters.push(waiter);
             self.counters.joins += 1;
             return;
@@ -39,12 +40,20 @@ impl OpenAiGate {
             return;
         }
         let (id, priority) = (waiter.id, waiter.priority);
+        let late_after = waiter.late.as_ref().map(|late| late.after);
+        let wait = match late_after {
+            Some(_) => self.config.late_queue_wait,
+            None => self.config.interactive_queue_wait,
+        };
         let queued = match self.queues.join(&key, waiter) {
             Ok(()) => {
                 self.counters.joins += 1;
                 true
             }
-            Err(waiter) if priority == Priority::Interactive && self.cannot_start_in_time() => {
+            Err(waiter)
+                if priority == Priority::Interactive
+                    && self.cannot_start_in_time(wait, late_after.is_some()) =>
+            {
                 tracing::info!(%key, "the LLM queue cannot reach this request in time");
                 waiter.answer(Err(GateError::QueueWait));
                 false
@@ -52,15 +61,19 @@ impl OpenAiGate {
             Err(waiter) => self.enqueue(Job::new(key.clone(), prompt, waiter)),
         };
         if queued && priority == Priority::Interactive {
-            let wait = self.config.interactive_queue_wait;
+            if let Some(after) = late_after {
+                let key = key.clone();
+                ctx.run_later(after, move |gate, _ctx| gate.demote_waiter(&key, id));
+            }
             ctx.run_later(wait, move |gate, _ctx| gate.expire_waiter(&key, id));
         }
     }
 
-    /// Whether a new Interactive job, queued behind the Interactive jobs already waiting,
-    /// would still be waiting for a permit when its queue wait ends. Unknown (no call has
-    /// finished yet) counts as "it can".
-    fn cannot_start_in_time(&self) -> bool {
+    /// Whether a new Interactive job, queued behind the Interactive jobs already waiting (and
+    /// the `Live` ones, for a request that will move there), would still be waiting for a
+    /// permit when its queue `wait` ends. Unknown (no call has finished yet) counts as "it
+    /// can".
+    fn cannot_start_in_time(&self, wait: std::time::Duration, goes_live: bool) -> bool {
         let Some(call) = self.durations.average() else {
             return false;
         };
@@ -69,9 +82,13 @@ impl OpenAiGate {
         }
         let now = Instant::now();
         let running = self.in_flight.values().map(|running| running.started);
-        let ahead = self.queues.lens()[Priority::Interactive.index()];
+        let lens = self.queues.lens();
+        let mut ahead = lens[Priority::Interactive.index()];
+        if goes_live {
+            ahead += lens[Priority::Live.index()];
+        }
         let start = predicted_start(now, running, ahead, call);
-        start > now + self.config.interactive_queue_wait
+        start > now + wait
     }
 
     /// Queues a new job, shedding as needed; returns whether the job was queued.
@@ -94,6 +111,14 @@ impl OpenAiGate {
         tracing::warn!(key = %job.key, priority = ?job.priority, %reason, "LLM request shed");
         let answered = job.answer_all(&Err(GateError::Shed(reason)));
         self.counters.shed += answered as u64;
+    }
+
+    /// A waiter's caller stopped waiting for the start and told a fallback: if it is still
+    /// queued, it waits on in the `Live` queue.
+    fn demote_waiter(&mut self, key: &str, id: u64) {
+        if self.queues.demote_waiter(key, id, Priority::Live) {
+            tracing::debug!(key, "a story told late waits on in the Live queue");
+        }
     }
 
     /// An Interactive waiter's queue wait is over: answer `QueueWait` if it has not started.
@@ -126,7 +151,8 @@ impl OpenAiGate {
     }
 
     /// Spawns the call on the arbiter; it always reports back with `CallFinished`.
-    fn start_call(&mut self, job: Job, ctx: &mut Context<Self>) {
+    fn start_call(&mut self, mut job: Job, ctx: &mut Context<Self>) {
+        job.waiters.iter_mut().for_each(Waiter::started);
         let span =
             tracing::info_span!("openai_gate.call", key = %job.key, priority = ?job.priority);
         job.waiters.iter().for_each(|w| {

@@ -3,13 +3,16 @@
 //! sent by the same client with the same error mapping.
 //!
 //! A draft is worth something only now: it is sent when the send budget has a token free at
-//! this instant and skipped otherwise, never queued ([`SendQueue::try_now`]). A Bot API
+//! this instant and skipped otherwise, never queued ([`SendQueue::try_now`]). The draft with
+//! a story's first words is the one exception ([`Outbox::first_words_draft`]): it is the
+//! person's first sight of their story, so it may wait a moment for a turn among the messages
+//! of its class, and is skipped when that moment passes. A Bot API
 //! server that does not know the method (an older local server answers 404 "Not Found") is
 //! found out once and remembered: no more drafts are tried, and stories go out whole.
 //!
 //! [`SendQueue::try_now`]: super::queue::SendQueue::try_now
 
-use std::sync::atomic::Ordering;
+use std::{sync::atomic::Ordering, time::Duration};
 
 use serde::Serialize;
 use teloxide::{
@@ -18,7 +21,9 @@ use teloxide::{
     types::{ChatId, ParseMode, True},
 };
 
-use super::Outbox;
+use tokio::time::Instant;
+
+use super::{Outbox, SendClass};
 
 /// The request's payload, as in the Bot API spec.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +68,11 @@ impl Outbox {
             self.counters.drafts_skipped.fetch_add(1, Ordering::Relaxed);
             return DraftOutcome::Skipped;
         }
+        self.send_draft(chat, draft_id, html).await
+    }
+
+    /// Sends the draft, its budget taken.
+    async fn send_draft(&self, chat: ChatId, draft_id: i64, html: String) -> DraftOutcome {
         let payload = SendMessageDraft {
             chat_id: chat.0,
             draft_id,
@@ -97,6 +107,28 @@ impl Outbox {
                 DraftOutcome::Failed
             }
         }
+    }
+
+    /// Shows the draft with a story's first words: at once if the budget has room, else it
+    /// queues as `class` for at most `within` (then `Skipped`): a draft that comes late is
+    /// worth nothing, one that comes a moment later is the first thing the person sees.
+    pub async fn first_words_draft(
+        &self,
+        chat: ChatId,
+        draft_id: i64,
+        html: String,
+        class: SendClass,
+        within: Duration,
+    ) -> DraftOutcome {
+        if !self.drafts_available(chat) || self.queue.try_now(chat) {
+            return self.draft(chat, draft_id, html).await;
+        }
+        let pending = self.queue.enqueue(chat, class, Instant::now() + within);
+        let Ok(_turn) = pending.granted().await else {
+            self.counters.drafts_skipped.fetch_add(1, Ordering::Relaxed);
+            return DraftOutcome::Skipped;
+        };
+        self.send_draft(chat, draft_id, html).await
     }
 
     /// Whether a story for `chat` may be shown as drafts: a private chat, and a Bot API
