@@ -34,7 +34,6 @@ use std::{
 
 use teloxide::types::ChatId;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
 use crate::{
     actors::openai_gate::Priority,
@@ -400,15 +399,8 @@ impl Storyteller {
             Ok(message) => {
                 tracing::info!(place = %place.id, ?source, "story told");
                 if let Some(late) = late {
-                    let (teller, place) = (steps.teller.clone(), place.clone());
-                    tokio::spawn(
-                        async move {
-                            if let Some(story) = late.arrive(UPGRADE_WITHIN).await {
-                                teller.upgrade(&listener, message, &place, &story).await;
-                            }
-                        }
-                        .in_current_span(),
-                    );
+                    let teller = &steps.teller;
+                    teller.upgrade_when_written(listener, message, place, late, String::new());
                 }
                 true
             }

@@ -21,8 +21,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
+    UPGRADE_WITHIN,
     buttons::{ButtonToken, Refused, StoryButtons, StoryContext},
     reply::{SentStory, StoryReply, header, send_pin, send_story, upgrade_story},
+    writer::LateStory,
 };
 use crate::telemetry::traces::SenderSpan;
 use crate::{
@@ -207,6 +209,33 @@ impl Teller {
         }
         self.record(delivery(to, told.place, told.source)).await;
         Ok(StoryMessage { sent, token })
+    }
+
+    /// When the story still being written (`late`) comes within [`UPGRADE_WITHIN`], the
+    /// summary sent as `message` becomes it, after `opening` (a tour's heading cue, or
+    /// nothing): see [`Teller::upgrade`]. Waits in a task of its own, holding little
+    /// meanwhile (not the place's summary; the sending is set up only when the story came):
+    /// a crowd told summaries keeps a hundred of them waiting.
+    pub fn upgrade_when_written(
+        &self,
+        to: Listener,
+        message: StoryMessage,
+        place: &Place,
+        late: LateStory,
+        opening: String,
+    ) {
+        let teller = self.clone();
+        let place = Place {
+            summary: String::new(),
+            ..place.clone()
+        };
+        let upgrade = async move {
+            if let Some(text) = late.arrive(UPGRADE_WITHIN).await {
+                let story = format!("{opening}{text}");
+                Box::pin(teller.upgrade(&to, message, &place, &story)).await;
+            }
+        };
+        tokio::spawn(upgrade.in_current_span());
     }
 
     /// The summary sent as `message` becomes `story`, written meanwhile (see

@@ -19,10 +19,9 @@ use std::panic::AssertUnwindSafe;
 use actix::prelude::*;
 use futures::FutureExt;
 use teloxide::types::{ChatId, InlineKeyboardMarkup};
-use tracing::Instrument;
 
 use super::{
-    Depth, StoryRequest, StorySteps, UPGRADE_WITHIN,
+    Depth, StoryRequest, StorySteps,
     teller::{FirstDraft, Told},
     told::Reserved,
     writer::{GateBusy, LateStory, Subject, summary},
@@ -374,17 +373,8 @@ async fn send(
         Ok(message) => {
             tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
             if let Some(late) = written.late {
-                let teller = steps.teller.clone();
-                let cue = with_cue("");
-                tokio::spawn(
-                    async move {
-                        if let Some(text) = late.arrive(UPGRADE_WITHIN).await {
-                            let story = format!("{cue}{text}");
-                            teller.upgrade(&listener, message, &shown, &story).await;
-                        }
-                    }
-                    .in_current_span(),
-                );
+                let teller = &steps.teller;
+                teller.upgrade_when_written(listener, message, &shown, late, with_cue(""));
             }
             if tour.number > 1 {
                 steps.teller.answered_tick(source, tour.asked_at);
