@@ -6,12 +6,38 @@
 use std::{collections::HashMap, error::Error, fs, path::PathBuf};
 
 const SOURCE: &str = "data/gazetteer/cities.csv";
+/// The functions that ran in the simulator's runs, hottest first (`data/link/`).
+const LINK_ORDER: &str = "data/link/order.txt";
 /// Grid cells: one degree of latitude by one of longitude (as in `table.rs`).
 const BANDS: usize = 180;
 const COLUMNS: usize = 360;
 
+/// Lays out the bot's code with the functions that ran in the simulator's runs first
+/// ([`LINK_ORDER`]), so the code that runs together shares pages and the rest is never
+/// paged in: the kernel maps a binary's code in 64 KiB runs around each page executed, so
+/// with the linker's own order nearly all of the code was resident (BENCHMARKS.md, "Memory").
+/// Names missing from the binary (the file is older than the code) are skipped quietly, and
+/// functions the file does not name go after those it does. Only where rustc links with its
+/// own LLD by default (GNU ld has no ordering file).
+fn link_order() {
+    println!("cargo::rerun-if-changed={LINK_ORDER}");
+    let lld = std::env::var("TARGET").as_deref() == Ok("x86_64-unknown-linux-gnu");
+    let Ok(root) = std::env::var("CARGO_MANIFEST_DIR") else {
+        return;
+    };
+    let order = PathBuf::from(root).join(LINK_ORDER);
+    if lld && order.exists() {
+        println!(
+            "cargo::rustc-link-arg-bins=-Wl,--symbol-ordering-file={}",
+            order.display()
+        );
+        println!("cargo::rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    }
+}
+
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo::rerun-if-changed={SOURCE}");
+    link_order();
     let mut rows = Vec::new();
     for row in csv::Reader::from_path(SOURCE)?.records() {
         let row = row?;

@@ -490,7 +490,7 @@ impl SendQueue {
         loop {
             match self.next_action() {
                 Action::Grant { lower_paced } => {
-                    self.global.until_ready().await;
+                    self.bot_wide_token().await;
                     if let Some((chat, grant)) = self.pick(lower_paced)
                         && grant.send(Ok(())).is_err()
                     {
@@ -507,6 +507,15 @@ impl SendQueue {
                 Action::Idle => self.wake.notified().await,
                 Action::Stop => return,
             }
+        }
+    }
+
+    /// Waits for a token of the bot-wide budget and takes it. On tokio's timer, not with
+    /// governor's `until_ready`, whose `futures-timer` runs a thread of its own for it.
+    async fn bot_wide_token(&self) {
+        while let Err(not_until) = self.global.check() {
+            let wait = not_until.wait_time_from(self.global.clock().now());
+            tokio::time::sleep(wait).await;
         }
     }
 
