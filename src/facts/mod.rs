@@ -201,7 +201,7 @@ impl StorySteps {
             return;
         };
         for place in choose(&untold) {
-            tracing::debug!(place = %place.id, "a story written ahead");
+            tracing::debug!(user_id = request.user_id, place = %place.id, "a story written ahead");
             let subject = Subject {
                 place: &place,
                 from: point,

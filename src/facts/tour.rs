@@ -371,7 +371,7 @@ async fn send(
     let listener = story.listener();
     match steps.teller.deliver(&listener, &told, class).await {
         Ok(message) => {
-            tracing::info!(place = %place.id, number = tour.number, ?source, "tour story told");
+            tracing::info!(user_id = story.user_id, place = %place.id, number = tour.number, ?source, "tour story told");
             if let Some(late) = written.late {
                 let teller = &steps.teller;
                 teller.upgrade_when_written(listener, message, &shown, late, with_cue(""));
