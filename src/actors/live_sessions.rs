@@ -13,7 +13,8 @@
 //!    asks for a story at `Live` priority when the walker moved 50 m since the last one, or
 //!    for a nearer untold place otherwise. Stories are numbered only when sent. A tick's
 //!    patience before each tick, [`WriteTourAhead`] asks the guide to write the story the tick
-//!    is about to tell ahead (when the walker moved and no story is being written).
+//!    is about to tell ahead (when the walker moved and no story is being written), and
+//!    again when a new fix before the tick finds the walker 30 m on.
 //! 4. The actor never awaits a story: it sends [`TellTourStory`] to a recipient and the answer
 //!    comes back into the actor later. While a story is being written the tour skips ticks
 //!    and its inactivity clock stands still. A story not back within [`STORY_DEADLINE`] is
@@ -213,6 +214,9 @@ struct Tour {
     tick: Option<SpawnHandle>,
     /// Writing the next tick's story ahead, a tick's patience before it.
     ahead: Option<SpawnHandle>,
+    /// Where the walker was when the next tick's story was last written ahead (`None`
+    /// before that): a walker who moved on since has it written ahead again.
+    ahead_from: Option<crate::geo::Coordinates>,
     end_check: Option<SpawnHandle>,
     story: Option<StoryInFlight>,
 }

@@ -16,6 +16,11 @@ use crate::{
     tour::{self, EndReason, LiveSession},
 };
 
+/// A walker who has moved this far since the next tick's story was written ahead has it
+/// written ahead again from where they are now (a new fix between the writing and the tick,
+/// say a live location's next edit, may bring another place nearest).
+const AHEAD_AGAIN_M: f64 = 30.0;
+
 impl LiveLocationSessions {
     /// Handles [`Start`]; see [`StartOutcome`].
     pub(super) fn start(&mut self, msg: Start, ctx: &mut Context<Self>) -> StartOutcome {
@@ -120,6 +125,7 @@ impl LiveLocationSessions {
             session,
             tick: None,
             ahead: None,
+            ahead_from: None,
             end_check: None,
             story: None,
         };
@@ -153,7 +159,14 @@ impl LiveLocationSessions {
             return;
         }
         tour.session.apply(update.fix, now);
+        let moved_on = tour
+            .ahead_from
+            .is_some_and(|from| from.distance_m(&tour.session.position) >= AHEAD_AGAIN_M);
         self.persist(user_id);
+        if moved_on {
+            // The place the tick will tell may be another now.
+            self.on_ahead(user_id);
+        }
     }
 
     /// Hands the tour's current state to the writer.

@@ -35,6 +35,7 @@ impl LiveLocationSessions {
         if let Some(old) = tour.ahead.take() {
             ctx.cancel_future(old);
         }
+        tour.ahead_from = None;
         let lead = millis(tick_patience(tour.session.interval()));
         let at = tour.session.next_tick_at.saturating_sub(lead);
         let delay = self.clock.until(at);
@@ -43,7 +44,7 @@ impl LiveLocationSessions {
 
     /// Asks the guide to write ahead the story the coming tick will tell, unless a story is
     /// being written or the walker has not moved (the tick then tells only a nearer place).
-    fn on_ahead(&mut self, user_id: u64) {
+    pub(super) fn on_ahead(&mut self, user_id: u64) {
         let now = self.clock.now_ms();
         let clock = self.clock;
         let Some(tour) = self.tours.get_mut(&user_id) else {
@@ -54,6 +55,7 @@ impl LiveLocationSessions {
         if tour.story.is_some() || session.tick_plan() != TickPlan::Tell {
             return;
         }
+        tour.ahead_from = Some(session.position);
         let interval = millis(session.interval());
         let walked = interval.saturating_sub(session.next_tick_at.saturating_sub(now));
         let to_go = session.next_tick_at.saturating_sub(now).max(0) as f64;

@@ -347,3 +347,27 @@ async fn ticks_of_tours_started_together_are_spread_out() {
         "{ticks:?}"
     );
 }
+
+#[actix_rt::test]
+async fn a_walker_who_moves_on_after_the_story_was_written_ahead_has_it_written_again() {
+    let rig = Rig::start();
+    start(&rig, 1, 10).await;
+    for minute in 1..=9 {
+        pass(MIN).await;
+        let point = at(100.0 * f64::from(minute), 10.0);
+        rig.tours.do_send(moved(&rig, 1, point, None));
+    }
+    // The tick is at 10 min; its story is written ahead at 9:30, from where the walker was.
+    pass(40 * SEC).await;
+    assert_eq!(rig.aheads(1), [at(900.0, 10.0)]);
+
+    // A new fix 100 m on before the tick: the place it tells may be another one now.
+    rig.tours.do_send(moved(&rig, 1, at(1000.0, 10.0), None));
+    pass(2 * SEC).await;
+    assert_eq!(rig.aheads(1), [at(900.0, 10.0), at(1000.0, 10.0)]);
+
+    // A few metres more (a fix's jitter) write nothing again.
+    rig.tours.do_send(moved(&rig, 1, at(1010.0, 10.0), None));
+    pass(2 * SEC).await;
+    assert_eq!(rig.aheads(1).len(), 2);
+}

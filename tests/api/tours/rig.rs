@@ -88,6 +88,13 @@ impl Rig {
     }
 
     /// Requests made for `user`.
+    /// Where `user` was at each request to write their next story ahead.
+    pub fn aheads(&self, user: u64) -> Vec<Coordinates> {
+        let world = self.world();
+        let of_user = world.aheads.iter().filter(|(u, _, _)| *u == user);
+        of_user.map(|(_, point, _)| *point).collect()
+    }
+
     pub fn asked(&self, user: u64) -> Vec<Asked> {
         let world = self.world();
         world

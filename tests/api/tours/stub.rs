@@ -61,6 +61,8 @@ pub struct World {
     pub places: Vec<(String, Coordinates)>,
     told_places: HashSet<(u64, String)>,
     pub asked: Vec<Asked>,
+    /// Stories asked to be written ahead: the walker, where they were, when.
+    pub aheads: Vec<(u64, Coordinates, Duration)>,
     pub told: Vec<Told>,
     pub endings: Vec<(TourEnded, Duration)>,
     pub script: VecDeque<Mode>,
@@ -89,12 +91,16 @@ impl Handler<TourEnded> for StubGuide {
     }
 }
 
-/// Writing ahead is the production guide's business: the stub takes the request and does
-/// nothing.
+/// Writing ahead is the production guide's business: the stub only notes who asked, from
+/// where.
 impl Handler<WriteTourAhead> for StubGuide {
     type Result = ();
 
-    fn handle(&mut self, _: WriteTourAhead, _: &mut Self::Context) {}
+    fn handle(&mut self, WriteTourAhead(request, _): WriteTourAhead, _: &mut Self::Context) {
+        let mut world = self.world.lock().unwrap();
+        let at = world.origin.elapsed();
+        world.aheads.push((request.user_id, request.point, at));
+    }
 }
 
 impl Handler<TellTourStory> for StubGuide {
@@ -161,6 +167,7 @@ impl World {
                 .collect(),
             told_places: HashSet::new(),
             asked: Vec::new(),
+            aheads: Vec::new(),
             told: Vec::new(),
             endings: Vec::new(),
             script: VecDeque::new(),
