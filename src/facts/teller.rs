@@ -373,9 +373,10 @@ impl Teller {
     /// Telegram has drafts: `None` otherwise. After [`TYPING_AFTER`] (a story from the cache
     /// needs none) the title and where the place is (or, with [`FirstDraft::FirstWords`],
     /// nothing until the first words are written), then the first words as soon as they are
-    /// written and the text so far at most every [`DRAFT_EVERY`] after them, each only if the send budget has room at that instant. The writer
-    /// reports to the returned [`StoryProgress`]; [`DraftStream::finish`] ends the drafts
-    /// before the story itself goes out.
+    /// written (waiting up to [`FIRST_WORDS_PATIENCE`] for a turn) and the text so far at most
+    /// every [`DRAFT_EVERY`] after them, each only if the send budget has room at that
+    /// instant. The writer reports to the returned [`StoryProgress`]; [`DraftStream::finish`]
+    /// ends the drafts before the story itself goes out.
     pub fn drafts(
         &self,
         to: &Listener,

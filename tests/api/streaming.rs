@@ -227,3 +227,26 @@ async fn the_first_words_show_as_soon_as_they_are_written() {
     assert!(seen < Duration::from_millis(1000), "{seen:?}: {words}");
     app.telegram.wait_for_stories(user, 1).await;
 }
+
+#[actix_web::test]
+async fn first_words_written_while_the_budget_is_idle_show_as_a_draft() {
+    // The title's draft goes at 0.4 s; the first words come at 1.5 s, the budget long idle.
+    let llm = PacedOpenAi::start(Duration::from_millis(1500), Duration::from_millis(40));
+    let mocks = Mocks::start().await;
+    mocks.wikipedia.serve_places("en").await;
+    let app = mocks
+        .spawn(&[("OPENAI_BASE_URL", llm.base_url().as_str())])
+        .await;
+    let user = 7106;
+
+    app.post_update(&location_update(1, user, "en", LAT, LON))
+        .await;
+    app.telegram.wait_for_stories(user, 1).await;
+
+    let calls = app.telegram.calls_in_order_to(user).await;
+    let (drafts, _) = drafts_and_story(&calls);
+    let words = drafts
+        .iter()
+        .filter(|draft| !draft["text"].as_str().unwrap().ends_with('…'));
+    assert!(words.count() >= 1, "the words written showed: {drafts:?}");
+}

@@ -120,8 +120,12 @@ impl Outbox {
         class: SendClass,
         within: Duration,
     ) -> DraftOutcome {
-        if !self.drafts_available(chat) || self.queue.try_now(chat) {
-            return self.draft(chat, draft_id, html).await;
+        if !self.drafts_available(chat) {
+            return DraftOutcome::Unsupported;
+        }
+        // The budget is taken once: here, or by the turn below.
+        if self.queue.try_now(chat) {
+            return self.send_draft(chat, draft_id, html).await;
         }
         let pending = self.queue.enqueue(chat, class, Instant::now() + within);
         let Ok(_turn) = pending.granted().await else {
