@@ -108,7 +108,9 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
         (Duration::from_secs(4)..Duration::from_millis(4900)).contains(&ahead_at),
         "{ahead_at:?}"
     );
-    let text = scrape(&app).await;
+    // The tour hears the tick's outcome just after the story went out.
+    let told = r#"excursobot_tour_tick_outcomes_total{outcome="told"}"#;
+    let text = eventually(|| scrape(&app), |text| value(text, told) == Some(1.0)).await;
     let background = r#"excursobot_llm_calls_total{priority="background",outcome="ok"}"#;
     assert_eq!(value(&text, background), Some(1.0), "{text}");
     let live = r#"excursobot_llm_calls_total{priority="live",outcome="ok"}"#;
@@ -117,7 +119,6 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
         Some(0.0),
         "no call at tick time: {text}"
     );
-    let told = r#"excursobot_tour_tick_outcomes_total{outcome="told"}"#;
     assert_eq!(value(&text, told), Some(1.0), "{text}");
     let from_cache = r#"excursobot_tour_story_seconds_count{source="cache"}"#;
     assert_eq!(value(&text, from_cache), Some(1.0), "{text}");
