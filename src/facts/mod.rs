@@ -39,7 +39,7 @@ use crate::{
     actors::openai_gate::Priority,
     geo::Coordinates,
     i18n::Lang,
-    places::{Place, PlaceError, names::same_place},
+    places::{Place, PlaceError, PlaceId, names::same_place},
     stats::{ErrorLog, Metrics},
     telegram::SendClass,
 };
@@ -184,32 +184,34 @@ impl StorySteps {
 impl StorySteps {
     /// Writes ahead, while LLM permits are idle (see [`StoryWriter::write_ahead`]), the stories
     /// of the places `choose` picks among those around `request`'s point that its user was not
-    /// told about; nothing when writing ahead is off.
+    /// told about; nothing when writing ahead is off. Returns the places chosen.
     pub async fn write_ahead_of(
         &self,
         request: &StoryRequest,
         choose: impl FnOnce(&[Place]) -> Vec<Place>,
-    ) {
+    ) -> Vec<PlaceId> {
         if !self.writer.writes_ahead() {
-            return;
+            return Vec::new();
         }
         let (point, lang) = (request.point, request.lang);
         let Ok(places) = self.finder.near(point, lang, request.radius_m).await else {
-            return;
+            return Vec::new();
         };
         let Ok(untold) = self.told.untold(request.user_id, &places).await else {
-            return;
+            return Vec::new();
         };
-        for place in choose(&untold) {
+        let chosen = choose(&untold);
+        for place in &chosen {
             tracing::debug!(user_id = request.user_id, place = %place.id, "a story written ahead");
             let subject = Subject {
-                place: &place,
+                place,
                 from: point,
                 lang,
                 depth: Depth::First,
             };
             self.writer.write_ahead(subject).await;
         }
+        chosen.into_iter().map(|place| place.id).collect()
     }
 }
 

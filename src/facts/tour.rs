@@ -9,8 +9,9 @@
 //! `patience` (a fraction of the interval), then the place's summary is told: a tick that
 //! finds a place never goes quiet. Nothing is sent once the request's cancel token fires (the tour ended meanwhile). After
 //! a tick's patience before each tick, the story it is about to tell is written ahead
-//! ([`ahead`], [`WriteTourAhead`], with `LLM_WRITE_AHEAD`). The guide also sends each tour's summary and records
-//! the finished tour.
+//! ([`ahead`], [`WriteTourAhead`], with `LLM_WRITE_AHEAD`), and the tick tells it even when
+//! the walker's last fix moved the nearest untold place a block on (see [`ahead`]). The guide
+//! also sends each tour's summary and records the finished tour.
 
 pub mod ahead;
 
@@ -36,7 +37,7 @@ use crate::{
     db::{now_ms, queries::FinishedTour},
     i18n::Lang,
     payments::support_button,
-    places::Place,
+    places::{Place, PlaceId},
     story::StorySource,
     telegram::{SendClass, TelegramError},
     tour::EndReason,
@@ -91,13 +92,20 @@ pub struct TourGuide {
     users: UserStore,
     /// Where finished tours are recorded (a user's distance walked).
     db: Addr<DbActor>,
+    /// The places written ahead for each walker's coming tick.
+    written_ahead: ahead::WrittenAhead,
 }
 
 impl TourGuide {
     /// A guide running the pipeline's `steps`, reading `users`' preferences, recording
     /// finished tours with `db`.
     pub fn new(steps: StorySteps, users: UserStore, db: Addr<DbActor>) -> Self {
-        Self { steps, users, db }
+        Self {
+            steps,
+            users,
+            db,
+            written_ahead: ahead::WrittenAhead::default(),
+        }
     }
 }
 
@@ -116,6 +124,7 @@ impl Handler<TellTourStory> for TourGuide {
         ctx: &mut Self::Context,
     ) -> Self::Result {
         let (steps, users, db) = (self.steps.clone(), self.users.clone(), self.db.clone());
+        let written_ahead = self.written_ahead.take(request.user_id);
         contained(ctx, async move {
             let mut request = request;
             if request.priority == Priority::Live && is_donor(&db, request.user_id).await {
@@ -125,7 +134,8 @@ impl Handler<TellTourStory> for TourGuide {
             let preferences = users.preferences(request.user_id).await;
             let story = story_request(&request, preferences.radius_m, preferences.photos);
             // A panic here would take the guide's thread down with every tour's story.
-            let told = AssertUnwindSafe(tell_tour_story(&steps, &story, &request)).catch_unwind();
+            let told = tell_tour_story(&steps, &story, &request, &written_ahead);
+            let told = AssertUnwindSafe(told).catch_unwind();
             told.await.unwrap_or_else(|_| {
                 tracing::error!("a tour story panicked");
                 TourOutcome::Unavailable
@@ -146,10 +156,12 @@ impl Handler<WriteTourAhead> for TourGuide {
             return Box::pin(async {});
         }
         let (steps, users) = (self.steps.clone(), self.users.clone());
+        let written_ahead = self.written_ahead.clone();
         contained(ctx, async move {
             let preferences = users.preferences(tour.user_id).await;
             let story = story_request(&tour, preferences.radius_m, preferences.photos);
-            ahead::write_ahead(&steps, &story, &tour, share).await;
+            let places = ahead::write_ahead(&steps, &story, &tour, share).await;
+            written_ahead.record(tour.user_id, places);
         })
     }
 }
@@ -158,6 +170,7 @@ impl Handler<TourEnded> for TourGuide {
     type Result = ResponseFuture<()>;
 
     fn handle(&mut self, ended: TourEnded, ctx: &mut Self::Context) -> Self::Result {
+        self.written_ahead.take(ended.user_id);
         self.db.do_send(RecordTour(FinishedTour {
             user_id: ended.user_id as i64,
             started_at: ended.started_at,
@@ -219,16 +232,18 @@ fn story_request(tour: &TourStoryRequest, radius_m: u32, photos: bool) -> StoryR
     }
 }
 
-/// Tells the nearest untold place on a tour, numbered and with a heading cue; see
-/// [`TourOutcome`] for everything else that can happen. Never sends after `cancel` fires.
+/// Tells the nearest untold place on a tour (or one `written_ahead` for it, see
+/// [`ahead::reserve_tick_place`]), numbered and with a heading cue; see [`TourOutcome`] for
+/// everything else that can happen. Never sends after `cancel` fires.
 async fn tell_tour_story(
     steps: &StorySteps,
     story: &StoryRequest,
     tour: &TourStoryRequest,
+    written_ahead: &[PlaceId],
 ) -> TourOutcome {
     let prepared = tokio::select! {
         () = tour.cancel.cancelled() => return TourOutcome::Cancelled,
-        prepared = prepare(steps, story, tour) => prepared,
+        prepared = prepare(steps, story, tour, written_ahead) => prepared,
     };
     let (reserved, written) = match prepared {
         Ok(prepared) => prepared,
@@ -249,13 +264,13 @@ async fn prepare(
     steps: &StorySteps,
     story: &StoryRequest,
     tour: &TourStoryRequest,
+    written_ahead: &[PlaceId],
 ) -> Result<(Reserved, Written), TourOutcome> {
     let nearer = |place: &Place| {
         tour.nearer_than_m
             .is_none_or(|limit| place.distance_m < limit)
     };
-    let reserved = steps
-        .reserve_place(story, nearer)
+    let reserved = ahead::reserve_tick_place(steps, story, written_ahead, nearer)
         .await
         .map_err(|error| {
             tracing::info!(?error, "tour tick: no place can be chosen now");

@@ -201,6 +201,14 @@ impl StoryWriter {
         }
     }
 
+    /// Whether the story about `subject` is in the fact cache (a failed read: no).
+    pub async fn is_written(&self, subject: Subject<'_>) -> bool {
+        matches!(
+            self.cache.send(Get::new(story_key(subject))).await,
+            Ok(Some(_))
+        )
+    }
+
     /// Writes the story about `subject` ahead, at `Background` priority, while LLM permits
     /// are idle, for the cache: someone is about to ask for it. Returns at once; nothing is
     /// asked when the story is cached already, there is no LLM or `LLM_WRITE_AHEAD` is off.

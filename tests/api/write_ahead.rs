@@ -1,12 +1,13 @@
-//! Writing ahead (`LLM_WRITE_AHEAD=true`): after a story, idle LLM permits write the next
+//! Writing ahead (`LLM_WRITE_AHEAD`, on by default): after a story, idle LLM permits write the next
 //! place's story for the cache, so "Another place" is answered at once without a call of its
 //! own; on a tour, the place a tick is about to tell is written ahead shortly before it, so
 //! the tick tells it from the cache. Off, nothing is written that nobody asked for.
+//! (The test app turns it off unless a test turns it on: see `helpers`.)
 
 use crate::{
     helpers::{
-        button_update, eventually, live_location_update, location_update,
-        mock_telegram::story_button, spawn_app_with,
+        Mocks, button_update, eventually, live_location_update, location_update,
+        mock_openai::Reply, mock_telegram::story_button, spawn_app_with,
     },
     metrics::{scrape, value},
     tours::live_edit,
@@ -56,8 +57,8 @@ async fn another_place_is_told_from_the_story_written_ahead() {
 }
 
 #[actix_web::test]
-async fn off_by_default_nothing_is_written_that_nobody_asked_for() {
-    let app = spawn_app_with(&[]).await;
+async fn off_nothing_is_written_that_nobody_asked_for() {
+    let app = spawn_app_with(&[("LLM_WRITE_AHEAD", "false")]).await;
     let user = 7502;
 
     app.post_update(&location_update(1, user, "en", LAT, LON))
@@ -89,13 +90,7 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
 
     let stories = app.telegram.wait_for_stories(walker, 2).await;
 
-    let second = &stories[1];
-    assert_eq!(second["title"], "#2 · Quiet Garden");
-    let caption = second["caption"]
-        .as_str()
-        .or(second["text"].as_str())
-        .unwrap();
-    assert!(caption.contains("A story about"), "written: {caption}");
+    assert_written_story(&stories[1], "#2 · Quiet Garden");
     let asked = app.openai.requests();
     let for_garden: Vec<_> = asked
         .iter()
@@ -124,4 +119,68 @@ async fn a_walkers_next_tick_is_told_from_the_story_written_ahead_in_the_backgro
     assert_eq!(value(&text, from_cache), Some(1.0), "{text}");
     let at_once = r#"excursobot_tour_story_seconds_bucket{source="cache",le="1"}"#;
     assert_eq!(value(&text, at_once), Some(1.0), "within a second: {text}");
+}
+
+/// A walker whose last fix before the tick moved them on, too late for the new nearest
+/// place's story to be written, is told the place written ahead a block back, at once from
+/// the cache, not kept waiting for the LLM. Tours' time 30 times the clock: the 5-minute
+/// interval lasts 10 s, the tick's patience (30 s) one second.
+#[actix_web::test]
+async fn a_walker_who_moved_on_just_before_the_tick_is_told_the_place_written_ahead() {
+    let mocks = Mocks::start().await;
+    // Café 120 m north of the start, Quiet Garden 431 m, Old Church 850 m, standing still.
+    mocks
+        .wikipedia
+        .serve_places_standing_at("en", LAT, LON)
+        .await;
+    // The first story, the garden's written ahead; the church's never comes.
+    let script = [Reply::AboutThePlace, Reply::AboutThePlace, Reply::Hang];
+    mocks.openai.then(script);
+    let overrides = [
+        ("LLM_WRITE_AHEAD", "true"),
+        ("TOUR_TIME_SCALE", "30"),
+        ("LIVE_BATCH_FLUSH_MS", "20"),
+        ("METRICS_PORT", "0"),
+    ];
+    let app = mocks.spawn(&overrides).await;
+    let walker = 7512;
+    app.post_update(&live_location_update(1, walker, LAT, LON, 3600))
+        .await;
+    app.telegram.wait_for_stories(walker, 1).await;
+    app.post_update(&button_update(2, walker, "tour:5")).await;
+    // 300 m north: the garden (131 m on) is the place the tick will tell.
+    app.post_update(&live_edit(3, walker, 300.0, Some(3600)))
+        .await;
+    let garden = |n: &usize| {
+        let asked = app.openai.requests();
+        asked.len() >= *n && asked[*n - 1].user.contains("Quiet Garden")
+    };
+    eventually(|| async { app.openai.request_count() }, |n| garden(n)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Then 700 m north, just before the tick: the church (150 m) is nearest now, the garden
+    // 269 m back; the church's story is asked for ahead and never written.
+    app.post_update(&live_edit(4, walker, 700.0, Some(3600)))
+        .await;
+
+    let stories = app.telegram.wait_for_stories(walker, 2).await;
+
+    assert_written_story(&stories[1], "#2 · Quiet Garden");
+    let asked = app.openai.requests();
+    let church = asked
+        .iter()
+        .filter(|r| r.user.contains("Old Church"))
+        .count();
+    assert_eq!(church, 1, "asked for ahead after the last fix: {asked:?}");
+    let told = r#"excursobot_tour_tick_outcomes_total{outcome="told"}"#;
+    let text = eventually(|| scrape(&app), |text| value(text, told) == Some(1.0)).await;
+    let from_cache = r#"excursobot_tour_story_seconds_count{source="cache"}"#;
+    assert_eq!(value(&text, from_cache), Some(1.0), "{text}");
+}
+
+/// `story` is titled `title` and is a written story, not the place's summary.
+fn assert_written_story(story: &serde_json::Value, title: &str) {
+    assert_eq!(story["title"], title);
+    let caption = story["caption"].as_str().or(story["text"].as_str());
+    let caption = caption.unwrap_or_default();
+    assert!(caption.contains("A story about"), "written: {caption}");
 }

@@ -12,16 +12,69 @@
 //! place is the nearest untold one to that point. With no direction at all, the nearest
 //! untold place where the walker is. So close to the tick the guess is rarely wrong; written a
 //! whole interval ahead (after the previous story), it missed most turns of the walk scenario.
+//!
+//! When it is wrong all the same (the walker's next fix came after the story was written,
+//! too close to the tick to write the new nearest place's), the tick tells the place written
+//! ahead ([`WrittenAhead`], [`reserve_tick_place`]) as long as its story is in the cache and
+//! it is at most [`READY_WITHIN_M`] farther than the nearest untold place: a story at once
+//! about a place a block away, not the walker waiting for the LLM for the nearest.
 
-use super::super::{StoryRequest, StorySteps, told::choose_place};
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, PoisonError},
+};
+
+use super::super::{
+    Depth, NoPlace, StoryRequest, StorySteps,
+    told::{Reserved, choose_place},
+    writer::Subject,
+};
 use crate::{
-    actors::live_sessions::TourStoryRequest, geo::Coordinates, places::Place, tour::JITTER_M,
+    actors::live_sessions::TourStoryRequest,
+    geo::Coordinates,
+    places::{Place, PlaceId},
+    tour::JITTER_M,
 };
 
 /// How many places ahead are written: the next tick's (one, two... steps along the stride).
 pub const PLACES_AHEAD: u32 = 1;
 /// The step assumed between two stories when only Telegram's heading tells the direction.
 pub const ASSUMED_STEP_M: f64 = 150.0;
+/// A tick tells the place written ahead for it, its story ready, rather than the nearest
+/// untold place, when it is at most this much farther from the walker: a block or so.
+pub const READY_WITHIN_M: f64 = 200.0;
+/// Places remembered as written ahead for one walker's coming tick (written again after new
+/// fixes), the latest kept.
+const REMEMBERED_AHEAD: usize = 4;
+
+/// The places whose stories were written ahead for each walker's coming tick, until the tick
+/// (or the tour's end) takes them. Only a hint: lost with the guide, the tick tells the
+/// nearest untold place. Cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct WrittenAhead(Arc<Mutex<HashMap<u64, Vec<PlaceId>>>>);
+
+impl WrittenAhead {
+    /// Notes that `places` were written ahead for `user_id`'s coming tick.
+    pub fn record(&self, user_id: u64, places: Vec<PlaceId>) {
+        if places.is_empty() {
+            return;
+        }
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let noted = all.entry(user_id).or_default();
+        for place in places {
+            noted.retain(|id| id != &place);
+            noted.push(place);
+        }
+        let surplus = noted.len().saturating_sub(REMEMBERED_AHEAD);
+        noted.drain(..surplus);
+    }
+
+    /// The places written ahead for `user_id`'s tick, forgotten here.
+    pub fn take(&self, user_id: u64) -> Vec<PlaceId> {
+        let mut all = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        all.remove(&user_id).unwrap_or_default()
+    }
+}
 
 /// The direction a walker is going and how far they go between two stories.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -79,15 +132,76 @@ pub fn places_ahead(untold: &[Place], from: Coordinates, stride: Option<Stride>)
 
 /// Writes ahead the story of the place the walker of `tour` reaches by the tick, `share` of
 /// their last step from now (see the module docs); nothing when writing ahead is off.
+/// Returns the places whose stories are being written (or were written already).
 pub async fn write_ahead(
     steps: &StorySteps,
     story: &StoryRequest,
     tour: &TourStoryRequest,
     share: f64,
-) {
+) -> Vec<PlaceId> {
     let stride = Stride::of(tour, share);
     let ahead = |untold: &[Place]| places_ahead(untold, story.point, stride);
-    steps.write_ahead_of(story, ahead).await;
+    steps.write_ahead_of(story, ahead).await
+}
+
+/// Reserves the place a tour's tick tells: of the places `written_ahead` for it, the nearest
+/// still untold whose story is in the cache, when it is at most [`READY_WITHIN_M`] farther
+/// than the nearest untold place; else the nearest untold place. `accept` has the last word
+/// either way (a tick that tells only a place nearer than some distance).
+pub async fn reserve_tick_place(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    written_ahead: &[PlaceId],
+    accept: impl Fn(&Place) -> bool,
+) -> Result<Option<Reserved>, NoPlace> {
+    if !written_ahead.is_empty()
+        && let Some(ready) = ready_place(steps, story, written_ahead).await
+    {
+        let reserved = steps
+            .told
+            .reserve_nearest(story.user_id, &[ready], story.point, &accept)
+            .await;
+        if let Ok(Some(reserved)) = reserved {
+            tracing::debug!(user_id = story.user_id, place = %reserved.place.id, "tour tick: the place written ahead");
+            return Ok(Some(reserved));
+        }
+    }
+    steps.reserve_place(story, accept).await
+}
+
+/// The nearest of the untold places `written_ahead` whose story is cached and that is at most
+/// [`READY_WITHIN_M`] farther than the nearest untold place.
+async fn ready_place(
+    steps: &StorySteps,
+    story: &StoryRequest,
+    written_ahead: &[PlaceId],
+) -> Option<Place> {
+    let (point, lang) = (story.point, story.lang);
+    let places = steps.finder.near(point, lang, story.radius_m).await.ok()?;
+    let untold = steps.told.untold(story.user_id, &places).await.ok()?;
+    let nearest = choose_place(&untold, point, |_| true)?;
+    let mut candidates: Vec<Place> = untold
+        .iter()
+        .filter(|place| written_ahead.contains(&place.id))
+        .map(|place| Place {
+            distance_m: point.distance_m(&place.coordinates),
+            ..place.clone()
+        })
+        .filter(|place| place.distance_m <= nearest.distance_m + READY_WITHIN_M)
+        .collect();
+    candidates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
+    for place in candidates {
+        let subject = Subject {
+            place: &place,
+            from: point,
+            lang,
+            depth: Depth::First,
+        };
+        if steps.writer.is_written(subject).await {
+            return Some(place);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

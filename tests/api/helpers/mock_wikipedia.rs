@@ -64,6 +64,14 @@ impl MockWikipedia {
         .await;
     }
 
+    /// `lang` answers the standard places as seen from `(lat, lon)`, wherever it is asked
+    /// from: places that stay where they are while a walker moves past them.
+    pub async fn serve_places_standing_at(&self, lang: &str, lat: f64, lon: f64) {
+        let body = places_body(lang, lat, lon);
+        self.mount(lang, None, ResponseTemplate::new(200).set_body_json(body))
+            .await;
+    }
+
     /// `lang` answers the standard places with page ids of their own for every ~110 m cell.
     pub async fn serve_distinct_places(&self, lang: &str) {
         let responder = DistinctPlacesResponder {
