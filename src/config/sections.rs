@@ -122,7 +122,7 @@ pub(super) fn llm(env: &Env) -> Result<LlmSettings, ConfigError> {
             800,
             "a whole number of milliseconds",
         )?),
-        write_ahead: env.parsed("LLM_WRITE_AHEAD", false, "true or false")?,
+        write_ahead: env.parsed("LLM_WRITE_AHEAD", true, "true or false")?,
     })
 }
 

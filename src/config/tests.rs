@@ -27,6 +27,7 @@ fn defaults_need_only_a_token_and_mean_long_polling() {
     assert_eq!(settings.live.max_sessions, 50);
     assert_eq!(settings.live.batch_size, 5);
     assert_eq!(settings.live.batch_flush, Duration::from_millis(1000));
+    assert!(settings.llm.write_ahead, "idle permits write ahead");
     assert_eq!(
         settings.database.pool_max, 4,
         "SQLite: a reader beside two writers"

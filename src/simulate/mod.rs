@@ -81,9 +81,10 @@ pub struct SimulateArgs {
     /// tour minute lasts a second); the simulated LLM's pace is compressed alike.
     #[arg(long, default_value_t = tour_walk::DEFAULT_TIME_SCALE, value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub time_scale: u32,
-    /// Run the bot with `LLM_WRITE_AHEAD=true` (idle LLM permits write stories ahead).
+    /// Run the bot with `LLM_WRITE_AHEAD=false` (idle LLM permits write nothing ahead), to
+    /// compare with the default.
     #[arg(long)]
-    pub write_ahead: bool,
+    pub no_write_ahead: bool,
     /// Simulated users; each sends /start, then a location.
     #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub users: u32,
@@ -247,8 +248,8 @@ pub async fn run(args: SimulateArgs) -> anyhow::Result<Outcome> {
         let scale = args.tour_time_scale().to_string();
         vars.insert("TOUR_TIME_SCALE".to_owned(), scale);
     }
-    if args.write_ahead {
-        vars.insert("LLM_WRITE_AHEAD".to_owned(), "true".to_owned());
+    if args.no_write_ahead {
+        vars.insert("LLM_WRITE_AHEAD".to_owned(), "false".to_owned());
     }
     if args.wikipedia_down {
         vars.insert(
@@ -418,8 +419,8 @@ fn run_line(args: &SimulateArgs) -> String {
     let workers = args
         .http_workers
         .map_or("one per core".to_owned(), |w| w.to_string());
-    let ahead = if args.write_ahead {
-        ", LLM_WRITE_AHEAD=true"
+    let ahead = if args.no_write_ahead {
+        ", LLM_WRITE_AHEAD=false"
     } else {
         ""
     };

@@ -31,6 +31,7 @@ async fn a_tiny_scenario_answers_every_location_without_duplicate_llm_calls() {
         "5000",
         "--duration-secs",
         "4",
+        "--no-write-ahead",
     ];
 
     let outcome = simulate::run(args(&flags))
@@ -260,7 +261,6 @@ async fn a_tiny_walk_gives_every_tick_a_story() {
         "300",
         "--duration-secs",
         "7",
-        "--write-ahead",
     ];
 
     let outcome = simulate::run(args(&flags))

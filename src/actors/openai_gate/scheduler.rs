@@ -108,7 +108,12 @@ impl OpenAiGate {
     }
 
     fn shed(&mut self, job: Job, reason: ShedReason) {
-        tracing::warn!(key = %job.key, priority = ?job.priority, %reason, "LLM request shed");
+        if job.priority == Priority::Background {
+            // Writing ahead is shed first by design, all day on a busy gate: not a warning.
+            tracing::debug!(key = %job.key, %reason, "a story written ahead shed");
+        } else {
+            tracing::warn!(key = %job.key, priority = ?job.priority, %reason, "LLM request shed");
+        }
         let answered = job.answer_all(&Err(GateError::Shed(reason)));
         self.counters.shed += answered as u64;
     }

@@ -134,6 +134,9 @@ pub fn test_vars(mocks: &Mocks, overrides: &[(&str, &str)]) -> HashMap<String, S
         ("PORT", "0"),
         ("HTTP_WORKERS", "1"),
         ("SHUTDOWN_GRACE_SECS", "5"),
+        // On in production; off here so that a test counts the LLM calls it asks for (the
+        // tests of writing ahead turn it on).
+        ("LLM_WRITE_AHEAD", "false"),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
