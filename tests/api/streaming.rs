@@ -32,7 +32,12 @@ fn drafts_and_story(calls: &[(String, Value)]) -> (Vec<Value>, Option<usize>) {
 /// An app whose LLM writes its first words after 300 ms, then a word every 40 ms (~70
 /// words: about three seconds a story).
 async fn paced_app() -> (PacedOpenAi, TestApp) {
-    let llm = PacedOpenAi::start(Duration::from_millis(300), Duration::from_millis(40));
+    paced_app_at(Duration::from_millis(300), Duration::from_millis(40)).await
+}
+
+/// An app whose LLM writes its first words after `first`, then a word every `word`.
+async fn paced_app_at(first: Duration, word: Duration) -> (PacedOpenAi, TestApp) {
+    let llm = PacedOpenAi::start(first, word);
     let mocks = Mocks::start().await;
     mocks.wikipedia.serve_places("en").await;
     let app = mocks
@@ -175,12 +180,8 @@ async fn a_stream_broken_midway_gives_the_summary_never_half_a_story() {
 
 #[actix_web::test]
 async fn a_group_gets_no_drafts() {
-    let llm = PacedOpenAi::start(Duration::from_millis(600), Duration::from_millis(10));
-    let mocks = Mocks::start().await;
-    mocks.wikipedia.serve_places("en").await;
-    let app = mocks
-        .spawn(&[("OPENAI_BASE_URL", llm.base_url().as_str())])
-        .await;
+    let pace = paced_app_at(Duration::from_millis(600), Duration::from_millis(10));
+    let (_llm, app) = pace.await;
     let group = -100_7401;
     let chat = json!({ "id": group, "type": "supergroup", "title": "Walkers" });
     let mut update = location_update(1, 7401, "en", LAT, LON);
@@ -231,12 +232,8 @@ async fn the_first_words_show_as_soon_as_they_are_written() {
 #[actix_web::test]
 async fn first_words_written_while_the_budget_is_idle_show_as_a_draft() {
     // The title's draft goes at 0.4 s; the first words come at 1.5 s, the budget long idle.
-    let llm = PacedOpenAi::start(Duration::from_millis(1500), Duration::from_millis(40));
-    let mocks = Mocks::start().await;
-    mocks.wikipedia.serve_places("en").await;
-    let app = mocks
-        .spawn(&[("OPENAI_BASE_URL", llm.base_url().as_str())])
-        .await;
+    let pace = paced_app_at(Duration::from_millis(1500), Duration::from_millis(40));
+    let (_llm, app) = pace.await;
     let user = 7106;
 
     app.post_update(&location_update(1, user, "en", LAT, LON))

@@ -179,29 +179,24 @@ async fn ready_place(
     let (point, lang) = (story.point, story.lang);
     let places = steps.finder.near(point, lang, story.radius_m).await.ok()?;
     let untold = steps.told.untold(story.user_id, &places).await.ok()?;
-    let nearest = choose_place(&untold, point, |_| true)?;
-    let mut candidates: Vec<Place> = untold
+    let mut ready = Vec::new();
+    for place in untold
         .iter()
         .filter(|place| written_ahead.contains(&place.id))
-        .map(|place| Place {
-            distance_m: point.distance_m(&place.coordinates),
-            ..place.clone()
-        })
-        .filter(|place| place.distance_m <= nearest.distance_m + READY_WITHIN_M)
-        .collect();
-    candidates.sort_by(|a, b| a.distance_m.total_cmp(&b.distance_m));
-    for place in candidates {
+    {
         let subject = Subject {
-            place: &place,
+            place,
             from: point,
             lang,
             depth: Depth::First,
         };
         if steps.writer.is_written(subject).await {
-            return Some(place);
+            ready.push(place.id.clone());
         }
     }
-    None
+    let nearest = choose_place(&untold, point, |_| true)?;
+    let place = choose_place(&untold, point, |id| ready.contains(id))?;
+    (place.distance_m <= nearest.distance_m + READY_WITHIN_M).then_some(place)
 }
 
 #[cfg(test)]
